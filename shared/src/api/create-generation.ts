@@ -1,0 +1,33 @@
+import { z } from "zod";
+import { IDEMPOTENCY_KEY_MAX_LENGTH, MODEL_NAME_MAX_LENGTH } from "../limits.ts";
+import { MetadataSchema } from "./metadata.ts";
+import { PromptSchema, SamplingParamsSchema } from "./sampling.ts";
+import { WebhookConfigSchema } from "./webhook-config.ts";
+
+export const ModelNameSchema = z
+  .string()
+  .min(1)
+  .max(MODEL_NAME_MAX_LENGTH)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, { message: "model must be a lowercase slug" });
+
+/**
+ * Body of `POST /v1/generations`. Unknown fields are rejected (every schema in this package is strict), so a
+ * misspelt option is an error, never silently ignored.
+ */
+export const CreateGenerationRequestSchema = z.strictObject({
+  prompt: PromptSchema,
+  model: ModelNameSchema.optional(),
+  ...SamplingParamsSchema.shape,
+  webhook: WebhookConfigSchema.optional(),
+  metadata: MetadataSchema.default({}),
+});
+export type CreateGenerationRequest = z.infer<typeof CreateGenerationRequestSchema>;
+/** What a client may send (defaults not yet applied). */
+export type CreateGenerationRequestInput = z.input<typeof CreateGenerationRequestSchema>;
+
+/** `Idempotency-Key` header: 1..255 printable ASCII characters. */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(IDEMPOTENCY_KEY_MAX_LENGTH)
+  .regex(/^[\x21-\x7e]+$/, { message: "Idempotency-Key must be printable ASCII without spaces" });

@@ -1,0 +1,28 @@
+import { z } from "zod";
+
+export const ErrorTypeSchema = z.enum([
+  "invalid_request_error",
+  "authentication_error",
+  "permission_error",
+  "not_found_error",
+  "conflict_error",
+  "idempotency_error",
+  "rate_limit_error",
+  "payload_too_large_error",
+  "unsupported_media_type_error",
+  "api_error",
+]);
+export type ErrorType = z.infer<typeof ErrorTypeSchema>;
+
+/** Every error the edge returns: `{ error: { type, message, param?, code? } }`. */
+export const ErrorBodySchema = z.strictObject({
+  error: z.strictObject({
+    type: ErrorTypeSchema,
+    message: z.string(),
+    /** The offending field (dotted path) or header, when one is to blame. */
+    param: z.string().optional(),
+    /** A machine-readable reason where the type alone is ambiguous (e.g. `stale_epoch`, `block_gap`). */
+    code: z.string().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;

@@ -1,0 +1,83 @@
+import { z } from "zod";
+import { ModelNameSchema } from "./create-generation.ts";
+import { IdSchema, TimestampSchema } from "./ids.ts";
+import { MetadataSchema } from "./metadata.ts";
+import { SamplingParamsSchema } from "./sampling.ts";
+
+/**
+ * Job lifecycle: queued -> running -> succeeded | failed | canceled, and queued | running -> expired when a
+ * queue deadline passes. Terminal states never change.
+ */
+export const JobStatusSchema = z.enum(["queued", "running", "succeeded", "failed", "canceled", "expired"]);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "canceled", "expired"];
+
+export function isTerminalJobStatus(status: JobStatus): boolean {
+  return TERMINAL_JOB_STATUSES.includes(status);
+}
+
+/**
+ * Why generation stopped: `eos` (the model ended the document), `stop_sequence`, `max_tokens`, `repetition`
+ * (the degenerate-repetition entropy check of the reference sampler), `canceled`, `error`.
+ */
+export const FinishReasonSchema = z.enum(["eos", "stop_sequence", "max_tokens", "repetition", "canceled", "error"]);
+export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+export const UsageSchema = z.strictObject({
+  prompt_tokens: z.int().min(0),
+  completion_tokens: z.int().min(0),
+  /** Model forwards (network function evaluations) the worker spent on this job. */
+  forwards: z.int().min(0),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+export const JobErrorSchema = z.strictObject({
+  code: z.string().min(1).max(100),
+  message: z.string().max(2_000),
+});
+export type JobError = z.infer<typeof JobErrorSchema>;
+
+export const JobUrlsSchema = z.strictObject({
+  self: z.string(),
+  stream: z.string(),
+  blocks: z.string(),
+  cancel: z.string(),
+  deliveries: z.string(),
+});
+
+/** `GET /v1/generations/:id`: everything a poller needs. */
+export const JobViewSchema = z.strictObject({
+  id: IdSchema,
+  object: z.literal("generation"),
+  status: JobStatusSchema,
+  model: ModelNameSchema,
+  params: SamplingParamsSchema.extend({ seed: z.int().min(0) }),
+  progress: z.strictObject({ blocks: z.int().min(0), tokens: z.int().min(0) }),
+  /** Text of all committed blocks, in order. */
+  text: z.string(),
+  finish_reason: FinishReasonSchema.nullable(),
+  usage: UsageSchema.nullable(),
+  error: JobErrorSchema.nullable(),
+  metadata: MetadataSchema,
+  /** True once the worker stopped heart-beating for longer than the stall timeout while the job was running. */
+  is_stalled: z.boolean(),
+  created_at: TimestampSchema,
+  started_at: TimestampSchema.nullable(),
+  finished_at: TimestampSchema.nullable(),
+  urls: JobUrlsSchema,
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+/** One row of `GET /v1/generations`: the view without the text. */
+export const JobSummarySchema = JobViewSchema.omit({ text: true });
+export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+export const JobListPageSchema = z.strictObject({
+  object: z.literal("list"),
+  data: z.array(JobSummarySchema),
+  has_more: z.boolean(),
+  /** Opaque cursor for the next (older) page; null on the last page. */
+  next_cursor: z.string().nullable(),
+});
+export type JobListPage = z.infer<typeof JobListPageSchema>;

@@ -1,0 +1,53 @@
+/**
+ * Every size and range limit that crosses a boundary, in one place. Each constant names its unit; the edge,
+ * the worker and the schemas all read them from here so a limit is changed once.
+ */
+
+/** Largest prompt, in UTF-8 bytes (not characters: an emoji is 4 bytes). */
+export const PROMPT_MAX_BYTES = 32_768;
+/** `max_tokens` range: a document may be far longer than the model's context (sliding KV window). */
+export const MAX_TOKENS_MIN = 1;
+export const MAX_TOKENS_MAX = 131_072;
+export const MAX_TOKENS_DEFAULT = 1_024;
+/** Temperature 0 means greedy; above 2 the nucleus is noise for every model we serve. */
+export const TEMPERATURE_MIN = 0;
+export const TEMPERATURE_MAX = 2;
+export const TEMPERATURE_DEFAULT = 1;
+/** Nucleus mass in (0, 1]; 0.9 is what the BD3-LM paper samples with. */
+export const TOP_P_DEFAULT = 0.9;
+/** Upper bound for `steps_per_block` before the model is known; the edge also checks it against the model's block size. */
+export const BLOCK_SIZE_MAX = 1_024;
+/** Seeds are unsigned 32-bit integers so every language can hold them exactly. */
+export const SEED_MAX = 0xffff_ffff;
+/** Confidence threshold for the `confidence` reveal strategy (SGLang's default is 0.95). */
+export const CONFIDENCE_THRESHOLD_DEFAULT = 0.95;
+/** Stop sequences: how many, and how long each may be in UTF-8 bytes. */
+export const STOP_SEQUENCES_MAX_COUNT = 4;
+export const STOP_SEQUENCE_MAX_BYTES = 64;
+/** Webhook URL length in characters (browsers and proxies agree on ~2 KB). */
+export const WEBHOOK_URL_MAX_LENGTH = 2_048;
+/** Metadata: a flat string map, Stripe-sized. */
+export const METADATA_MAX_KEYS = 16;
+export const METADATA_KEY_MAX_LENGTH = 40;
+export const METADATA_VALUE_MAX_LENGTH = 500;
+export const METADATA_MAX_BYTES = 4_096;
+/** Idempotency-Key header length in characters (Stripe's limit). */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
+/** Model names are short slugs. */
+export const MODEL_NAME_MAX_LENGTH = 64;
+/** Job and tenant ids are opaque slugs of at most this many characters. */
+export const ID_MAX_LENGTH = 128;
+/** Block page size for catch-up reads. */
+export const BLOCK_PAGE_LIMIT_MAX = 1_000;
+export const BLOCK_PAGE_LIMIT_DEFAULT = 100;
+/** Job list page size. */
+export const JOB_LIST_LIMIT_MAX = 100;
+export const JOB_LIST_LIMIT_DEFAULT = 20;
+/** Tokens in one appended block: a block is at most BLOCK_SIZE_MAX tokens, a prompt-tail block included. */
+export const BLOCK_TOKENS_MAX = BLOCK_SIZE_MAX;
+/** Text of one appended block in UTF-8 bytes: a token decodes to at most a few bytes, BPE merges included. */
+export const BLOCK_TEXT_MAX_BYTES = 64 * 1_024;
+/** Error messages the worker reports are truncated to this many characters. */
+export const ERROR_MESSAGE_MAX_LENGTH = 2_000;
+/** Worker ids (host/pod names) in characters. */
+export const WORKER_ID_MAX_LENGTH = 200;

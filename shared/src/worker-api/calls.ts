@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { BlockSchema } from "../api/block.ts";
+import { FinishReasonSchema, JobStatusSchema, UsageSchema } from "../api/job.ts";
+import { BLOCK_TOKENS_MAX, ERROR_MESSAGE_MAX_LENGTH, WORKER_ID_MAX_LENGTH } from "../limits.ts";
+
+/**
+ * Worker-to-edge calls. Each is authorised by the per-job capability from the queue message
+ * (`Authorization: Bearer <capability>`) and fenced by the lease epoch: a call with an older epoch than the
+ * job's current one is refused with code `stale_epoch`, so a worker that lost its lease cannot write.
+ */
+
+export const EpochSchema = z.int().min(1);
+export const TokenIdSchema = z.int().min(0).max(0x7fff_ffff);
+
+export const LeaseRequestSchema = z.strictObject({
+  worker_id: z.string().min(1).max(WORKER_ID_MAX_LENGTH),
+});
+export type LeaseRequest = z.infer<typeof LeaseRequestSchema>;
+
+/** The lease: a new epoch and what is already committed, so the worker resumes at the next block. */
+export const LeaseReplySchema = z.strictObject({
+  epoch: EpochSchema,
+  status: JobStatusSchema,
+  committed_blocks: z.int().min(0),
+  /** Token ids of every committed block in order (the prompt excluded), to rebuild the KV cache. */
+  committed_token_ids: z.array(TokenIdSchema),
+  /** True when the job was canceled (the worker should stop at once and delete the message). */
+  is_canceled: z.boolean(),
+});
+export type LeaseReply = z.infer<typeof LeaseReplySchema>;
+
+/** Append one block. Idempotent by index: the same index with the same content is a no-op. */
+export const AppendBlockRequestSchema = z.strictObject({
+  epoch: EpochSchema,
+  block: BlockSchema,
+  token_ids: z.array(TokenIdSchema).max(BLOCK_TOKENS_MAX),
+});
+export type AppendBlockRequest = z.infer<typeof AppendBlockRequestSchema>;
+
+export const AppendBlockReplySchema = z.strictObject({
+  result: z.enum(["appended", "duplicate"]),
+  committed_blocks: z.int().min(0),
+  is_canceled: z.boolean(),
+});
+export type AppendBlockReply = z.infer<typeof AppendBlockReplySchema>;
+
+export const HeartbeatRequestSchema = z.strictObject({ epoch: EpochSchema });
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
+
+export const HeartbeatReplySchema = z.strictObject({ status: JobStatusSchema, is_canceled: z.boolean() });
+export type HeartbeatReply = z.infer<typeof HeartbeatReplySchema>;
+
+export const FinishRequestSchema = z.strictObject({
+  epoch: EpochSchema,
+  finish_reason: FinishReasonSchema.exclude(["error"]),
+  usage: UsageSchema,
+});
+export type FinishRequest = z.infer<typeof FinishRequestSchema>;
+
+/**
+ * Fail the job. `epoch` is absent when the worker never got a lease (e.g. the message did not parse).
+ * `is_retryable` asks the edge to keep the job queued for another attempt instead of failing it.
+ */
+export const FailRequestSchema = z.strictObject({
+  epoch: EpochSchema.optional(),
+  code: z.string().min(1).max(100),
+  message: z.string().max(ERROR_MESSAGE_MAX_LENGTH),
+  is_retryable: z.boolean().default(false),
+});
+export type FailRequest = z.infer<typeof FailRequestSchema>;
+
+/** Reply of finish and fail: the job's status after the call (a terminal status never changes). */
+export const JobStatusReplySchema = z.strictObject({ status: JobStatusSchema });
+export type JobStatusReply = z.infer<typeof JobStatusReplySchema>;
+
+/** Codes of refused worker calls (HTTP 409), so the worker can tell them apart. */
+export const WorkerCallErrorCodeSchema = z.enum([
+  "stale_epoch",
+  "block_gap",
+  "block_conflict",
+  "job_terminal",
+  "not_leased",
+]);
+export type WorkerCallErrorCode = z.infer<typeof WorkerCallErrorCodeSchema>;
