@@ -1,0 +1,2 @@
+export { createEngine } from "./engine.ts";
+export type * from "./types.ts";

@@ -1,0 +1,90 @@
+/**
+ * The engine's public contract: the worker runtime (`gpu-worker/src/runtime`) drives the engine only through
+ * these types. Plain data crosses every seam; a request that cannot be admitted yet is a return value, never an
+ * exception.
+ */
+import type { FinishReason, ModelManifest, SamplingParams } from "@bd3-serve/shared";
+
+export type ExecutionProviderName = "cuda" | "webgpu" | "cpu";
+
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface EngineOptions {
+  /** Model package folder (manifest.json + graphs). */
+  modelDir: string;
+  /** Which graph of the package to run; default "float32". */
+  dtype?: "float32" | "float16";
+  /** Execution providers in preference order, default ["cpu"]; each fallback is logged. */
+  executionProviders?: ExecutionProviderName[];
+  intraOpNumThreads?: number;
+  /** Sequences per forward, default 8. */
+  maxBatchSize?: number;
+  /** Host KV cache budget across all sequences, in bytes; default: room for maxBatchSize full windows. */
+  kvBudgetBytes?: number;
+  logger?: EngineLogger;
+}
+
+export interface GenerationRequest {
+  /** The job id. */
+  requestId: string;
+  prompt: string;
+  params: SamplingParams & { seed: number };
+  /** Resume: generated token ids already committed (the blocks before `startBlockIndex`), prompt excluded. */
+  committedTokenIds?: number[];
+  /** Index of the next output block to generate (= number of committed blocks). */
+  startBlockIndex?: number;
+}
+
+export interface BlockOutput {
+  requestId: string;
+  /** Output block index, 0-based. */
+  index: number;
+  /** Never ends in half a UTF-8 character. */
+  text: string;
+  /** Generated tokens of this block (EOS and after excluded). */
+  tokenIds: number[];
+  isLast: boolean;
+  /** Set when isLast. */
+  finishReason: FinishReason | null;
+}
+
+export type AddRequestResult =
+  | { status: "admitted" }
+  | { status: "waiting"; reason: "kv_budget" | "batch_full" }
+  | { status: "rejected"; reason: string };
+
+export interface EngineStats {
+  numRunning: number;
+  numWaiting: number;
+  kvBytesInUse: number;
+  kvBudgetBytes: number;
+  forwards: number;
+  generatedTokens: number;
+  lastForwardMs: number;
+}
+
+export interface RequestUsage {
+  promptTokens: number;
+  completionTokens: number;
+  forwards: number;
+}
+
+export interface Engine {
+  readonly manifest: ModelManifest;
+  readonly executionProvider: ExecutionProviderName;
+  /** Waiting requests are admitted by later steps when room frees. */
+  addRequest(request: GenerationRequest): AddRequestResult;
+  /** Frees its slot and KV at once. */
+  abortRequest(requestId: string): boolean;
+  hasWork(): boolean;
+  /** One scheduler iteration (normally one forward of the batch); returns blocks completed in it. */
+  step(): Promise<BlockOutput[]>;
+  usage(requestId: string): RequestUsage | undefined;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}
+
+export type CreateEngine = (options: EngineOptions) => Promise<Engine>;
