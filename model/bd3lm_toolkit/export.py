@@ -72,6 +72,7 @@ class FoldedDenoiser(nn.Module):
             self.lnf_b = nn.Parameter(shift.clone())
             self.head_w = nn.Parameter(bb.output_layer.linear.weight.detach().clone())
             self.head_b = nn.Parameter(bb.output_layer.linear.bias.detach().clone())
+        self.register_buffer("neg", torch.tensor(MASK_FILL, dtype=torch.float32))
 
     def forward(self, input_ids, position_ids, past_key, past_value, attention_mask):
         B, Q = input_ids.shape[0], input_ids.shape[1]
@@ -81,7 +82,7 @@ class FoldedDenoiser(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)  # [B,1,Q,D]
         keep = attention_mask.unsqueeze(1)
-        neg = torch.tensor(MASK_FILL, dtype=torch.float32)
+        neg = self.neg
         scale = 1.0 / math.sqrt(D)
         pk, pv = [], []
         for i, L in enumerate(self.layers):
