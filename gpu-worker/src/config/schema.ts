@@ -1,0 +1,176 @@
+/**
+ * The worker's settings, read from the environment (and a `.env` file, see `load-config.ts`). Every setting is
+ * validated here once; a missing or bad one stops start-up with a message naming the variable. Names carry
+ * their unit; defaults are the values we run in production unless noted.
+ */
+import { hostname } from "node:os";
+import { WORKER_ID_MAX_LENGTH } from "@bd3-serve/shared";
+import { z } from "zod";
+
+/** SQS long poll cap: a receive waits at most 20 s for a message. */
+export const RECEIVE_WAIT_SECONDS_MAX = 20;
+/** SQS caps one message's visibility at 12 h counted from its receive; longer jobs re-enqueue a continuation. */
+export const SQS_VISIBILITY_MAX_SECONDS = 12 * 60 * 60;
+/** One receive returns at most 10 messages (an SQS limit). */
+export const SQS_RECEIVE_MAX_MESSAGES = 10;
+
+const ExecutionProviderSchema = z.enum(["cuda", "webgpu", "cpu"]);
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Raw environment -> typed settings. Keys are the environment variable names. */
+export const WorkerEnvSchema = z
+  .object({
+    WORKER_ID: z
+      .string()
+      .min(1)
+      .max(WORKER_ID_MAX_LENGTH)
+      .default(() => `${hostname()}-${process.pid}`),
+    /** The jobs queue, exactly as `CreateQueue`/`GetQueueUrl` returned it. */
+    SQS_QUEUE_URL: z.url(),
+    /** The dead-letter queue of SQS_QUEUE_URL; when set this worker also watches it and fails its jobs on the edge. */
+    SQS_DLQ_URL: z.url().optional(),
+    /** SQS endpoint; default `https://sqs.<region>.amazonaws.com`. Always passed to the client (JSON protocol). */
+    SQS_ENDPOINT: z.url().optional(),
+    AWS_REGION: z.string().min(1),
+    /** Static credentials (local SQS); leave both unset to use the default provider chain (instance/pod role). */
+    AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+    AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    AWS_SESSION_TOKEN: z.string().min(1).optional(),
+    /** Base URL of the edge (the worker API lives under `/internal/v1`). */
+    EDGE_URL: z.url(),
+    /** Per attempt, in milliseconds. */
+    EDGE_REQUEST_TIMEOUT_MS: intFromEnv(100, 120_000).default(10_000),
+    /** Attempts per edge call (the first included); retries only on 5xx and network errors. */
+    EDGE_MAX_ATTEMPTS: intFromEnv(1, 20).default(6),
+    MODEL_DIR: z.string().min(1),
+    /** Model name jobs must ask for; default: the manifest's `name`. One queue per model. */
+    MODEL_NAME: z.string().min(1).max(64).optional(),
+    MODEL_DTYPE: z.enum(["float32", "float16"]).optional(),
+    /** Comma-separated, in preference order, e.g. `cuda,cpu`. */
+    EXECUTION_PROVIDERS: z
+      .string()
+      .default("cpu")
+      .transform((value) => value.split(",").map((name) => name.trim()))
+      .pipe(z.array(ExecutionProviderSchema).min(1)),
+    INTRA_OP_NUM_THREADS: intFromEnv(1, 1_024).optional(),
+    /** Sequences generated together; also the number of messages this worker holds at once. */
+    MAX_BATCH_SIZE: intFromEnv(1, 256).default(8),
+    /** Host KV cache budget in bytes; default: the engine's (room for MAX_BATCH_SIZE full windows). */
+    KV_BUDGET_BYTES: intFromEnv(1, Number.MAX_SAFE_INTEGER).optional(),
+    /** Visibility the worker keeps extending while a job runs, in seconds. */
+    VISIBILITY_TIMEOUT_SECONDS: intFromEnv(2, SQS_VISIBILITY_MAX_SECONDS).default(120),
+    /** How often a running job extends its visibility and heart-beats the edge; must be below the visibility. */
+    HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().max(SQS_VISIBILITY_MAX_SECONDS).default(30),
+    /** Long poll wait of one receive. */
+    RECEIVE_WAIT_SECONDS: intFromEnv(0, RECEIVE_WAIT_SECONDS_MAX).default(RECEIVE_WAIT_SECONDS_MAX),
+    /**
+     * Receives of a message after which it goes to the DLQ; default: read from the queue's RedrivePolicy at
+     * start-up. At that last receive the worker fails the job on the edge instead of leaving it for a retry.
+     */
+    MAX_RECEIVE_COUNT: intFromEnv(1, 1_000).optional(),
+    /** Continuation margin: hand a job over this long before its message reaches SQS's 12 h visibility cap. */
+    CONTINUATION_MARGIN_SECONDS: intFromEnv(1, SQS_VISIBILITY_MAX_SECONDS).default(15 * 60),
+    /** Port of /metrics, /healthz and /readyz (0: any free port). */
+    METRICS_PORT: intFromEnv(0, 65_535).default(9464),
+    METRICS_HOST: z.string().min(1).default("0.0.0.0"),
+    /** Time from SIGTERM to exit: in-flight blocks are appended, the other messages released. */
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number().positive().max(3_600).default(25),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.HEARTBEAT_INTERVAL_SECONDS >= env.VISIBILITY_TIMEOUT_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HEARTBEAT_INTERVAL_SECONDS"],
+        message: `must be below VISIBILITY_TIMEOUT_SECONDS (${env.VISIBILITY_TIMEOUT_SECONDS})`,
+      });
+    }
+    if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [env.AWS_ACCESS_KEY_ID === undefined ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"],
+        message: "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither",
+      });
+    }
+    if (env.CONTINUATION_MARGIN_SECONDS + env.VISIBILITY_TIMEOUT_SECONDS >= SQS_VISIBILITY_MAX_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["CONTINUATION_MARGIN_SECONDS"],
+        message: "CONTINUATION_MARGIN_SECONDS + VISIBILITY_TIMEOUT_SECONDS must stay below 12 h",
+      });
+    }
+  });
+export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
+
+/** The settings the runtime uses, grouped by concern. */
+export interface WorkerConfig {
+  workerId: string;
+  queue: {
+    queueUrl: string;
+    dlqUrl: string | undefined;
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+    visibilityTimeoutSeconds: number;
+    heartbeatIntervalSeconds: number;
+    receiveWaitSeconds: number;
+    maxReceiveCount: number | undefined;
+    continuationMarginSeconds: number;
+  };
+  edge: { baseUrl: string; requestTimeoutMs: number; maxAttempts: number };
+  engine: {
+    modelDir: string;
+    modelName: string | undefined;
+    dtype: "float32" | "float16" | undefined;
+    executionProviders: z.infer<typeof ExecutionProviderSchema>[];
+    intraOpNumThreads: number | undefined;
+    maxBatchSize: number;
+    kvBudgetBytes: number | undefined;
+  };
+  metrics: { port: number; host: string };
+  shutdownGraceSeconds: number;
+  logLevel: WorkerEnv["LOG_LEVEL"];
+}
+
+export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
+  return {
+    workerId: env.WORKER_ID,
+    queue: {
+      queueUrl: env.SQS_QUEUE_URL,
+      dlqUrl: env.SQS_DLQ_URL,
+      endpoint: env.SQS_ENDPOINT ?? `https://sqs.${env.AWS_REGION}.amazonaws.com`,
+      region: env.AWS_REGION,
+      credentials:
+        env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined
+          ? {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              ...(env.AWS_SESSION_TOKEN !== undefined ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            }
+          : undefined,
+      visibilityTimeoutSeconds: env.VISIBILITY_TIMEOUT_SECONDS,
+      heartbeatIntervalSeconds: env.HEARTBEAT_INTERVAL_SECONDS,
+      receiveWaitSeconds: env.RECEIVE_WAIT_SECONDS,
+      maxReceiveCount: env.MAX_RECEIVE_COUNT,
+      continuationMarginSeconds: env.CONTINUATION_MARGIN_SECONDS,
+    },
+    edge: {
+      baseUrl: env.EDGE_URL.replace(/\/+$/, ""),
+      requestTimeoutMs: env.EDGE_REQUEST_TIMEOUT_MS,
+      maxAttempts: env.EDGE_MAX_ATTEMPTS,
+    },
+    engine: {
+      modelDir: env.MODEL_DIR,
+      modelName: env.MODEL_NAME,
+      dtype: env.MODEL_DTYPE,
+      executionProviders: env.EXECUTION_PROVIDERS,
+      intraOpNumThreads: env.INTRA_OP_NUM_THREADS,
+      maxBatchSize: env.MAX_BATCH_SIZE,
+      kvBudgetBytes: env.KV_BUDGET_BYTES,
+    },
+    metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+    shutdownGraceSeconds: env.SHUTDOWN_GRACE_SECONDS,
+    logLevel: env.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * HTTP client for the edge's worker API (docs/worker-api.md): lease, append, heartbeat, finish, fail. Every
+ * call is idempotent on the edge (append by index, finish/fail by terminal state), so a call is retried with
+ * bounded exponential backoff + jitter on 5xx, network errors and timeouts; 4xx (409 `stale_epoch`, ...) are
+ * final for that call and surface as `EdgeCallError` with the edge's `code`.
+ */
+import {
+  type AppendBlockReply,
+  AppendBlockReplySchema,
+  type AppendBlockRequest,
+  type FailRequest,
+  type FinishRequest,
+  type HeartbeatReply,
+  HeartbeatReplySchema,
+  type HeartbeatRequest,
+  type JobStatusReply,
+  JobStatusReplySchema,
+  type LeaseReply,
+  LeaseReplySchema,
+  type LeaseRequest,
+} from "@bd3-serve/shared";
+import type { z } from "zod";
+import { EdgeCallError } from "./errors.ts";
+import {
+  type BackoffPolicy,
+  backoffDelayMs,
+  EDGE_BACKOFF_BASE_DELAY_MS,
+  EDGE_BACKOFF_MAX_DELAY_MS,
+  sleep,
+} from "./retry.ts";
+
+export interface EdgeClient {
+  lease(jobId: string, capability: string, body: LeaseRequest): Promise<LeaseReply>;
+  append(jobId: string, capability: string, body: AppendBlockRequest): Promise<AppendBlockReply>;
+  heartbeat(jobId: string, capability: string, body: HeartbeatRequest): Promise<HeartbeatReply>;
+  finish(jobId: string, capability: string, body: FinishRequest): Promise<JobStatusReply>;
+  fail(jobId: string, capability: string, body: FailRequest): Promise<JobStatusReply>;
+}
+
+export type EdgeCallName = "lease" | "append" | "heartbeat" | "finish" | "fail";
+
+export interface EdgeClientOptions {
+  baseUrl: string;
+  /** Per attempt, in milliseconds. */
+  requestTimeoutMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  fetch?: typeof fetch;
+  random?: () => number;
+  /** Called before each retry (metrics, logs). */
+  onRetry?: (call: EdgeCallName, jobId: string, retry: number, error: EdgeCallError) => void;
+  /** Called after each call with its outcome and its duration in seconds (all attempts). */
+  onCall?: (call: EdgeCallName, outcome: "ok" | "error", seconds: number) => void;
+}
+
+const ROUTES: Record<EdgeCallName, string> = {
+  lease: "lease",
+  append: "blocks",
+  heartbeat: "heartbeat",
+  finish: "finish",
+  fail: "fail",
+};
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_ATTEMPTS = 6;
+
+export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
+  const {
+    baseUrl,
+    requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+    fetch: fetchImpl = globalThis.fetch,
+    random = Math.random,
+    onRetry,
+    onCall,
+  } = options;
+  const policy: BackoffPolicy = {
+    maxAttempts: options.backoff?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    baseDelayMs: options.backoff?.baseDelayMs ?? EDGE_BACKOFF_BASE_DELAY_MS,
+    maxDelayMs: options.backoff?.maxDelayMs ?? EDGE_BACKOFF_MAX_DELAY_MS,
+  };
+  const root = baseUrl.replace(/\/+$/, "");
+
+  async function attempt<T>(url: string, capability: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetchImpl(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${capability}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
+    } catch (cause) {
+      throw new EdgeCallError(`edge unreachable: ${describe(cause)}`, { isRetryable: true, cause });
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (cause) {
+      throw new EdgeCallError(`edge reply cut off: ${describe(cause)}`, { isRetryable: true, cause });
+    }
+    if (!response.ok) {
+      const error = parseErrorBody(text);
+      throw new EdgeCallError(`edge replied ${response.status}: ${error.message ?? text.slice(0, 200)}`, {
+        status: response.status,
+        ...(error.code !== undefined ? { code: error.code } : {}),
+        ...(error.type !== undefined ? { type: error.type } : {}),
+        isRetryable: response.status >= 500,
+      });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new EdgeCallError("edge reply is not JSON", { status: response.status, isRetryable: false, cause });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new EdgeCallError(`edge reply does not match the worker API: ${parsed.error.message}`, {
+        status: response.status,
+        isRetryable: false,
+      });
+    }
+    return parsed.data;
+  }
+
+  async function call<T>(
+    name: EdgeCallName,
+    jobId: string,
+    capability: string,
+    body: unknown,
+    schema: z.ZodType<T>,
+  ): Promise<T> {
+    const url = `${root}/internal/v1/jobs/${encodeURIComponent(jobId)}/${ROUTES[name]}`;
+    const startedAt = performance.now();
+    for (let attemptNumber = 1; ; attemptNumber++) {
+      try {
+        const reply = await attempt(url, capability, body, schema);
+        onCall?.(name, "ok", (performance.now() - startedAt) / 1_000);
+        return reply;
+      } catch (error) {
+        const callError =
+          error instanceof EdgeCallError
+            ? error
+            : new EdgeCallError(describe(error), { isRetryable: false, cause: error });
+        if (!callError.isRetryable || attemptNumber >= policy.maxAttempts) {
+          onCall?.(name, "error", (performance.now() - startedAt) / 1_000);
+          throw callError;
+        }
+        onRetry?.(name, jobId, attemptNumber, callError);
+        await sleep(backoffDelayMs(attemptNumber, policy, random));
+      }
+    }
+  }
+
+  return {
+    lease: (jobId, capability, body) => call("lease", jobId, capability, body, LeaseReplySchema),
+    append: (jobId, capability, body) => call("append", jobId, capability, body, AppendBlockReplySchema),
+    heartbeat: (jobId, capability, body) => call("heartbeat", jobId, capability, body, HeartbeatReplySchema),
+    finish: (jobId, capability, body) => call("finish", jobId, capability, body, JobStatusReplySchema),
+    fail: (jobId, capability, body) => call("fail", jobId, capability, body, JobStatusReplySchema),
+  };
+}
+
+function parseErrorBody(text: string): { type?: string; code?: string; message?: string } {
+  try {
+    const body = JSON.parse(text) as { error?: { type?: unknown; code?: unknown; message?: unknown } };
+    const error = body.error ?? {};
+    return {
+      ...(typeof error.type === "string" ? { type: error.type } : {}),
+      ...(typeof error.code === "string" ? { code: error.code } : {}),
+      ...(typeof error.message === "string" ? { message: error.message } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    return `${error.name}: ${error.message}${cause}`;
+  }
+  return String(error);
+}

@@ -1,0 +1,29 @@
+import type { WorkerCallErrorCode } from "@bd3-serve/shared";
+
+/**
+ * A worker-to-edge call that did not succeed. `status` is the HTTP status (undefined for a network error or a
+ * timeout); `code` is the edge's 409 code (`stale_epoch`, `job_terminal`, ...) when it sent one.
+ */
+export class EdgeCallError extends Error {
+  override name = "EdgeCallError";
+  readonly status: number | undefined;
+  readonly code: WorkerCallErrorCode | string | undefined;
+  readonly type: string | undefined;
+  /** True for errors worth another attempt later (5xx, network, timeout). */
+  readonly isRetryable: boolean;
+
+  constructor(
+    message: string,
+    details: { status?: number; code?: string; type?: string; isRetryable: boolean; cause?: unknown },
+  ) {
+    super(message, { cause: details.cause });
+    this.status = details.status;
+    this.code = details.code;
+    this.type = details.type;
+    this.isRetryable = details.isRetryable;
+  }
+}
+
+export function isEdgeCallError(error: unknown, code?: WorkerCallErrorCode): error is EdgeCallError {
+  return error instanceof EdgeCallError && (code === undefined || error.code === code);
+}

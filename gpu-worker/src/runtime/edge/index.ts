@@ -1,0 +1,3 @@
+export { createEdgeClient, type EdgeCallName, type EdgeClient, type EdgeClientOptions } from "./edge-client.ts";
+export { EdgeCallError, isEdgeCallError } from "./errors.ts";
+export { type BackoffPolicy, backoffDelayMs } from "./retry.ts";

@@ -1,0 +1,73 @@
+/**
+ * `npm run worker`: one GPU worker with the settings from the environment (and `.env`). Exit codes: 0 clean
+ * drain, 1 failed start-up or unclean drain, 2 bad settings, 143 forced by a second signal.
+ */
+import { ConfigError, loadConfig } from "../config/load-config.ts";
+import { createEngine } from "../engine/index.ts";
+import { createLogger } from "./observability/logger.ts";
+import { installShutdown } from "./shutdown.ts";
+import { startWorker } from "./worker.ts";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel, workerId: config.workerId });
+  const exit = (code: number) => {
+    logger.flush();
+    process.exit(code);
+  };
+  // Signals that arrive while the model loads: exit at once (nothing is held yet).
+  const earlyExit = () => exit(0);
+  process.once("SIGTERM", earlyExit).once("SIGINT", earlyExit);
+
+  const startedAt = performance.now();
+  const engine = await createEngine({
+    modelDir: config.engine.modelDir,
+    executionProviders: config.engine.executionProviders,
+    maxBatchSize: config.engine.maxBatchSize,
+    ...(config.engine.dtype !== undefined ? { dtype: config.engine.dtype } : {}),
+    ...(config.engine.intraOpNumThreads !== undefined ? { intraOpNumThreads: config.engine.intraOpNumThreads } : {}),
+    ...(config.engine.kvBudgetBytes !== undefined ? { kvBudgetBytes: config.engine.kvBudgetBytes } : {}),
+    logger: logger.child({ component: "engine" }),
+  });
+  logger.info(
+    {
+      model: engine.manifest.name,
+      execution_provider: engine.executionProvider,
+      load_ms: performance.now() - startedAt,
+    },
+    "model loaded",
+  );
+
+  let shutdown: ReturnType<typeof installShutdown> | undefined;
+  const worker = await startWorker(config, {
+    engine,
+    logger,
+    onFatal: (error) => {
+      logger.fatal({ err: error }, "engine broken: draining and exiting");
+      shutdown?.trigger("engine_broken", 1);
+    },
+  });
+  process.off("SIGTERM", earlyExit).off("SIGINT", earlyExit);
+  shutdown = installShutdown({
+    stop: (deadlineMs) => worker.stop(deadlineMs),
+    graceMs: config.shutdownGraceSeconds * 1_000,
+    logger,
+    exit,
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `worker failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,146 @@
+/**
+ * The narrow view of one SQS queue the runtime needs. The consumer and the job runner see only this interface,
+ * so their unit tests run against an in-memory fake; `createSqsJobQueue` is the real one. The AWS SDK already
+ * retries throttling and 5xx (standard mode, 3 attempts); we add nothing on top.
+ */
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+
+export interface QueueMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  /** SQS `ApproximateReceiveCount`: 1 on the first delivery. */
+  receiveCount: number;
+  /** SQS `SentTimestamp`, epoch milliseconds. */
+  sentAtMs: number | undefined;
+  /** When this worker received it (its own clock), epoch milliseconds: SQS's 12 h visibility cap counts from here. */
+  receivedAtMs: number;
+}
+
+export interface QueueAttributes {
+  /** From the RedrivePolicy; undefined when the queue has no DLQ. */
+  maxReceiveCount: number | undefined;
+  deadLetterTargetArn: string | undefined;
+  approximateNumberOfMessages: number | undefined;
+}
+
+export interface JobQueue {
+  readonly url: string;
+  /** Long poll; resolves to [] when `signal` aborts. */
+  receive(options: {
+    maxMessages: number;
+    waitSeconds: number;
+    visibilityTimeoutSeconds: number;
+    signal?: AbortSignal;
+  }): Promise<QueueMessage[]>;
+  delete(receiptHandle: string): Promise<void>;
+  changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<void>;
+  send(body: string): Promise<void>;
+  attributes(): Promise<QueueAttributes>;
+}
+
+export interface SqsClientSettings {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+}
+
+export function createSqsClient(settings: SqsClientSettings): SQSClient {
+  return new SQSClient({
+    endpoint: settings.endpoint,
+    region: settings.region,
+    ...(settings.credentials !== undefined ? { credentials: settings.credentials } : {}),
+  });
+}
+
+export function createSqsJobQueue(client: SQSClient, queueUrl: string, now: () => number = Date.now): JobQueue {
+  return {
+    url: queueUrl,
+    async receive({ maxMessages, waitSeconds, visibilityTimeoutSeconds, signal }) {
+      if (signal?.aborted) return [];
+      try {
+        const reply = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: maxMessages,
+            WaitTimeSeconds: waitSeconds,
+            VisibilityTimeout: visibilityTimeoutSeconds,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+          }),
+          signal !== undefined ? { abortSignal: signal } : {},
+        );
+        const receivedAtMs = now();
+        return (reply.Messages ?? []).flatMap((message) => {
+          if (message.ReceiptHandle === undefined || message.MessageId === undefined) return [];
+          const sent = message.Attributes?.SentTimestamp;
+          return [
+            {
+              messageId: message.MessageId,
+              receiptHandle: message.ReceiptHandle,
+              body: message.Body ?? "",
+              receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? "1"),
+              sentAtMs: sent !== undefined ? Number(sent) : undefined,
+              receivedAtMs,
+            },
+          ];
+        });
+      } catch (error) {
+        if (signal?.aborted) return [];
+        throw error;
+      }
+    },
+    async delete(receiptHandle) {
+      await client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+    },
+    async changeVisibility(receiptHandle, visibilityTimeoutSeconds) {
+      await client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: visibilityTimeoutSeconds,
+        }),
+      );
+    },
+    async send(body) {
+      await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+    },
+    async attributes() {
+      const reply = await client.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ["RedrivePolicy", "ApproximateNumberOfMessages"],
+        }),
+      );
+      const redrive = parseRedrivePolicy(reply.Attributes?.RedrivePolicy);
+      const depth = reply.Attributes?.ApproximateNumberOfMessages;
+      return {
+        maxReceiveCount: redrive?.maxReceiveCount,
+        deadLetterTargetArn: redrive?.deadLetterTargetArn,
+        approximateNumberOfMessages: depth !== undefined ? Number(depth) : undefined,
+      };
+    },
+  };
+}
+
+function parseRedrivePolicy(
+  text: string | undefined,
+): { maxReceiveCount: number | undefined; deadLetterTargetArn: string | undefined } | undefined {
+  if (text === undefined || text === "") return undefined;
+  try {
+    const policy = JSON.parse(text) as { maxReceiveCount?: unknown; deadLetterTargetArn?: unknown };
+    const count = Number(policy.maxReceiveCount);
+    return {
+      maxReceiveCount: Number.isInteger(count) && count > 0 ? count : undefined,
+      deadLetterTargetArn: typeof policy.deadLetterTargetArn === "string" ? policy.deadLetterTargetArn : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * One worker: consumer + job runner + engine loop + DLQ watcher + health server, wired together.
+ *
+ * Lifecycle: `startWorker` reads the queue's RedrivePolicy (which also proves the queue is reachable), starts
+ * the health server and begins polling. `stop(deadline)` is the SIGTERM drain: stop receiving, let each
+ * running job append the block it is generating, release every other message (visibility 0), close the engine.
+ */
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { WorkerConfig } from "../config/schema.ts";
+import type { Engine } from "../engine/index.ts";
+import { Consumer } from "./consumer/consumer.ts";
+import { createDlqWatcher } from "./dlq/dlq-watcher.ts";
+import { createEdgeClient, type EdgeClient } from "./edge/index.ts";
+import { EngineLoop } from "./jobs/engine-loop.ts";
+import { JobRunner } from "./jobs/job-runner.ts";
+import { type HealthServer, type HealthState, startHealthServer } from "./observability/health-server.ts";
+import type { Logger } from "./observability/logger.ts";
+import { createWorkerMetrics, type WorkerMetrics } from "./observability/metrics.ts";
+import { createSqsClient, createSqsJobQueue, type JobQueue } from "./queue/job-queue.ts";
+
+/** Part of the grace period kept for releasing messages after the blocks in flight, in milliseconds. */
+export const RELEASE_RESERVE_MS_MAX = 5_000;
+
+export interface WorkerDeps {
+  engine: Engine;
+  logger: Logger;
+  /** Overrides for tests; by default built from the config. */
+  sqsClient?: SQSClient;
+  queue?: JobQueue;
+  dlq?: JobQueue;
+  edge?: EdgeClient;
+  metrics?: WorkerMetrics;
+  /** Called when the engine is broken (repeated step failures): the process should drain and exit non-zero. */
+  onFatal?: (error: unknown) => void;
+}
+
+export interface Worker {
+  readonly metrics: WorkerMetrics;
+  readonly runner: JobRunner;
+  readonly healthPort: number;
+  health(): HealthState;
+  /** Drains until `deadlineMs` (epoch ms); resolves true when every job was let go cleanly in time. */
+  stop(deadlineMs: number): Promise<boolean>;
+}
+
+export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<Worker> {
+  const { engine, logger } = deps;
+  const metrics = deps.metrics ?? createWorkerMetrics({ maxBatchSize: config.engine.maxBatchSize });
+  const needsSqsClient = deps.queue === undefined || (config.queue.dlqUrl !== undefined && deps.dlq === undefined);
+  const ownsSqsClient = needsSqsClient && deps.sqsClient === undefined;
+  const sqsClient = deps.sqsClient ?? (needsSqsClient ? createSqsClient(config.queue) : undefined);
+  const queue = deps.queue ?? createSqsJobQueue(sqsClient!, config.queue.queueUrl);
+  const edge =
+    deps.edge ??
+    createEdgeClient({
+      baseUrl: config.edge.baseUrl,
+      requestTimeoutMs: config.edge.requestTimeoutMs,
+      backoff: { maxAttempts: config.edge.maxAttempts },
+      onRetry: (call, jobId, retry, error) => {
+        metrics.edgeRetries.inc({ call });
+        logger.warn({ job_id: jobId, call, retry, err: error }, "edge call failed; retrying");
+      },
+      onCall: (call, outcome, seconds) => metrics.edgeCalls.observe({ call, outcome }, seconds),
+    });
+
+  const health: HealthState = {
+    isModelLoaded: true,
+    isQueueReachable: false,
+    isDraining: false,
+    brokenReason: undefined,
+  };
+  const attributes = await queue.attributes();
+  health.isQueueReachable = true;
+  const maxReceiveCount = config.queue.maxReceiveCount ?? attributes.maxReceiveCount;
+  if (maxReceiveCount === undefined) {
+    logger.warn("the queue has no RedrivePolicy and MAX_RECEIVE_COUNT is unset: a crashing job is retried forever");
+  }
+
+  const runner = new JobRunner({
+    engine,
+    edge,
+    queue,
+    metrics,
+    logger,
+    workerId: config.workerId,
+    modelName: config.engine.modelName ?? engine.manifest.name,
+    maxBatchSize: config.engine.maxBatchSize,
+    visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
+    heartbeatIntervalMs: config.queue.heartbeatIntervalSeconds * 1_000,
+    maxReceiveCount,
+    continuationMarginSeconds: config.queue.continuationMarginSeconds,
+    onWork: () => loop.wake(),
+  });
+  const loop: EngineLoop = new EngineLoop({
+    engine,
+    metrics,
+    logger,
+    maxBatchSize: config.engine.maxBatchSize,
+    onOutputs: (outputs) => runner.onOutputs(outputs),
+    onStepError: (error) => runner.onStepError(error),
+    onBroken: (error) => {
+      health.brokenReason = `engine failed repeatedly: ${error instanceof Error ? error.message : String(error)}`;
+      deps.onFatal?.(error);
+    },
+  });
+  const consumer = new Consumer({
+    queue,
+    slots: runner,
+    handleMessage: (message) => runner.handleMessage(message),
+    receiveWaitSeconds: config.queue.receiveWaitSeconds,
+    visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
+    logger,
+    metrics,
+    onQueueReachable: (isReachable) => {
+      health.isQueueReachable = isReachable;
+    },
+  });
+  const dlqQueue = deps.dlq ?? (config.queue.dlqUrl ? createSqsJobQueue(sqsClient!, config.queue.dlqUrl) : undefined);
+  const dlqWatcher =
+    dlqQueue !== undefined
+      ? createDlqWatcher({
+          dlq: dlqQueue,
+          edge,
+          workerId: config.workerId,
+          receiveWaitSeconds: config.queue.receiveWaitSeconds,
+          logger,
+          metrics,
+        })
+      : undefined;
+
+  const healthServer: HealthServer = await startHealthServer({
+    port: config.metrics.port,
+    host: config.metrics.host,
+    registry: metrics.registry,
+    state: () => health,
+  });
+  consumer.start();
+  dlqWatcher?.start();
+  logger.info(
+    {
+      queue_url: queue.url,
+      dlq_url: dlqQueue?.url,
+      max_receive_count: maxReceiveCount,
+      max_batch_size: config.engine.maxBatchSize,
+      execution_provider: engine.executionProvider,
+      model: engine.manifest.name,
+      health_port: healthServer.port,
+    },
+    "worker started",
+  );
+
+  let stopping: Promise<boolean> | undefined;
+  async function stop(deadlineMs: number): Promise<boolean> {
+    health.isDraining = true;
+    const releaseAtMs = deadlineMs - Math.min(RELEASE_RESERVE_MS_MAX, (deadlineMs - Date.now()) / 4);
+    runner.beginDrain();
+    const stopped = Promise.all([consumer.stop(), dlqWatcher?.stop()]);
+    let isClean = await settlesBefore(runner.idle(), releaseAtMs);
+    if (!isClean) {
+      logger.warn({ held_jobs: runner.heldJobs }, "drain deadline: releasing the jobs still generating");
+      await runner.releaseRemaining();
+      isClean = await settlesBefore(runner.idle(), deadlineMs);
+    }
+    isClean = (await settlesBefore(stopped, deadlineMs)) && isClean;
+    isClean = (await settlesBefore(loop.stop(), deadlineMs)) && isClean;
+    await engine.close().catch((error: unknown) => logger.warn({ err: error }, "engine close failed"));
+    await healthServer.close();
+    if (ownsSqsClient) sqsClient?.destroy();
+    logger.info({ is_clean: isClean, held_jobs: runner.heldJobs }, "worker stopped");
+    return isClean;
+  }
+
+  return {
+    metrics,
+    runner,
+    healthPort: healthServer.port,
+    health: () => ({ ...health }),
+    stop: (deadlineMs) => {
+      stopping ??= stop(deadlineMs);
+      return stopping;
+    },
+  };
+}
+
+/** True when `promise` settles before `deadlineMs` (epoch ms); the timer is cleared either way. */
+async function settlesBefore(promise: Promise<unknown>, deadlineMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadlineMs - Date.now()));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

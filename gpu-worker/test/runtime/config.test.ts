@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/load-config.ts";
+
+const baseEnv = {
+  SQS_QUEUE_URL: "http://sqs.us-east-1.localhost:4566/000000000000/jobs",
+  SQS_ENDPOINT: "http://127.0.0.1:4566",
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "test",
+  EDGE_URL: "http://127.0.0.1:8787/",
+  MODEL_DIR: "models/kjv-bd3lm-b16",
+};
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ env, envFile: null });
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("applies defaults and groups the settings", () => {
+    const config = loadConfig({ env: baseEnv, envFile: null });
+    expect(config.queue.receiveWaitSeconds).toBe(20);
+    expect(config.queue.visibilityTimeoutSeconds).toBe(120);
+    expect(config.queue.heartbeatIntervalSeconds).toBe(30);
+    expect(config.engine.executionProviders).toEqual(["cpu"]);
+    expect(config.engine.maxBatchSize).toBe(8);
+    expect(config.edge.baseUrl).toBe("http://127.0.0.1:8787");
+    expect(config.queue.credentials).toEqual({ accessKeyId: "test", secretAccessKey: "test" });
+    expect(config.workerId.length).toBeGreaterThan(0);
+  });
+
+  it("names a missing setting", () => {
+    const { SQS_QUEUE_URL: _omitted, ...env } = baseEnv;
+    const error = configError(env);
+    expect(error.issues.map((issue) => issue.variable)).toEqual(["SQS_QUEUE_URL"]);
+    expect(error.message).toContain("SQS_QUEUE_URL");
+  });
+
+  it("names every bad setting at once", () => {
+    const error = configError({
+      ...baseEnv,
+      MAX_BATCH_SIZE: "zero",
+      EXECUTION_PROVIDERS: "cuda,tpu",
+      EDGE_URL: "nope",
+    });
+    expect(error.issues.map((issue) => issue.variable).sort()).toEqual([
+      "EDGE_URL",
+      "EXECUTION_PROVIDERS",
+      "MAX_BATCH_SIZE",
+    ]);
+  });
+
+  it("refuses a heartbeat interval that is not below the visibility timeout", () => {
+    const error = configError({ ...baseEnv, VISIBILITY_TIMEOUT_SECONDS: "30", HEARTBEAT_INTERVAL_SECONDS: "30" });
+    expect(error.issues[0]?.variable).toBe("HEARTBEAT_INTERVAL_SECONDS");
+  });
+
+  it("refuses a receive wait above SQS's 20 s long poll", () => {
+    expect(configError({ ...baseEnv, RECEIVE_WAIT_SECONDS: "21" }).issues[0]?.variable).toBe("RECEIVE_WAIT_SECONDS");
+  });
+
+  it("wants both static credentials or neither", () => {
+    const { AWS_SECRET_ACCESS_KEY: _omitted, ...env } = baseEnv;
+    expect(configError(env).issues[0]?.variable).toBe("AWS_SECRET_ACCESS_KEY");
+  });
+
+  it("defaults the SQS endpoint to the region's", () => {
+    const { SQS_ENDPOINT: _omitted, ...env } = baseEnv;
+    expect(loadConfig({ env: { ...env, AWS_REGION: "eu-west-1" }, envFile: null }).queue.endpoint).toBe(
+      "https://sqs.eu-west-1.amazonaws.com",
+    );
+  });
+
+  it("reads a .env file under the environment (the environment wins)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "worker-env-"));
+    const file = join(dir, ".env");
+    writeFileSync(file, "MAX_BATCH_SIZE=4\nEDGE_URL=http://from-file:1\nMODEL_DIR=\n");
+    const config = loadConfig({ env: baseEnv, envFile: file });
+    expect(config.engine.maxBatchSize).toBe(4);
+    expect(config.edge.baseUrl).toBe("http://127.0.0.1:8787");
+    expect(config.engine.modelDir).toBe("models/kjv-bd3lm-b16");
+  });
+});

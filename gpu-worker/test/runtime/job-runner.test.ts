@@ -1,0 +1,282 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { loadConfig } from "../../src/config/load-config.ts";
+import { EdgeCallError } from "../../src/runtime/edge/index.ts";
+import { silentLogger } from "../../src/runtime/observability/logger.ts";
+import { startWorker, type Worker } from "../../src/runtime/worker.ts";
+import { FakeEdge, FakeEngine, FakeQueue, jobMessage, queueMessage } from "./fakes.ts";
+
+const env = {
+  SQS_QUEUE_URL: "http://sqs.us-east-1.localhost:4566/000000000000/jobs",
+  SQS_ENDPOINT: "http://127.0.0.1:4566",
+  AWS_REGION: "us-east-1",
+  EDGE_URL: "http://edge.test",
+  MODEL_DIR: "unused",
+  MAX_BATCH_SIZE: "2",
+  VISIBILITY_TIMEOUT_SECONDS: "60",
+  HEARTBEAT_INTERVAL_SECONDS: "20",
+  METRICS_PORT: "0",
+  METRICS_HOST: "127.0.0.1",
+};
+
+/** Lets real setImmediate-driven work (the engine loop, promise chains) run; fake timers do not move. */
+async function flush(rounds = 30): Promise<void> {
+  for (let round = 0; round < rounds; round++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A gate the fake engine's step waits on: a forward that is "in progress" until opened. */
+class Gate {
+  private resolve: () => void = () => {};
+  promise: Promise<void> = Promise.resolve();
+  close() {
+    this.promise = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+  open() {
+    this.resolve();
+    this.promise = Promise.resolve();
+  }
+}
+
+class GatedEngine extends FakeEngine {
+  readonly gate = new Gate();
+  override async step() {
+    await this.gate.promise;
+    return super.step();
+  }
+}
+
+let worker: Worker | undefined;
+let engineInUse: GatedEngine | undefined;
+
+async function setup(options: { blocks?: number; maxRunning?: number } = {}) {
+  const engine = new GatedEngine(options.blocks ?? 3, options.maxRunning ?? 8);
+  engineInUse = engine;
+  const queue = new FakeQueue();
+  const edge = new FakeEdge();
+  const config = loadConfig({ env, envFile: null });
+  worker = await startWorker(config, { engine, queue, edge, logger: silentLogger() });
+  return { engine, queue, edge, worker };
+}
+
+describe("job runner", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    engineInUse?.gate.open();
+    await worker?.stop(Date.now() + 1_000);
+    worker = undefined;
+  });
+
+  it("leases, appends every block in order, finishes, then deletes the message", async () => {
+    const { queue, edge } = await setup();
+    const message = queueMessage(jobMessage());
+    queue.push(message);
+    await flush();
+    expect(edge.of("lease")).toHaveLength(1);
+    expect(edge.of("append").map((call) => (call.call === "append" ? call.body.block.index : -1))).toEqual([0, 1, 2]);
+    const [finish] = edge.of("finish");
+    expect(finish).toMatchObject({
+      body: { epoch: 1, finish_reason: "max_tokens", usage: { completion_tokens: 6, prompt_tokens: 5 } },
+    });
+    expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: message.receiptHandle }]);
+  });
+
+  it("extends the visibility and heart-beats the edge each interval while a job runs, and stops after", async () => {
+    const { engine, queue, edge } = await setup();
+    engine.gate.close();
+    const message = queueMessage(jobMessage());
+    queue.push(message);
+    await flush();
+    expect(queue.ops("changeVisibility")).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(20_000);
+    await flush();
+    expect(queue.ops("changeVisibility")).toEqual([
+      { op: "changeVisibility", receiptHandle: message.receiptHandle, seconds: 60 },
+    ]);
+    expect(edge.of("heartbeat")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(40_000);
+    await flush();
+    expect(queue.ops("changeVisibility")).toHaveLength(3);
+    engine.gate.open();
+    await flush();
+    expect(queue.ops("delete")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(120_000);
+    await flush();
+    expect(queue.ops("changeVisibility")).toHaveLength(3);
+    expect(edge.of("heartbeat")).toHaveLength(3);
+  });
+
+  it("stops a job canceled in an append reply at once: aborts the request and deletes the message", async () => {
+    const { engine, queue, edge } = await setup({ blocks: 10 });
+    edge.isCanceled = true;
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.aborted).toEqual(["job_1"]);
+    expect(edge.of("finish")).toHaveLength(0);
+    expect(edge.of("append").length).toBeLessThanOrEqual(2);
+    expect(queue.ops("delete")).toHaveLength(1);
+  });
+
+  it("stops a job canceled as seen by a heartbeat", async () => {
+    const { engine, queue, edge } = await setup();
+    engine.gate.close();
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    edge.isCanceled = true;
+    await vi.advanceTimersByTimeAsync(20_000);
+    await flush();
+    expect(engine.aborted).toEqual(["job_1"]);
+    expect(queue.ops("delete")).toHaveLength(1);
+  });
+
+  it("resumes at the next uncommitted block with the committed token ids", async () => {
+    const { engine, queue, edge } = await setup();
+    edge.committedBlocks = 1;
+    edge.committedTokenIds = [1, 2];
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.added[0]).toMatchObject({ committedTokenIds: [1, 2], startBlockIndex: 1 });
+    expect(edge.of("append").map((call) => (call.call === "append" ? call.body.block.index : -1))).toEqual([1, 2]);
+    expect(edge.of("finish")[0]).toMatchObject({ body: { usage: { completion_tokens: 6 } } });
+  });
+
+  it("fails a malformed message on the edge when it names a job, then deletes it", async () => {
+    const { queue, edge } = await setup();
+    const message = queueMessage({ version: 1, job_id: "job_9", capability: "cap-0123456789abcdef", prompt: 3 });
+    queue.push(message);
+    await flush();
+    expect(edge.of("fail")).toEqual([
+      {
+        call: "fail",
+        jobId: "job_9",
+        body: expect.objectContaining({ code: "invalid_message", is_retryable: false }),
+      },
+    ]);
+    expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: message.receiptHandle }]);
+  });
+
+  it("fails an unsupported message version on the edge", async () => {
+    const { queue, edge } = await setup();
+    queue.push(queueMessage({ ...jobMessage(), version: 2 }));
+    await flush();
+    expect(edge.of("fail")[0]).toMatchObject({ body: { code: "unsupported_message_version" } });
+    expect(queue.ops("delete")).toHaveLength(1);
+  });
+
+  it("deletes a body that names no job (nobody to tell)", async () => {
+    const { queue, edge } = await setup();
+    queue.push(queueMessage("not json"));
+    await flush();
+    expect(edge.calls).toHaveLength(0);
+    expect(queue.ops("delete")).toHaveLength(1);
+  });
+
+  it("drops a job whose lease was taken over without touching its message", async () => {
+    const { engine, queue, edge } = await setup();
+    edge.appendError = () => new EdgeCallError("stale", { status: 409, code: "stale_epoch", isRetryable: false });
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.aborted).toEqual(["job_1"]);
+    expect(queue.ops("delete")).toHaveLength(0);
+    expect(queue.ops("changeVisibility")).toHaveLength(0);
+    expect(worker?.runner.heldJobs).toBe(0);
+  });
+
+  it("retries a transient failure later, and fails the job on the edge at the last receive", async () => {
+    const { queue, edge } = await setup();
+    edge.leaseError = new EdgeCallError("edge down", { isRetryable: true });
+    const first = queueMessage(jobMessage(), { receiveCount: 1 });
+    queue.push(first);
+    await flush();
+    expect(queue.ops("changeVisibility")).toEqual([
+      { op: "changeVisibility", receiptHandle: first.receiptHandle, seconds: 2 },
+    ]);
+    expect(queue.ops("delete")).toHaveLength(0);
+    expect(edge.of("fail")[0]).toMatchObject({ body: { is_retryable: true } });
+
+    const last = queueMessage(jobMessage(), { receiveCount: 3 }); // FakeQueue's RedrivePolicy: maxReceiveCount 3
+    queue.push(last);
+    await flush();
+    expect(edge.of("fail")[1]).toMatchObject({ body: { is_retryable: false, code: "worker_error" } });
+    expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: last.receiptHandle }]);
+  });
+
+  it("leaves the message to the DLQ when the edge cannot be told at the last receive", async () => {
+    const { queue, edge } = await setup();
+    edge.leaseError = new EdgeCallError("edge down", { isRetryable: true });
+    edge.failError = new EdgeCallError("edge down", { isRetryable: true });
+    queue.push(queueMessage(jobMessage(), { receiveCount: 3 }));
+    await flush();
+    expect(queue.ops("delete")).toHaveLength(0);
+    expect(queue.ops("changeVisibility")).toHaveLength(0);
+  });
+
+  it("adopts a redelivered message of a job it is already running", async () => {
+    const { engine, queue, edge } = await setup();
+    engine.gate.close();
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    const again = queueMessage(jobMessage(), { receiveCount: 2 });
+    queue.push(again);
+    await flush();
+    expect(edge.of("lease")).toHaveLength(1);
+    engine.gate.open();
+    await flush();
+    expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: again.receiptHandle }]);
+  });
+
+  it("on drain appends the block in flight, then releases the message; waiting jobs are released at once", async () => {
+    const { engine, queue, edge } = await setup({ blocks: 10, maxRunning: 1 });
+    engine.gate.close();
+    const running = queueMessage(jobMessage({ job_id: "job_a" }));
+    const waiting = queueMessage(jobMessage({ job_id: "job_b" }));
+    queue.push(running, waiting);
+    await flush();
+    const stopped = worker!.stop(Date.now() + 20_000);
+    await flush();
+    expect(queue.ops("changeVisibility")).toEqual([
+      { op: "changeVisibility", receiptHandle: waiting.receiptHandle, seconds: 0 },
+    ]);
+    engine.gate.open();
+    await flush();
+    await expect(stopped).resolves.toBe(true);
+    expect(edge.of("append")).toMatchObject([{ jobId: "job_a", body: { block: { index: 0 } } }]);
+    expect(queue.ops("changeVisibility")).toContainEqual({
+      op: "changeVisibility",
+      receiptHandle: running.receiptHandle,
+      seconds: 0,
+    });
+    expect(queue.ops("delete")).toHaveLength(0);
+    expect(engine.aborted.sort()).toEqual(["job_a", "job_b"]);
+  });
+
+  it("hands a job over as a continuation before SQS's 12 h visibility cap", async () => {
+    const { engine, queue } = await setup();
+    engine.gate.close();
+    const message = queueMessage(jobMessage());
+    queue.push(message);
+    await flush();
+    // Cap 43200 s - visibility 60 s - margin 900 s = 42240 s; heartbeats every 20 s.
+    await vi.advanceTimersByTimeAsync(42_220_000);
+    await flush();
+    expect(queue.ops("send")).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(20_000);
+    await flush();
+    const [sent] = queue.ops("send");
+    expect(sent?.op === "send" && JSON.parse(sent.body)).toMatchObject({ job_id: "job_1", continuation: 1 });
+    expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: message.receiptHandle }]);
+    expect(engine.aborted).toEqual(["job_1"]);
+  });
+
+  it("retries every job of a failed engine step", async () => {
+    const { engine, queue } = await setup();
+    engine.stepError = new Error("CUDA failure");
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.aborted).toEqual(["job_1"]);
+    expect(queue.ops("changeVisibility")).toMatchObject([{ seconds: 2 }]);
+  });
+});
