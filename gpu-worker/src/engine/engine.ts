@@ -1,6 +1,366 @@
-import type { Engine, EngineOptions } from "./types.ts";
+/**
+ * The block diffusion engine: continuous batching over many sequences, one forward per step.
+ * Each step is schedule -> execute -> update with plain data between them:
+ * - schedule (scheduler/schedule.ts): admit waiting requests that fit (batch slots, KV budget), then pick the
+ *   rows of the next forward (a prefill chunk, or every running sequence's current block with its folded commit);
+ * - execute: sync the batched past from the per-sequence caches, build tokens/positions/mask, run the graph;
+ * - update (scheduler/blocks.ts): cache the clean blocks' keys/values, run one denoising step per row, close
+ *   finished blocks into BlockOutputs, release finished sequences.
+ * Sequences join and leave between forwards, which for each sequence is a block boundary (a joining sequence
+ * starts at its first block; a leaving one has just closed its last). A forward that fails ends every sequence
+ * of its batch with finish reason "error" and frees their caches; the engine stays usable.
+ */
+import type { ModelManifest } from "@bd3-serve/shared";
+import { buildAttentionMask } from "./batch/attention-mask.ts";
+import { buildStepInputs } from "./batch/step-inputs.ts";
+import { BatchPast } from "./kv/batch-past.ts";
+import { KvBudget } from "./kv/kv-budget.ts";
+import { blockBytes, type KvDtype, kvLayoutFromManifest } from "./kv/layout.ts";
+import { SequenceKvCache } from "./kv/sequence-cache.ts";
+import { loadModelPackage } from "./model/model-package.ts";
+import { createOrtRunner } from "./model/ort-runner.ts";
+import type { DenoiserRunner } from "./model/runner.ts";
+import { createBlockRandomness } from "./sampler/rng.ts";
+import { createSoftmaxScratch } from "./sampler/softmax.ts";
+import { closeBlock, denoiseStep } from "./scheduler/blocks.ts";
+import type { EngineContext, RandomnessFactory } from "./scheduler/context.ts";
+import { createSequence, RequestRejectedError } from "./scheduler/create-sequence.ts";
+import { type ForwardPlan, scheduleForward } from "./scheduler/schedule.ts";
+import type { Sequence } from "./scheduler/sequence.ts";
+import { REPETITION_MIN_ENTROPY_NATS } from "./stopping/entropy.ts";
+import { createTokenizer } from "./tokenizer/index.ts";
+import type {
+  AddRequestResult,
+  BlockOutput,
+  Engine,
+  EngineCounters,
+  EngineLogger,
+  EngineOptions,
+  EngineStats,
+  ExecutionProviderName,
+  GenerationRequest,
+  RequestUsage,
+} from "./types.ts";
 
-/** Loads a model package and returns a ready engine (placeholder until the runner lands). */
-export async function createEngine(options: EngineOptions): Promise<Engine> {
-  throw new Error(`engine not implemented yet (model ${options.modelDir})`);
+export const MAX_BATCH_SIZE_DEFAULT = 8;
+/** Prompt tokens cached per prefill forward (rounded down to whole blocks). */
+export const PREFILL_CHUNK_TOKENS_DEFAULT = 256;
+/** Usage of finished requests kept for `usage()`, oldest forgotten first. */
+const FINISHED_USAGE_KEPT = 1_024;
+
+const silentLogger: EngineLogger = { info: () => {}, warn: () => {} };
+
+/** Engine options that tests and tools may set on top of the public ones. */
+export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | "dtype" | "executionProviders"> {
+  prefillChunkTokens?: number;
+  randomnessFor?: RandomnessFactory;
 }
+
+class BlockDiffusionEngine implements Engine {
+  readonly executionProvider: ExecutionProviderName;
+  private readonly context: EngineContext;
+  private readonly budget: KvBudget;
+  private readonly batchPast: BatchPast;
+  private readonly maxBatchSize: number;
+  private readonly prefillChunkBlocks: number;
+  private readonly logger: EngineLogger;
+  private waiting: Sequence[] = [];
+  private running: Sequence[] = [];
+  private readonly finishedUsage = new Map<string, RequestUsage>();
+  private forwards = 0;
+  private generatedTokens = 0;
+  private lastForwardMs = 0;
+  private readonly counters: EngineCounters = {
+    forwardMsTotal: 0,
+    prepareMsTotal: 0,
+    samplingMsTotal: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    kvCopyBytes: 0,
+    paddedForwards: 0,
+  };
+
+  constructor(
+    readonly manifest: ModelManifest,
+    private readonly runner: DenoiserRunner,
+    options: EngineInternalOptions,
+  ) {
+    this.executionProvider = runner.executionProvider;
+    this.logger = options.logger ?? silentLogger;
+    const layout = kvLayoutFromManifest(manifest, runner.kvDtype);
+    const windowBlocks = manifest.context_length / manifest.block_size;
+    this.context = {
+      manifest,
+      blockSize: manifest.block_size,
+      windowBlocks,
+      maskTokenId: manifest.mask_token_id,
+      bosTokenId: manifest.bos_token_id,
+      eosTokenId: manifest.eos_token_id,
+      vocabSize: manifest.vocab_size,
+      tokenizer: createTokenizer(manifest.tokenizer.kind),
+      layout,
+      blockBytes: blockBytes(layout),
+      minEntropyNats: REPETITION_MIN_ENTROPY_NATS[manifest.tokenizer.kind],
+      randomnessFor: options.randomnessFor ?? ((_id, seed, outputIndex) => createBlockRandomness(seed, outputIndex)),
+      scratch: createSoftmaxScratch(manifest.vocab_size),
+    };
+    this.maxBatchSize = Math.max(1, options.maxBatchSize ?? MAX_BATCH_SIZE_DEFAULT);
+    const windowBytes = Math.max(0, windowBlocks - 1) * this.context.blockBytes;
+    this.budget = new KvBudget(options.kvBudgetBytes ?? this.maxBatchSize * windowBytes);
+    this.batchPast = new BatchPast(layout);
+    const chunkTokens = options.prefillChunkTokens ?? PREFILL_CHUNK_TOKENS_DEFAULT;
+    this.prefillChunkBlocks = Math.max(1, Math.min(windowBlocks - 1, Math.floor(chunkTokens / manifest.block_size)));
+  }
+
+  addRequest(request: GenerationRequest): AddRequestResult {
+    if (this.find(request.requestId))
+      return { status: "rejected", reason: `request ${request.requestId} is already in the engine` };
+    let sequence: Sequence;
+    try {
+      sequence = createSequence(request, this.context);
+    } catch (error) {
+      if (error instanceof RequestRejectedError) return { status: "rejected", reason: error.message };
+      throw error;
+    }
+    if (!this.budget.canEverFit(sequence.reservedBytes)) {
+      return {
+        status: "rejected",
+        reason: `needs ${sequence.reservedBytes} bytes of KV cache; the budget is ${this.budget.budgetBytes}`,
+      };
+    }
+    this.finishedUsage.delete(request.requestId);
+    this.waiting.push(sequence);
+    this.admitWaiting();
+    if (sequence.status === "running") return { status: "admitted" };
+    return { status: "waiting", reason: this.running.length >= this.maxBatchSize ? "batch_full" : "kv_budget" };
+  }
+
+  abortRequest(requestId: string): boolean {
+    const sequence = this.find(requestId);
+    if (!sequence) return false;
+    this.waiting = this.waiting.filter((candidate) => candidate !== sequence);
+    this.running = this.running.filter((candidate) => candidate !== sequence);
+    sequence.finishReason = "canceled";
+    this.release(sequence);
+    this.admitWaiting();
+    return true;
+  }
+
+  hasWork(): boolean {
+    return this.running.length > 0 || this.waiting.length > 0;
+  }
+
+  async step(): Promise<BlockOutput[]> {
+    this.admitWaiting();
+    const plan = scheduleForward(this.running, this.prefillChunkBlocks);
+    if (!plan) return [];
+    let outputs: BlockOutput[];
+    try {
+      outputs = await this.execute(plan);
+    } catch (error) {
+      outputs = this.failBatch(plan, error);
+    }
+    this.running = this.running.filter((sequence) => {
+      if (sequence.status === "running") return true;
+      this.release(sequence);
+      return false;
+    });
+    this.admitWaiting();
+    return outputs;
+  }
+
+  usage(requestId: string): RequestUsage | undefined {
+    const sequence = this.find(requestId);
+    if (sequence) return usageOf(sequence);
+    return this.finishedUsage.get(requestId);
+  }
+
+  stats(): EngineStats {
+    return {
+      numRunning: this.running.length,
+      numWaiting: this.waiting.length,
+      kvBytesInUse: this.budget.bytesInUse,
+      kvBudgetBytes: this.budget.budgetBytes,
+      forwards: this.forwards,
+      generatedTokens: this.generatedTokens,
+      lastForwardMs: this.lastForwardMs,
+      counters: { ...this.counters },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const sequence of [...this.running, ...this.waiting]) this.release(sequence);
+    this.running = [];
+    this.waiting = [];
+    this.batchPast.clear();
+    await this.runner.close();
+  }
+
+  private async execute(plan: ForwardPlan): Promise<BlockOutput[]> {
+    const { blockSize, maskTokenId, vocabSize, windowBlocks } = this.context;
+    const started = performance.now();
+    const caches = plan.sequences.map((sequence) => sequence.kv as SequenceKvCache);
+    const past = this.batchPast.sync(caches);
+    const step = buildStepInputs(plan.rows, blockSize, maskTokenId);
+    const attentionMask = buildAttentionMask({
+      batchSize: step.batchSize,
+      stepLength: step.stepLength,
+      numSlots: past.numSlots,
+      blockSize,
+      windowBlocks,
+      slotBlocks: past.slotBlocks,
+      stepBlocks: step.stepBlocks,
+    });
+    const prepared = performance.now();
+    const output = await this.runner.run({
+      batchSize: step.batchSize,
+      stepLength: step.stepLength,
+      pastLength: past.pastLength,
+      inputIds: step.inputIds,
+      positionIds: step.positionIds,
+      pastKey: past.key,
+      pastValue: past.value,
+      attentionMask,
+    });
+    const ran = performance.now();
+    const expectedLogits = step.batchSize * step.stepLength * vocabSize;
+    if (output.logits.length !== expectedLogits) {
+      throw new Error(`graph returned ${output.logits.length} logits, expected ${expectedLogits} (B*Q*V)`);
+    }
+    const present = {
+      key: output.presentKey,
+      value: output.presentValue,
+      batchSize: step.batchSize,
+      stepLength: step.stepLength,
+    };
+    const outputs: BlockOutput[] = [];
+    plan.rows.forEach((row, r) => {
+      const sequence = plan.sequences[r] as Sequence;
+      sequence.forwards++;
+      row.segments.forEach((segment, s) => {
+        const tokenOffset = s * blockSize;
+        if (segment.kind === "clean") {
+          sequence.kv?.appendFromPresent(segment.blockIndex, present, r, tokenOffset);
+          sequence.cleanQueue.shift();
+          return;
+        }
+        const rowBase = (r * step.stepLength + tokenOffset) * vocabSize;
+        const done = denoiseStep(sequence, output.logits, (position) => rowBase + position * vocabSize, this.context);
+        if (done) {
+          const block = closeBlock(sequence, this.context);
+          this.generatedTokens += block.tokenIds.length;
+          outputs.push(block);
+        }
+      });
+    });
+    const sampled = performance.now();
+    this.forwards++;
+    this.lastForwardMs = ran - prepared;
+    this.counters.forwardMsTotal += ran - prepared;
+    this.counters.prepareMsTotal += prepared - started;
+    this.counters.samplingMsTotal += sampled - ran;
+    this.counters.bytesIn += output.bytesIn;
+    this.counters.bytesOut += output.bytesOut;
+    this.counters.kvCopyBytes += past.bytesCopied;
+    if (plan.rows.some((row) => row.segments.length * blockSize < step.stepLength)) this.counters.paddedForwards++;
+    return outputs;
+  }
+
+  private failBatch(plan: ForwardPlan, error: unknown): BlockOutput[] {
+    const message = error instanceof Error ? error.message : String(error);
+    this.logger.warn(
+      { requestIds: plan.rows.map((row) => row.requestId), error: message },
+      "forward failed; ending its batch",
+    );
+    this.batchPast.clear();
+    return plan.sequences
+      .filter((sequence) => sequence.status === "running")
+      .map((sequence) => {
+        sequence.status = "finished";
+        sequence.finishReason = "error";
+        return {
+          requestId: sequence.requestId,
+          index: sequence.block?.outputIndex ?? 0,
+          text: "",
+          tokenIds: [],
+          isLast: true,
+          finishReason: "error" as const,
+          errorMessage: message,
+        };
+      });
+  }
+
+  private admitWaiting(): void {
+    while (this.waiting.length > 0 && this.running.length < this.maxBatchSize) {
+      const sequence = this.waiting[0] as Sequence;
+      const reservation = this.budget.reserve(sequence.reservedBytes);
+      if (!reservation) break;
+      this.waiting.shift();
+      sequence.reservation = reservation;
+      sequence.kv = new SequenceKvCache(this.context.layout, sequence.capacityBlocks);
+      sequence.status = "running";
+      this.running.push(sequence);
+    }
+  }
+
+  private release(sequence: Sequence): void {
+    if (sequence.reservation) this.budget.release(sequence.reservation);
+    sequence.reservation = null;
+    sequence.kv = null;
+    if (sequence.status !== "finished") sequence.status = "finished";
+    this.finishedUsage.set(sequence.requestId, usageOf(sequence));
+    if (this.finishedUsage.size > FINISHED_USAGE_KEPT) {
+      const oldest = this.finishedUsage.keys().next().value;
+      if (oldest !== undefined) this.finishedUsage.delete(oldest);
+    }
+  }
+
+  private find(requestId: string): Sequence | undefined {
+    return (
+      this.running.find((sequence) => sequence.requestId === requestId) ??
+      this.waiting.find((sequence) => sequence.requestId === requestId)
+    );
+  }
+}
+
+function usageOf(sequence: Sequence): RequestUsage {
+  return {
+    promptTokens: sequence.promptTokens,
+    completionTokens: sequence.completionTokens,
+    forwards: sequence.forwards,
+  };
+}
+
+/** Builds an engine around an already created runner (tests pass a TypeScript model here). */
+export function createEngineWithRunner(
+  manifest: ModelManifest,
+  runner: DenoiserRunner,
+  options: EngineInternalOptions = {},
+): Engine {
+  return new BlockDiffusionEngine(manifest, runner, options);
+}
+
+/**
+ * Loads the model package in `options.modelDir`, opens an onnxruntime session on the first execution provider
+ * that works, warms it up, and returns a ready engine.
+ * @example
+ * const engine = await createEngine({ modelDir: "models/kjv-bd3lm-b16" });
+ * engine.addRequest({ requestId: "job_1", prompt: "In the beginning", params });
+ * while (engine.hasWork()) for (const block of await engine.step()) process.stdout.write(block.text);
+ */
+export async function createEngine(options: EngineOptions & EngineInternalOptions): Promise<Engine> {
+  const logger = options.logger ?? silentLogger;
+  const pkg = await loadModelPackage(options.modelDir, { dtype: options.dtype ?? "float32" });
+  const runner = await createOrtRunner(pkg, {
+    executionProviders: options.executionProviders ?? ["cpu"],
+    logger,
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  });
+  logger.info(
+    { model: pkg.manifest.name, dtype: pkg.dtype, executionProvider: runner.executionProvider },
+    "model loaded",
+  );
+  return createEngineWithRunner(pkg.manifest, runner, { ...options, logger });
+}
+
+export type { KvDtype };

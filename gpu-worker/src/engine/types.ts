@@ -49,6 +49,8 @@ export interface BlockOutput {
   isLast: boolean;
   /** Set when isLast. */
   finishReason: FinishReason | null;
+  /** Set when finishReason is "error": what failed (the forward, or sampling). */
+  errorMessage?: string;
 }
 
 export type AddRequestResult =
@@ -64,6 +66,24 @@ export interface EngineStats {
   forwards: number;
   generatedTokens: number;
   lastForwardMs: number;
+  /** Cumulative timings and traffic, for benchmarks and metrics. */
+  counters?: EngineCounters;
+}
+
+export interface EngineCounters {
+  /** Time inside session.run. */
+  forwardMsTotal: number;
+  /** Time building the batch (past sync, mask, token tensors). */
+  prepareMsTotal: number;
+  /** Time in the sampler and stopping logic after each forward. */
+  samplingMsTotal: number;
+  /** Bytes handed to / returned by session.run. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Bytes copied from per-sequence caches into the batched past. */
+  kvCopyBytes: number;
+  /** Forwards that included a padded (shorter) row. */
+  paddedForwards: number;
 }
 
 export interface RequestUsage {

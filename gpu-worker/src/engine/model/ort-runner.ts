@@ -1,0 +1,170 @@
+/**
+ * onnxruntime-node implementation of the denoiser runner.
+ * - Execution providers are tried in preference order; each one that fails to load is logged and the next is
+ *   tried (a missing CUDA provider throws at session creation even with "cpu" listed after it).
+ * - Feeds are filtered to the inputs the graph declares; declared outputs and the past dtype are checked
+ *   against the manifest so a mismatched package fails at load, naming the field.
+ * - Warm-up runs the shapes of the first steps so the first real request is not paying for them.
+ * `session.run` occupies the JS thread for the whole forward (STACK.md); the engine awaits it once per step.
+ */
+import type { ModelManifest } from "@bd3-serve/shared";
+import * as ort from "onnxruntime-node";
+import type { KvArray, KvDtype } from "../kv/layout.ts";
+import type { EngineLogger, ExecutionProviderName } from "../types.ts";
+import { ModelPackageError } from "./errors.ts";
+import type { ModelPackage } from "./model-package.ts";
+import type { DenoiserRunner, ForwardInputs, ForwardOutputs } from "./runner.ts";
+
+export interface OrtRunnerOptions {
+  executionProviders: ExecutionProviderName[];
+  intraOpNumThreads?: number;
+  logger: EngineLogger;
+  /** Warm-up forwards per shape; default 2 (the first two runs at a new shape are slow). */
+  warmupRuns?: number;
+}
+
+async function createSession(
+  pkg: ModelPackage,
+  options: OrtRunnerOptions,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProviderName }> {
+  const failures: string[] = [];
+  const preference: ExecutionProviderName[] =
+    options.executionProviders.length > 0 ? options.executionProviders : ["cpu"];
+  for (const [index, provider] of preference.entries()) {
+    try {
+      const session = await ort.InferenceSession.create(pkg.graphPath, {
+        executionProviders: [provider],
+        graphOptimizationLevel: "all",
+        executionMode: "sequential",
+        ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      });
+      return { session, provider };
+    } catch (error) {
+      const message = (error as Error).message.split("\n")[0] ?? String(error);
+      failures.push(`${provider}: ${message}`);
+      const next = preference[index + 1];
+      options.logger.warn(
+        { executionProvider: provider, fallback: next ?? null, error: message },
+        next
+          ? `execution provider ${provider} unavailable, falling back to ${next}`
+          : `execution provider ${provider} unavailable`,
+      );
+    }
+  }
+  throw new ModelPackageError(`no execution provider could run ${pkg.graphPath}: ${failures.join("; ")}`);
+}
+
+function checkGraph(session: ort.InferenceSession, manifest: ModelManifest, dtype: KvDtype): void {
+  const { inputs, outputs } = manifest.io;
+  for (const field of ["input_ids", "past_key", "past_value"] as const) {
+    if (!session.inputNames.includes(inputs[field])) {
+      throw new ModelPackageError(`manifest field "io.inputs.${field}": the graph has no input "${inputs[field]}"`);
+    }
+  }
+  for (const field of ["logits", "present_key", "present_value"] as const) {
+    if (!session.outputNames.includes(outputs[field])) {
+      throw new ModelPackageError(`manifest field "io.outputs.${field}": the graph has no output "${outputs[field]}"`);
+    }
+  }
+  const past = session.inputMetadata.find((meta) => meta.name === inputs.past_key);
+  if (past?.isTensor && past.type !== dtype) {
+    throw new ModelPackageError(
+      `manifest field "graphs.dtype": graph past_key is ${past.type}, manifest says ${dtype}`,
+    );
+  }
+}
+
+function asKvArray(tensor: ort.Tensor, dtype: KvDtype): KvArray {
+  const data = tensor.data;
+  if (dtype === "float32" && data instanceof Float32Array) return data;
+  if (dtype === "float16" && data instanceof Uint16Array) return data;
+  // A Float16Array (newer runtimes) carries the same bits.
+  const view = data as ArrayBufferView;
+  return dtype === "float16"
+    ? new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2)
+    : new Float32Array(view.buffer, view.byteOffset, view.byteLength / 4);
+}
+
+export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptions): Promise<DenoiserRunner> {
+  const { manifest } = pkg;
+  const dtype = pkg.dtype;
+  const { session, provider } = await createSession(pkg, options);
+  checkGraph(session, manifest, dtype);
+  const declared = new Set(session.inputNames);
+  for (const field of ["position_ids", "attention_mask"] as const) {
+    if (!declared.has(manifest.io.inputs[field])) {
+      options.logger.warn({ input: manifest.io.inputs[field] }, `graph does not declare ${field}; it is not fed`);
+    }
+  }
+  const { num_layers: numLayers, num_heads: numHeads, head_dim: headDim } = manifest.architecture;
+  const names = manifest.io;
+
+  const runner: DenoiserRunner = {
+    executionProvider: provider,
+    kvDtype: dtype,
+    async run(inputs: ForwardInputs): Promise<ForwardOutputs> {
+      const { batchSize: b, stepLength: q, pastLength: p } = inputs;
+      const candidates: Record<string, ort.Tensor> = {
+        [names.inputs.input_ids]: new ort.Tensor("int64", inputs.inputIds, [b, q]),
+        [names.inputs.position_ids]: new ort.Tensor("int64", inputs.positionIds, [b, q]),
+        [names.inputs.past_key]: new ort.Tensor(dtype, inputs.pastKey, [numLayers, b, numHeads, p, headDim]),
+        [names.inputs.past_value]: new ort.Tensor(dtype, inputs.pastValue, [numLayers, b, numHeads, p, headDim]),
+        [names.inputs.attention_mask]: new ort.Tensor("bool", inputs.attentionMask, [b, q, p + q]),
+      };
+      const feeds: Record<string, ort.Tensor> = {};
+      let bytesIn = 0;
+      for (const [name, tensor] of Object.entries(candidates)) {
+        if (!declared.has(name)) continue;
+        feeds[name] = tensor;
+        bytesIn += (tensor.data as ArrayBufferView).byteLength;
+      }
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await session.run(feeds);
+      } catch (error) {
+        const shapes = Object.fromEntries(
+          Object.entries(feeds).map(([name, tensor]) => [name, `${tensor.type}[${tensor.dims.join(",")}]`]),
+        );
+        options.logger.warn({ inputs: shapes, error: (error as Error).message }, "denoiser forward failed");
+        throw error;
+      }
+      const logits = results[names.outputs.logits] as ort.Tensor;
+      const presentKey = results[names.outputs.present_key] as ort.Tensor;
+      const presentValue = results[names.outputs.present_value] as ort.Tensor;
+      const key = asKvArray(presentKey, dtype);
+      const value = asKvArray(presentValue, dtype);
+      const logitsData = logits.data as Float32Array;
+      return {
+        logits: logitsData,
+        presentKey: key,
+        presentValue: value,
+        bytesIn,
+        bytesOut: logitsData.byteLength + key.byteLength + value.byteLength,
+      };
+    },
+    close: () => session.release(),
+  };
+  await warmUp(runner, manifest, options.warmupRuns ?? 2);
+  return runner;
+}
+
+/** Runs the step shapes of a document's start (one block, then a folded commit) on an empty past. */
+async function warmUp(runner: DenoiserRunner, manifest: ModelManifest, runs: number): Promise<void> {
+  const blockSize = manifest.block_size;
+  for (const stepLength of [blockSize, 2 * blockSize]) {
+    for (let i = 0; i < runs; i++) {
+      const inputIds = new BigInt64Array(stepLength).fill(BigInt(manifest.mask_token_id));
+      const positionIds = BigInt64Array.from({ length: stepLength }, (_, index) => BigInt(index));
+      await runner.run({
+        batchSize: 1,
+        stepLength,
+        pastLength: 0,
+        inputIds,
+        positionIds,
+        pastKey: runner.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0),
+        pastValue: runner.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0),
+        attentionMask: new Uint8Array(stepLength * stepLength).fill(1),
+      });
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The seam between the engine and a denoiser graph: one batched forward, plain typed arrays in and out.
+ * The ORT implementation lives in ort-runner.ts; tests substitute a small TypeScript model.
+ */
+import type { KvArray, KvDtype } from "../kv/layout.ts";
+import type { ExecutionProviderName } from "../types.ts";
+
+export interface ForwardInputs {
+  batchSize: number;
+  stepLength: number;
+  pastLength: number;
+  /** [B, Q] */
+  inputIds: BigInt64Array;
+  /** [B, Q] */
+  positionIds: BigInt64Array;
+  /** [L, B, H, P, D] */
+  pastKey: KvArray;
+  pastValue: KvArray;
+  /** [B, Q, P + Q], 1 = may attend */
+  attentionMask: Uint8Array;
+}
+
+export interface ForwardOutputs {
+  /** [B, Q, V] */
+  logits: Float32Array;
+  /** [L, B, H, Q, D] */
+  presentKey: KvArray;
+  presentValue: KvArray;
+  /** Bytes handed to and returned from the graph in this forward. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface DenoiserRunner {
+  readonly executionProvider: ExecutionProviderName;
+  readonly kvDtype: KvDtype;
+  run(inputs: ForwardInputs): Promise<ForwardOutputs>;
+  close(): Promise<void>;
+}

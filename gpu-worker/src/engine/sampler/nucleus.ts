@@ -1,0 +1,81 @@
+/**
+ * Nucleus (top-p) selection without sorting the vocabulary. As the reference sampler, the nucleus is the
+ * longest prefix of the tokens sorted by probability whose cumulative mass stays <= top_p, and at least the
+ * top token. The softmax pass already bucketed every token by how many nats it lies below the top token
+ * (buckets are strictly ordered by probability), so: walk the bucket masses to the bucket where the mass
+ * crosses top_p, take every token of the buckets above it, and sort only the members of that one bucket to
+ * place the cut exactly.
+ */
+import { NUM_BUCKETS, type SoftmaxScratch } from "./softmax.ts";
+
+export interface Nucleus {
+  /** Members in ascending token id order: `scratch.candidateIds[0 .. count)` with their weights. */
+  count: number;
+  /** Sum of the members' weights. */
+  mass: number;
+}
+
+export function selectNucleus(vocabSize: number, sumWeights: number, topP: number, scratch: SoftmaxScratch): Nucleus {
+  const { weights, buckets, bucketMass, candidateIds, candidateWeights, boundary } = scratch;
+  const target = topP * sumWeights;
+  // Bucket where the cumulative mass first exceeds the target; buckets before it are wholly inside.
+  let crossing = NUM_BUCKETS;
+  let massBefore = 0;
+  if (topP < 1) {
+    let cumulative = 0;
+    for (let b = 0; b < NUM_BUCKETS; b++) {
+      const next = cumulative + (bucketMass[b] as number);
+      if (next > target) {
+        crossing = b;
+        massBefore = cumulative;
+        break;
+      }
+      cumulative = next;
+    }
+  }
+  // Cut inside the crossing bucket: its members sorted by weight, taken while the mass stays <= target.
+  let cutWeight = Number.POSITIVE_INFINITY;
+  if (crossing < NUM_BUCKETS) {
+    let boundaryCount = 0;
+    for (let v = 0; v < vocabSize; v++) {
+      if (buckets[v] === crossing && (weights[v] as number) > 0) boundary[boundaryCount++] = weights[v] as number;
+    }
+    const members = boundary.subarray(0, boundaryCount).sort().reverse();
+    let cumulative = massBefore;
+    for (let i = 0; i < members.length; i++) {
+      const weight = members[i] as number;
+      if (cumulative + weight > target) break;
+      cumulative += weight;
+      cutWeight = weight;
+    }
+  }
+  let count = 0;
+  let mass = 0;
+  for (let v = 0; v < vocabSize; v++) {
+    const bucket = buckets[v] as number;
+    const weight = weights[v] as number;
+    if (weight <= 0) continue;
+    if (bucket < crossing || (bucket === crossing && weight >= cutWeight)) {
+      candidateIds[count] = v;
+      candidateWeights[count] = weight;
+      count++;
+      mass += weight;
+    }
+  }
+  if (count === 0) {
+    // The top token alone exceeds top_p: the nucleus is the top token (weight 1 by construction).
+    let best = -1;
+    let bestWeight = 0;
+    for (let v = 0; v < vocabSize; v++) {
+      const weight = weights[v] as number;
+      if (weight > bestWeight) {
+        bestWeight = weight;
+        best = v;
+      }
+    }
+    candidateIds[0] = best;
+    candidateWeights[0] = bestWeight;
+    return { count: 1, mass: bestWeight };
+  }
+  return { count, mass };
+}

@@ -1,0 +1,79 @@
+/**
+ * Temperature softmax statistics of one position, computed without normalising the whole vocabulary:
+ * weights are exp((logit - maxLogit) / T), so the top token has weight 1 and its probability is 1 / Z.
+ * The same pass builds a histogram of the probability mass by "nats below the top token", which is what the
+ * nucleus selection needs to find its cut without sorting the vocabulary.
+ */
+
+/** Histogram resolution: 64 buckets per nat, 32 nats; weights beyond e^-32 fall into the last bucket. */
+export const BUCKETS_PER_NAT = 64;
+export const NUM_BUCKETS = 64 * 32;
+
+/** Reusable buffers for one vocabulary size; one per engine (the sampler runs on one thread). */
+export interface SoftmaxScratch {
+  /** Unnormalised weights per token id ([MASK] has weight 0). */
+  weights: Float64Array;
+  /** Histogram bucket of each token id. */
+  buckets: Uint16Array;
+  bucketMass: Float64Array;
+  /** Candidate ids / weights collected by the nucleus selection. */
+  candidateIds: Int32Array;
+  candidateWeights: Float64Array;
+  boundary: Float64Array;
+}
+
+export function createSoftmaxScratch(vocabSize: number): SoftmaxScratch {
+  return {
+    weights: new Float64Array(vocabSize),
+    buckets: new Uint16Array(vocabSize),
+    bucketMass: new Float64Array(NUM_BUCKETS),
+    candidateIds: new Int32Array(vocabSize),
+    candidateWeights: new Float64Array(vocabSize),
+    boundary: new Float64Array(vocabSize),
+  };
+}
+
+export interface SoftmaxStats {
+  /** Sum of the weights: the top token's probability is 1 / sumWeights. */
+  sumWeights: number;
+}
+
+/**
+ * Fills `scratch.weights`, `scratch.buckets` and `scratch.bucketMass` for the logits of one position.
+ * `inverseTemperature` is 1 / T (T > 0); [MASK] gets weight 0 (SUBS).
+ */
+export function temperedSoftmax(
+  logits: Float32Array,
+  offset: number,
+  vocabSize: number,
+  maskTokenId: number,
+  maxLogit: number,
+  inverseTemperature: number,
+  scratch: SoftmaxScratch,
+): SoftmaxStats {
+  const { weights, buckets, bucketMass } = scratch;
+  bucketMass.fill(0);
+  const lastBucket = NUM_BUCKETS - 1;
+  const bucketScale = BUCKETS_PER_NAT * inverseTemperature;
+  let sumWeights = 0;
+  for (let v = 0; v < vocabSize; v++) {
+    const gap = maxLogit - (logits[offset + v] as number);
+    // gap >= 0; NaN / -Infinity logits land in the last bucket with weight 0.
+    const scaled = gap * bucketScale;
+    const bucket = scaled < lastBucket ? Math.floor(scaled) : lastBucket;
+    const weight = Math.exp(-gap * inverseTemperature) || 0;
+    weights[v] = weight;
+    buckets[v] = bucket;
+    bucketMass[bucket] = (bucketMass[bucket] as number) + weight;
+    sumWeights += weight;
+  }
+  if (maskTokenId < vocabSize) {
+    const maskWeight = weights[maskTokenId] as number;
+    const maskBucket = buckets[maskTokenId] as number;
+    bucketMass[maskBucket] = (bucketMass[maskBucket] as number) - maskWeight;
+    sumWeights -= maskWeight;
+    weights[maskTokenId] = 0;
+    buckets[maskTokenId] = lastBucket;
+  }
+  return { sumWeights };
+}

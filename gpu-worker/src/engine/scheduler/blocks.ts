@@ -1,0 +1,125 @@
+/**
+ * Block lifecycle of a sequence: open a block to denoise, apply one denoising step to it from the forward's
+ * logits, and close it (stopping criteria, text) into a BlockOutput. Opening the next block queues the closed
+ * one as a clean block, so its keys/values are computed in the next forward (the folded commit).
+ */
+import { positionConfidence, sampleToken, type TokenSamplingParams } from "../sampler/pipeline.ts";
+import { createRevealStrategy } from "../sampler/reveal.ts";
+import { REPETITION_WINDOW_TOKENS } from "../stopping/entropy.ts";
+import { finishBlock } from "../stopping/finish-block.ts";
+import type { BlockOutput } from "../types.ts";
+import type { EngineContext } from "./context.ts";
+import type { Sequence } from "./sequence.ts";
+
+/** Opens block `blockIndex` (output `outputIndex`) with `prefilled` tokens at its start. */
+export function startBlock(
+  sequence: Sequence,
+  blockIndex: number,
+  outputIndex: number,
+  prefilled: readonly number[],
+  context: EngineContext,
+): void {
+  const { blockSize, maskTokenId } = context;
+  const tokens = new Int32Array(blockSize).fill(maskTokenId);
+  tokens.set(prefilled.slice(0, blockSize));
+  // Every open position is generated, even in a final block that max_tokens will cut: the reference
+  // sampler does the same, which keeps recorded fixtures replayable.
+  const first = Math.min(prefilled.length, blockSize);
+  const generate = Array.from({ length: blockSize - first }, (_, i) => first + i);
+  const { params } = sequence;
+  sequence.block = {
+    blockIndex,
+    outputIndex,
+    tokens,
+    generate,
+    strategy: createRevealStrategy({
+      strategy: params.strategy,
+      stepsPerBlock: params.steps_per_block ?? blockSize,
+      confidenceThreshold: params.confidence_threshold,
+    }),
+    randomness: context.randomnessFor(sequence.requestId, params.seed, outputIndex),
+    forwards: 0,
+  };
+}
+
+function samplingParams(sequence: Sequence, context: EngineContext): TokenSamplingParams {
+  return {
+    vocabSize: context.vocabSize,
+    maskTokenId: context.maskTokenId,
+    temperature: sequence.params.temperature,
+    topP: sequence.params.top_p,
+  };
+}
+
+/**
+ * One denoising step of the sequence's block. `logitsOffset(position)` gives the offset of that block
+ * position's logits in `logits`. Returns true when the block has no masked position left to generate.
+ */
+export function denoiseStep(
+  sequence: Sequence,
+  logits: Float32Array,
+  logitsOffset: (position: number) => number,
+  context: EngineContext,
+): boolean {
+  const block = sequence.block;
+  if (!block) return true;
+  const masked = block.generate.filter((position) => block.tokens[position] === context.maskTokenId);
+  if (masked.length === 0) return true;
+  const params = samplingParams(sequence, context);
+  let confidences: Float64Array | undefined;
+  if (block.strategy.needsConfidence) {
+    confidences = new Float64Array(context.blockSize);
+    for (const position of masked) {
+      confidences[position] = positionConfidence(
+        logits,
+        logitsOffset(position),
+        params,
+        context.scratch,
+      ).maxProbability;
+    }
+  }
+  const chosen = block.strategy.choose(masked, block.randomness, confidences);
+  for (const position of chosen) {
+    block.tokens[position] = sampleToken(
+      logits,
+      logitsOffset(position),
+      params,
+      (tokenId) => block.randomness.exponential(position, tokenId),
+      context.scratch,
+    );
+  }
+  block.forwards++;
+  return masked.length === chosen.length;
+}
+
+/** Closes the finished block: applies the stopping criteria and, unless it ends the document, opens the next. */
+export function closeBlock(sequence: Sequence, context: EngineContext): BlockOutput {
+  const block = sequence.block;
+  if (!block) throw new Error(`sequence ${sequence.requestId} has no open block`);
+  const generated = block.generate.map((position) => block.tokens[position] as number);
+  const finished = finishBlock(generated, sequence.stopping, sequence.detokenizer);
+  const stopping = sequence.stopping;
+  stopping.remainingTokens -= finished.tokenIds.length;
+  stopping.recentTokens = [...stopping.recentTokens, ...finished.tokenIds].slice(-REPETITION_WINDOW_TOKENS);
+  stopping.textTail =
+    sequence.stopLookback > 0 ? (stopping.textTail + finished.text).slice(-sequence.stopLookback) : "";
+  sequence.completionTokens += finished.tokenIds.length;
+  let finishReason = finished.finishReason;
+  if (finishReason === null && stopping.remainingTokens <= 0) finishReason = "max_tokens";
+  sequence.block = null;
+  if (finishReason !== null) {
+    sequence.finishReason = finishReason;
+    sequence.status = "finished";
+  } else {
+    sequence.cleanQueue.push({ blockIndex: block.blockIndex, tokens: block.tokens });
+    startBlock(sequence, block.blockIndex + 1, block.outputIndex + 1, [], context);
+  }
+  return {
+    requestId: sequence.requestId,
+    index: block.outputIndex,
+    text: finished.text,
+    tokenIds: finished.tokenIds,
+    isLast: finishReason !== null,
+    finishReason,
+  };
+}
