@@ -182,6 +182,8 @@ export class FakeEngine implements Engine {
   forwards = 0;
   generatedTokens = 0;
   stepError: Error | undefined;
+  /** Ends every sequence with finish reason "error" at this block index (a failed forward). */
+  errorAtIndex: number | undefined;
   /** Steps only run when released (tests that hold a job mid-generation). */
   isPaused = false;
 
@@ -209,14 +211,15 @@ export class FakeEngine implements Engine {
     const outputs: BlockOutput[] = [];
     for (const [id, state] of [...this.requests].slice(0, this.maxRunning)) {
       const index = state.nextIndex++;
-      const isLast = index >= state.lastIndex;
+      const isError = index === this.errorAtIndex;
+      const isLast = isError || index >= state.lastIndex;
       outputs.push({
         requestId: id,
         index,
-        text: `b${index} `,
-        tokenIds: [index + 1, index + 2],
+        text: isError ? "" : `b${index} `,
+        tokenIds: isError ? [] : [index + 1, index + 2],
         isLast,
-        finishReason: isLast ? "max_tokens" : null,
+        finishReason: isError ? "error" : isLast ? "max_tokens" : null,
       });
       this.generatedTokens += 2;
       if (isLast) this.requests.delete(id);

@@ -115,7 +115,7 @@ describe("job runner", () => {
     queue.push(queueMessage(jobMessage()));
     await flush();
     expect(engine.aborted).toEqual(["job_1"]);
-    expect(edge.of("finish")).toHaveLength(0);
+    expect(edge.of("finish")).toMatchObject([{ body: { finish_reason: "canceled" } }]);
     expect(edge.of("append").length).toBeLessThanOrEqual(2);
     expect(queue.ops("delete")).toHaveLength(1);
   });
@@ -269,6 +269,17 @@ describe("job runner", () => {
     expect(sent?.op === "send" && JSON.parse(sent.body)).toMatchObject({ job_id: "job_1", continuation: 1 });
     expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: message.receiptHandle }]);
     expect(engine.aborted).toEqual(["job_1"]);
+  });
+
+  it("retries a job the engine ended with an error, without appending the broken block", async () => {
+    const { engine, queue, edge } = await setup();
+    engine.errorAtIndex = 1;
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(edge.of("append")).toHaveLength(1);
+    expect(edge.of("finish")).toHaveLength(0);
+    expect(edge.of("fail")).toMatchObject([{ body: { is_retryable: true } }]);
+    expect(queue.ops("changeVisibility")).toMatchObject([{ seconds: 2 }]);
   });
 
   it("retries every job of a failed engine step", async () => {

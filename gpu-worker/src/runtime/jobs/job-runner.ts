@@ -189,9 +189,13 @@ export class JobRunner {
       return;
     }
     job.epoch = lease.epoch;
-    if (lease.is_canceled || isTerminalJobStatus(lease.status)) {
-      job.log.info({ status: lease.status, is_canceled: lease.is_canceled }, "job already ended; deleting its message");
-      await this.close(job, lease.is_canceled ? "canceled" : "terminal", "delete");
+    if (isTerminalJobStatus(lease.status)) {
+      job.log.info({ status: lease.status }, "job already ended; deleting its message");
+      await this.close(job, "terminal", "delete");
+      return;
+    }
+    if (lease.is_canceled) {
+      await this.cancel(job, "lease");
       return;
     }
     job.nextBlockIndex = lease.committed_blocks;
@@ -241,6 +245,15 @@ export class JobRunner {
       job.blocksThisAttempt++;
       job.hasStarted = true;
       job.lastUsage = this.options.engine.usage(job.id) ?? job.lastUsage;
+      if (output.isLast && output.finishReason === "error") {
+        // The engine lost this sequence (a failed forward ends its whole batch): retry the job elsewhere/later.
+        job.isInEngine = false;
+        job.phase = "finishing";
+        job.appendTail = job.appendTail.then(() =>
+          this.failAttempt(job, new Error(`the engine ended block ${output.index} with an error`)),
+        );
+        continue;
+      }
       let after: "continue" | "finish" | "release" = "continue";
       if (output.isLast) {
         job.isInEngine = false;
@@ -263,7 +276,7 @@ export class JobRunner {
   }
 
   private async appendBlock(job: RunningJob, output: BlockOutput, after: "continue" | "finish" | "release") {
-    if (job.isClosed || job.epoch === undefined) return;
+    if (!job.isWriting || job.epoch === undefined) return;
     const { edge, metrics } = this.options;
     let reply: Awaited<ReturnType<EdgeClient["append"]>>;
     try {
@@ -279,10 +292,9 @@ export class JobRunner {
     metrics.blocksAppended.inc({ result: reply.result });
     job.completionTokens += output.tokenIds.length;
     job.log.debug({ index: output.index, tokens: output.tokenIds.length, result: reply.result }, "block appended");
-    if (job.isClosed) return;
+    if (!job.isWriting) return;
     if (reply.is_canceled) {
-      job.log.info({ index: output.index }, "job canceled on the edge; stopping");
-      await this.close(job, "canceled", "delete");
+      await this.cancel(job, "append");
       return;
     }
     if (after === "finish") await this.finish(job, output);
@@ -290,20 +302,8 @@ export class JobRunner {
   }
 
   private async finish(job: RunningJob, last: BlockOutput): Promise<void> {
-    const reason = last.finishReason ?? "eos";
-    if (reason === "error") {
-      await this.failAttempt(job, new Error("the engine ended the sequence with an error"));
-      return;
-    }
-    if (reason === "canceled") {
-      await this.close(job, "canceled", "delete");
-      return;
-    }
-    const usage = {
-      prompt_tokens: job.lastUsage?.promptTokens ?? 0,
-      completion_tokens: job.completionTokens,
-      forwards: job.lastUsage?.forwards ?? 0,
-    };
+    const reason = last.finishReason === null || last.finishReason === "error" ? "eos" : last.finishReason;
+    const usage = this.usageOf(job);
     try {
       await this.options.edge.finish(job.id, job.job.capability, {
         epoch: job.epoch ?? 1,
@@ -315,11 +315,43 @@ export class JobRunner {
       return;
     }
     job.log.info({ finish_reason: reason, blocks: job.nextBlockIndex, usage }, "job finished");
-    await this.close(job, "succeeded", "delete");
+    await this.close(job, reason === "canceled" ? "canceled" : "succeeded", "delete");
+  }
+
+  /**
+   * The edge reported a cancel: free the slot at once, confirm with finish(canceled) so the job turns
+   * `canceled` without waiting for the edge's cancel grace, and delete the message.
+   */
+  private async cancel(job: RunningJob, seenIn: "lease" | "append" | "heartbeat"): Promise<void> {
+    if (!job.isWriting) return;
+    job.phase = "canceling";
+    this.abortInEngine(job);
+    job.log.info({ seen_in: seenIn, blocks: job.nextBlockIndex }, "job canceled on the edge; stopping");
+    if (job.epoch !== undefined) {
+      try {
+        await this.options.edge.finish(job.id, job.job.capability, {
+          epoch: job.epoch,
+          finish_reason: "canceled",
+          usage: this.usageOf(job),
+        });
+      } catch (error) {
+        job.log.debug({ err: error }, "could not confirm the cancel (the edge cancels on its own after a grace)");
+      }
+    }
+    await this.close(job, "canceled", "delete");
+  }
+
+  private usageOf(job: RunningJob): { prompt_tokens: number; completion_tokens: number; forwards: number } {
+    const usage = this.options.engine.usage(job.id) ?? job.lastUsage;
+    return {
+      prompt_tokens: usage?.promptTokens ?? 0,
+      completion_tokens: job.completionTokens,
+      forwards: usage?.forwards ?? 0,
+    };
   }
 
   private async heartbeat(job: RunningJob): Promise<void> {
-    if (job.isClosed) return;
+    if (!job.isWriting) return;
     const { queue, edge, metrics, visibilityTimeoutSeconds, continuationMarginSeconds } = this.options;
     const heldForMs = this.now() - job.message.receivedAtMs;
     const capReachedAtMs = heldForMs + (visibilityTimeoutSeconds + continuationMarginSeconds) * 1_000;
@@ -333,13 +365,11 @@ export class JobRunner {
       metrics.queueErrors.inc({ operation: "change_visibility" });
       job.log.warn({ err: error }, "could not extend the message's visibility");
     }
-    if (job.epoch === undefined || job.isClosed) return;
+    if (job.epoch === undefined || !job.isWriting) return;
     try {
       const reply = await edge.heartbeat(job.id, job.job.capability, { epoch: job.epoch });
-      if (!job.isClosed && (reply.is_canceled || isTerminalJobStatus(reply.status))) {
-        job.log.info({ status: reply.status }, "job canceled on the edge (heartbeat); stopping");
-        await this.close(job, reply.is_canceled ? "canceled" : "terminal", "delete");
-      }
+      if (isTerminalJobStatus(reply.status)) await this.close(job, "terminal", "delete");
+      else if (reply.is_canceled) await this.cancel(job, "heartbeat");
     } catch (error) {
       if (isEdgeCallError(error) && (error.code === "stale_epoch" || error.code === "job_terminal")) {
         await this.handleCallError(job, error, "heartbeat");
@@ -354,7 +384,7 @@ export class JobRunner {
     job.phase = "handing_over";
     this.abortInEngine(job);
     await job.appendTail;
-    if (job.isClosed) return;
+    if (!job.isWriting) return;
     try {
       await this.options.queue.send(continuationBody(job.job));
     } catch (error) {
@@ -368,7 +398,7 @@ export class JobRunner {
   }
 
   private async handleCallError(job: RunningJob, error: unknown, call: string): Promise<void> {
-    if (job.isClosed) return;
+    if (!job.isWriting) return;
     if (isEdgeCallError(error, "stale_epoch")) {
       job.log.warn({ call }, "lease lost (a newer epoch exists); dropping the job without touching its message");
       await this.close(job, "lease_lost", "keep");
@@ -382,7 +412,7 @@ export class JobRunner {
 
   /** A transient failure of this attempt: retry later, or fail the job on the edge at the last receive. */
   private async failAttempt(job: RunningJob, error: unknown): Promise<void> {
-    if (job.isClosed) return;
+    if (!job.isWriting) return;
     this.abortInEngine(job);
     const { maxReceiveCount } = this.options;
     const isLastAttempt = maxReceiveCount !== undefined && job.message.receiveCount >= maxReceiveCount;

@@ -4,14 +4,15 @@
  *
  * Phases: leasing -> generating -> finishing (last block out of the engine) -> closed, with
  * generating -> draining (SIGTERM: append the block in flight, then release) and
- * generating -> handing_over (12 h visibility cap: re-enqueue a continuation).
+ * generating -> handing_over (12 h visibility cap: re-enqueue a continuation), and any -> canceling (the edge
+ * reported a cancel: stop, confirm with finish(canceled)).
  */
 import type { JobMessage } from "@bd3-serve/shared";
 import type { RequestUsage } from "../../engine/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { QueueMessage } from "../queue/job-queue.ts";
 
-export type JobPhase = "leasing" | "generating" | "draining" | "handing_over" | "finishing" | "closed";
+export type JobPhase = "leasing" | "generating" | "draining" | "handing_over" | "finishing" | "canceling" | "closed";
 
 export class RunningJob {
   phase: JobPhase = "leasing";
@@ -49,5 +50,10 @@ export class RunningJob {
 
   get isClosed(): boolean {
     return this.phase === "closed";
+  }
+
+  /** Appends and finish may still go out (not closed, not being canceled). */
+  get isWriting(): boolean {
+    return this.phase !== "closed" && this.phase !== "canceling";
   }
 }
