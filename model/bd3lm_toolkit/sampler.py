@@ -62,11 +62,7 @@ def nucleus(p: torch.Tensor, top_p: float) -> Tuple[torch.Tensor, torch.Tensor]:
     id first) is <= top_p, always at least the first; renormalise. Returns (probs, kept count per row)."""
     if top_p >= 1.0:
         return p, (p > 0).sum(-1)
-    V = p.shape[-1]
-    ids = torch.arange(V, dtype=torch.float64)
-    # stable descending sort: by -p then id
-    order = torch.from_numpy(np.lexsort((ids.numpy(), -p.numpy()), axis=-1)) if p.dim() == 1 else torch.stack(
-        [torch.from_numpy(np.lexsort((ids.numpy(), -row.numpy()))) for row in p])
+    _, order = torch.sort(p, dim=-1, descending=True, stable=True)  # ties: lower id first
     sp = torch.gather(p, -1, order)
     keep_sorted = torch.cumsum(sp, dim=-1) <= top_p
     keep_sorted[..., 0] = True
@@ -149,6 +145,8 @@ class ReferenceSampler:
             commit(blk, b * L)
             tokens += blk
         rest = prompt[n_full * L:]
+        prompt_seconds = time.time() - t0
+        prompt_forwards = self.forwards
         stop_reason = None
         generated = 0
         block_index = n_full
@@ -161,21 +159,23 @@ class ReferenceSampler:
             past_len = pk.shape[3]
             while M in x:
                 logits, _, _ = self._step(x, start, pk, pv)
-                p_full = subs_probs(logits, M, opt.temperature)
-                p, kept = nucleus(p_full, opt.top_p)
                 step_i = len(steps)
                 noise = noise_source(block_index, step_i) if noise_source else torch.empty(L, V).exponential_(generator=g)
                 noise = noise.to(torch.float32)
-                cand = torch.argmax(p / noise.to(torch.float64), dim=-1)
                 masked = [i for i, t in enumerate(x) if t == M]
                 if reveal_source:
                     j = reveal_source(block_index, step_i, masked)
                 else:
                     j = masked[int(torch.randint(len(masked), (1,), generator=g))]
-                x[j] = int(cand[j])
+                # A candidate is drawn for every row in the reference, but only the revealed row's is used (the
+                # position is chosen independently of the candidates), so only row j is computed here.
+                p_full = subs_probs(logits[j:j + 1], M, opt.temperature)[0]
+                p, kept = nucleus(p_full[None], opt.top_p)
+                p, kept = p[0], kept[0]
+                x[j] = int(torch.argmax(p / noise[j].to(torch.float64)))
                 if record:
-                    steps.append({"revealed": j, "token": x[j], "nucleus_size": int(kept[j]),
-                                  "margins": _margins(p_full[j], p[j], noise[j], opt.top_p),
+                    steps.append({"revealed": j, "token": x[j], "nucleus_size": int(kept),
+                                  "margins": _margins(p_full, p, noise[j], opt.top_p),
                                   "noise": f32_b64(noise.numpy())})
                 else:
                     steps.append(None)
@@ -198,7 +198,8 @@ class ReferenceSampler:
                 stop_reason = "entropy"
             block_index += 1
         out = {"tokens": tokens, "stop_reason": stop_reason, "forwards": self.forwards,
-               "seconds": time.time() - t0, "generated": len(tokens) - len(prompt)}
+               "seconds": time.time() - t0, "generated": len(tokens) - len(prompt),
+               "prompt_seconds": prompt_seconds, "prompt_forwards": prompt_forwards}
         if record:
             out["blocks"] = blocks_rec
         return out
