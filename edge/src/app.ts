@@ -1,0 +1,25 @@
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env.ts";
+import { errorHandler, notFoundHandler } from "./errors/error-handler.ts";
+import { apiKeyAuth } from "./middleware/api-key-auth.ts";
+import { configGuard } from "./middleware/config-guard.ts";
+import { rateLimit } from "./middleware/rate-limit.ts";
+import { generationRoutes } from "./routes/generations/generation-routes.ts";
+import { metaRoutes } from "./routes/meta/meta-routes.ts";
+import { workerRoutes } from "./routes/worker/worker-routes.ts";
+
+/**
+ * The edge app: public API v1 (API key, per-key rate limit), the worker API (per-job capability), and
+ * the unauthenticated meta routes. Every error leaves as `{ error: { type, message, param?, code? } }`.
+ */
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.onError(errorHandler);
+  app.notFound(notFoundHandler);
+  app.route("/", metaRoutes());
+  app.use("/v1/*", configGuard(), apiKeyAuth(), rateLimit());
+  app.route("/v1/generations", generationRoutes());
+  app.use("/internal/*", configGuard());
+  app.route("/internal/v1/jobs", workerRoutes());
+  return app;
+}

@@ -1,0 +1,149 @@
+import { IdSchema } from "@bd3-serve/shared";
+import { z } from "zod";
+import type { Env } from "../env.ts";
+import {
+  CANCEL_GRACE_SECONDS_DEFAULT,
+  QUEUE_DEADLINE_SECONDS_DEFAULT,
+  RATE_LIMIT_FALLBACK_PER_MINUTE_DEFAULT,
+  RETENTION_DAYS_DEFAULT,
+  SSE_KEEPALIVE_SECONDS_DEFAULT,
+  STALL_TIMEOUT_SECONDS_DEFAULT,
+} from "./constants.ts";
+
+/** One API key as an operator lists it in `API_KEYS`: never the key itself, only its SHA-256. */
+export const ApiKeyRecordSchema = z.strictObject({
+  id: IdSchema,
+  tenant_id: IdSchema,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "sha256 must be 64 lowercase hex digits" }),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
+
+export interface SqsConfig {
+  endpoint: string;
+  queueUrl: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** The edge's settings, parsed once per isolate from the bindings. */
+export interface EdgeConfig {
+  isDevelopment: boolean;
+  apiKeys: ApiKeyRecord[];
+  defaultModel: string;
+  /** Empty: any model slug is accepted. */
+  allowedModels: string[];
+  publicBaseUrl: string | null;
+  /** Development only: hosts exempt from the webhook private-address check. */
+  webhookDevAllowedHosts: string[];
+  capabilitySecret: string;
+  webhookSigningSecret: string;
+  sqs: SqsConfig | null;
+  stallTimeoutMs: number;
+  queueDeadlineMs: number;
+  cancelGraceMs: number;
+  retentionMs: number;
+  sseKeepaliveMs: number;
+  rateLimitFallbackPerMinute: number;
+  /** Problems that make the edge refuse requests (names only, never secret values). */
+  problems: string[];
+}
+
+const DEV_SECRET_PREFIX = "dev-";
+const SECRET_MIN_LENGTH = 16;
+const cache = new WeakMap<object, EdgeConfig>();
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function positiveNumber(raw: string | undefined, fallback: number, name: string, problems: string[]): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    problems.push(`${name} must be a positive number`);
+    return fallback;
+  }
+  return value;
+}
+
+function secret(raw: string | undefined, name: string, isDevelopment: boolean, problems: string[]): string {
+  const value = raw ?? "";
+  if (value.length < SECRET_MIN_LENGTH) problems.push(`${name} must be set (at least ${SECRET_MIN_LENGTH} chars)`);
+  else if (!isDevelopment && value.startsWith(DEV_SECRET_PREFIX)) problems.push(`${name} is a dev-only value`);
+  return value;
+}
+
+function parseApiKeys(raw: string | undefined, problems: string[]): ApiKeyRecord[] {
+  if (raw === undefined || raw.trim() === "") return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    problems.push("API_KEYS is not valid JSON");
+    return [];
+  }
+  const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
+  if (!parsed.success) {
+    problems.push(`API_KEYS is invalid: ${parsed.error.issues[0]?.message ?? "bad shape"}`);
+    return [];
+  }
+  return parsed.data;
+}
+
+function parseSqs(env: Env): SqsConfig | null {
+  const { SQS_ENDPOINT, SQS_QUEUE_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = env;
+  if (!SQS_ENDPOINT || !SQS_QUEUE_URL || !AWS_REGION || !AWS_ACCESS_KEY_ID || !AWS_SECRET_ACCESS_KEY) return null;
+  return {
+    endpoint: SQS_ENDPOINT,
+    queueUrl: SQS_QUEUE_URL,
+    region: AWS_REGION,
+    accessKeyId: AWS_ACCESS_KEY_ID,
+    secretAccessKey: AWS_SECRET_ACCESS_KEY,
+  };
+}
+
+/** Parses (and caches per bindings object) the edge configuration. Never throws: problems are collected. */
+export function readConfig(env: Env): EdgeConfig {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const problems: string[] = [];
+  const isDevelopment = (env.ENVIRONMENT ?? "production") === "development";
+  const sqs = parseSqs(env);
+  if (sqs === null) problems.push("SQS settings are incomplete (SQS_ENDPOINT, SQS_QUEUE_URL, AWS_*)");
+  const config: EdgeConfig = {
+    isDevelopment,
+    apiKeys: parseApiKeys(env.API_KEYS, problems),
+    defaultModel: env.DEFAULT_MODEL || "kjv-bd3lm-b16",
+    allowedModels: list(env.MODELS),
+    publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, "") : null,
+    webhookDevAllowedHosts: isDevelopment ? list(env.WEBHOOK_DEV_ALLOWED_HOSTS).map((h) => h.toLowerCase()) : [],
+    capabilitySecret: secret(env.WORKER_CAPABILITY_SECRET, "WORKER_CAPABILITY_SECRET", isDevelopment, problems),
+    webhookSigningSecret: secret(env.WEBHOOK_SIGNING_SECRET, "WEBHOOK_SIGNING_SECRET", isDevelopment, problems),
+    sqs,
+    stallTimeoutMs:
+      positiveNumber(env.STALL_TIMEOUT_SECONDS, STALL_TIMEOUT_SECONDS_DEFAULT, "STALL_TIMEOUT_SECONDS", problems) *
+      1_000,
+    queueDeadlineMs:
+      positiveNumber(env.QUEUE_DEADLINE_SECONDS, QUEUE_DEADLINE_SECONDS_DEFAULT, "QUEUE_DEADLINE_SECONDS", problems) *
+      1_000,
+    cancelGraceMs:
+      positiveNumber(env.CANCEL_GRACE_SECONDS, CANCEL_GRACE_SECONDS_DEFAULT, "CANCEL_GRACE_SECONDS", problems) * 1_000,
+    retentionMs: positiveNumber(env.RETENTION_DAYS, RETENTION_DAYS_DEFAULT, "RETENTION_DAYS", problems) * 86_400_000,
+    sseKeepaliveMs:
+      positiveNumber(env.SSE_KEEPALIVE_SECONDS, SSE_KEEPALIVE_SECONDS_DEFAULT, "SSE_KEEPALIVE_SECONDS", problems) *
+      1_000,
+    rateLimitFallbackPerMinute: positiveNumber(
+      env.RATE_LIMIT_FALLBACK_PER_MINUTE,
+      RATE_LIMIT_FALLBACK_PER_MINUTE_DEFAULT,
+      "RATE_LIMIT_FALLBACK_PER_MINUTE",
+      problems,
+    ),
+    problems,
+  };
+  cache.set(env, config);
+  return config;
+}

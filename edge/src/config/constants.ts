@@ -1,0 +1,38 @@
+/**
+ * Edge limits and timings that are not part of the shared contract. Each name carries its unit; the ones an
+ * operator may change have a var in wrangler.toml (see config/config.ts), the rest are fixed by design.
+ */
+
+/** No heartbeat for this long marks a running job `is_stalled` (a worker heartbeats every ~30 s). */
+export const STALL_TIMEOUT_SECONDS_DEFAULT = 120;
+/** A job still queued (or stalled) this long after creation expires: no worker will take it any more. */
+export const QUEUE_DEADLINE_SECONDS_DEFAULT = 86_400;
+/** After a cancel of a running job, the worker has this long to stop before the edge cancels it alone. */
+export const CANCEL_GRACE_SECONDS_DEFAULT = 60;
+/** A finished job (blocks, deliveries, index row) is deleted this long after it finished. */
+export const RETENTION_DAYS_DEFAULT = 30;
+/** SSE comment interval, so proxies keep an idle stream open (most cut at 60-100 s). */
+export const SSE_KEEPALIVE_SECONDS_DEFAULT = 15;
+/** A subscriber this many bytes behind is dropped; it reconnects with Last-Event-ID and loses nothing. */
+export const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Upper bound of `Prefer: wait=N`, in seconds (a Worker request should not be held for minutes). */
+export const PREFER_WAIT_MAX_SECONDS = 60;
+/** Request body limits in bytes: JSON escaping can make a 32 KiB prompt six times larger on the wire. */
+export const PUBLIC_BODY_MAX_BYTES = 256 * 1024;
+export const WORKER_BODY_MAX_BYTES = 512 * 1024;
+/** One webhook attempt is abandoned after this long (Standard Webhooks receivers must answer quickly). */
+export const WEBHOOK_TIMEOUT_MS = 15_000;
+/** A `Retry-After` from a webhook receiver is honoured up to this long, in seconds. */
+export const WEBHOOK_RETRY_AFTER_MAX_SECONDS = 86_400;
+/** How many due webhook deliveries one alarm run attempts before it re-arms for the rest. */
+export const WEBHOOK_DELIVERIES_PER_ALARM = 10;
+/** Waits before each retry of a failed SQS enqueue; after the last one the job fails (`enqueue_failed`). */
+export const ENQUEUE_RETRY_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** How long one SQS SendMessage may take before it counts as failed. */
+export const ENQUEUE_TIMEOUT_MS = 10_000;
+/** A task of the alarm that threw is tried again after this long. */
+export const ALARM_TASK_RETRY_MS = 60_000;
+/** Retryable worker failures (`is_retryable`) allowed before the job fails for good. */
+export const RETRYABLE_FAILURES_MAX = 5;
+/** In-isolate rate limit used only when the RATE_LIMITER binding is missing, per key per minute. */
+export const RATE_LIMIT_FALLBACK_PER_MINUTE_DEFAULT = 600;

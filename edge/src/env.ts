@@ -1,0 +1,32 @@
+import type { JobObject } from "./job/job-object.ts";
+import type { TenantIndex } from "./tenant/tenant-index.ts";
+
+/**
+ * Bindings of the edge Worker. Strings come from wrangler.toml `[vars]` or secrets; every one is parsed and
+ * defaulted in `config/config.ts`, never read raw by handlers.
+ */
+export interface Env {
+  JOBS: DurableObjectNamespace<JobObject>;
+  TENANTS: DurableObjectNamespace<TenantIndex>;
+  /** Workers rate limit binding; absent in some local setups (see middleware/rate-limit.ts). */
+  RATE_LIMITER?: RateLimit;
+  ENVIRONMENT?: string;
+  API_KEYS?: string;
+  DEFAULT_MODEL?: string;
+  MODELS?: string;
+  PUBLIC_BASE_URL?: string;
+  WEBHOOK_DEV_ALLOWED_HOSTS?: string;
+  WORKER_CAPABILITY_SECRET?: string;
+  WEBHOOK_SIGNING_SECRET?: string;
+  SQS_ENDPOINT?: string;
+  SQS_QUEUE_URL?: string;
+  AWS_REGION?: string;
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+  STALL_TIMEOUT_SECONDS?: string;
+  QUEUE_DEADLINE_SECONDS?: string;
+  CANCEL_GRACE_SECONDS?: string;
+  RETENTION_DAYS?: string;
+  SSE_KEEPALIVE_SECONDS?: string;
+  RATE_LIMIT_FALLBACK_PER_MINUTE?: string;
+}

@@ -1,0 +1,147 @@
+import { isTerminalJobStatus } from "@bd3-serve/shared";
+import {
+  ALARM_TASK_RETRY_MS,
+  WEBHOOK_DELIVERIES_PER_ALARM,
+  WEBHOOK_RETRY_AFTER_MAX_SECONDS,
+} from "../config/constants.ts";
+import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
+import { deliverWebhook } from "../webhooks/deliver.ts";
+import { DELIVERY_TASK_PREFIX } from "../webhooks/outbox.ts";
+import { nextRetryDelayMs } from "../webhooks/retry-schedule.ts";
+import { tenantWebhookSecret } from "../webhooks/signing.ts";
+import { checkWebhookUrl } from "../webhooks/url-guard.ts";
+import { type JobCore, TASK } from "./job-core.ts";
+import type { JobRecord } from "./job-store.ts";
+
+/**
+ * The job object's single alarm: runs every schedule row that is due, in due order, then re-arms for the
+ * earliest remaining row. A task that throws is retried ALARM_TASK_RETRY_MS later; the others still run.
+ * Deliveries are capped per run (WEBHOOK_DELIVERIES_PER_ALARM) so a long block-event backlog cannot hold
+ * the object; the rest stay due and the alarm fires again at once.
+ */
+export async function runAlarm(core: JobCore): Promise<void> {
+  const now = core.now();
+  let deliveriesRun = 0;
+  for (const { task } of core.schedule.due(now)) {
+    const job = core.store.read();
+    if (job === null) return;
+    try {
+      if (task.startsWith(DELIVERY_TASK_PREFIX)) {
+        if (deliveriesRun >= WEBHOOK_DELIVERIES_PER_ALARM) continue;
+        deliveriesRun += 1;
+        await runDelivery(core, job, task.slice(DELIVERY_TASK_PREFIX.length));
+      } else if (task === TASK.retention) {
+        if (await runRetention(core, job)) return;
+      } else {
+        await runTask(core, job, task);
+      }
+    } catch (error) {
+      console.error(JSON.stringify({ event: "alarm_task_failed", job_id: job.id, task, error: String(error) }));
+      core.schedule.set(task, core.now() + ALARM_TASK_RETRY_MS);
+    }
+  }
+  await core.settle();
+}
+
+async function runTask(core: JobCore, job: JobRecord, task: string): Promise<void> {
+  const now = core.now();
+  const { stallTimeoutMs, queueDeadlineMs } = core.config;
+  switch (task) {
+    case TASK.enqueue:
+      await core.enqueue(job);
+      return;
+    case TASK.indexSync:
+      await core.syncIndex(job);
+      return;
+    case TASK.stall: {
+      core.schedule.clear(TASK.stall);
+      if (job.status !== "running" || job.lastHeartbeatAt === null) return;
+      const dueAt = job.lastHeartbeatAt + stallTimeoutMs;
+      if (now >= dueAt) core.store.update({ isStalled: true });
+      else core.schedule.set(TASK.stall, dueAt);
+      return;
+    }
+    case TASK.expire: {
+      core.schedule.clear(TASK.expire);
+      if (isTerminalJobStatus(job.status)) return;
+      const lastSign = job.status === "running" ? (job.lastHeartbeatAt ?? job.createdAt) : job.createdAt;
+      const dueAt = lastSign + queueDeadlineMs;
+      if (now < dueAt) {
+        core.schedule.set(TASK.expire, dueAt);
+        return;
+      }
+      const message = job.status === "queued" ? "no worker took the job in time" : "the worker stopped responding";
+      core.transition(job, "expire", { error: { code: "deadline_exceeded", message } });
+      return;
+    }
+    case TASK.cancelDeadline:
+      core.schedule.clear(TASK.cancelDeadline);
+      if (job.status === "running" && job.cancelRequestedAt !== null) {
+        core.transition(job, "cancel_timeout", { finishReason: "canceled" });
+      }
+      return;
+    default:
+      core.schedule.clear(task);
+  }
+}
+
+async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): Promise<void> {
+  const pending = core.outbox.pending(deliveryId);
+  if (pending === null || job.webhook === null) {
+    core.schedule.clear(`${DELIVERY_TASK_PREFIX}${deliveryId}`);
+    return;
+  }
+  const { config } = core;
+  const verdict = checkWebhookUrl(job.webhook.url, {
+    isDevelopment: config.isDevelopment,
+    devAllowedHosts: config.webhookDevAllowedHosts,
+  });
+  if (!verdict.ok) {
+    core.outbox.giveUpAll(verdict.reason, core.now());
+    return;
+  }
+  const outcome = await deliverWebhook({
+    url: job.webhook.url,
+    messageId: `msg_${deliveryId}`,
+    body: pending.body,
+    secret: await tenantWebhookSecret(config.webhookSigningSecret, job.tenantId),
+    at: new Date(core.now()),
+  });
+  const now = core.now();
+  if (outcome.kind === "succeeded") {
+    core.outbox.record(deliveryId, { status: "succeeded", statusCode: outcome.statusCode, error: null }, now);
+  } else if (outcome.kind === "gone") {
+    core.outbox.record(deliveryId, { status: "gave_up", statusCode: outcome.statusCode, error: "410 Gone" }, now);
+    core.outbox.giveUpAll("endpoint answered 410 Gone", now);
+  } else {
+    const scheduled = nextRetryDelayMs(pending.attempts + 1, Math.random());
+    const { statusCode, error } = outcome;
+    if (scheduled === null) {
+      core.outbox.record(deliveryId, { status: "failed", statusCode, error }, now);
+    } else {
+      const retryAfterMs =
+        outcome.retryAfterSeconds === null
+          ? null
+          : Math.min(outcome.retryAfterSeconds, WEBHOOK_RETRY_AFTER_MAX_SECONDS) * 1_000;
+      const nextAttemptAt = now + (retryAfterMs ?? scheduled);
+      core.outbox.record(deliveryId, { status: "pending", statusCode, error, nextAttemptAt }, now);
+    }
+  }
+}
+
+/** Deletes a finished job for good (storage, alarm, index row). True when the object is now empty. */
+async function runRetention(core: JobCore, job: JobRecord): Promise<boolean> {
+  if (!isTerminalJobStatus(job.status)) {
+    core.schedule.clear(TASK.retention);
+    return false;
+  }
+  const dueAt = (job.finishedAt ?? core.now()) + core.config.retentionMs;
+  if (core.now() < dueAt) {
+    core.schedule.set(TASK.retention, dueAt);
+    return false;
+  }
+  await tenantIndexStub(core.env, job.tenantId).remove(job.id);
+  await core.ctx.storage.deleteAlarm();
+  await core.ctx.storage.deleteAll();
+  return true;
+}

@@ -1,0 +1,165 @@
+import {
+  type AppendBlockReply,
+  type AppendBlockRequest,
+  type FailRequest,
+  type FinishRequest,
+  type HeartbeatReply,
+  type HeartbeatRequest,
+  isTerminalJobStatus,
+  type JobStatusReply,
+  type LeaseReply,
+  type LeaseRequest,
+  type WebhookEventType,
+  type WorkerCallErrorCode,
+} from "@bd3-serve/shared";
+import { RETRYABLE_FAILURES_MAX } from "../config/constants.ts";
+import { type JobCore, TASK } from "./job-core.ts";
+import type { JobRecord } from "./job-store.ts";
+import { blockEvent } from "./sse-hub.ts";
+
+/**
+ * The worker protocol of docs/worker-api.md on one job. Order of checks, the same for every call: the job
+ * exists (404), it is not terminal (409 job_terminal; finish and fail instead answer the final status, so
+ * a retried finish is harmless), it has a lease (409 not_leased), and the caller holds the current epoch
+ * (409 stale_epoch). Appends are idempotent by index: same index and content is `duplicate`, other content
+ * `block_conflict`, an index past the end `block_gap`. Any accepted call counts as a heartbeat.
+ */
+export type WorkerCallResult<T> =
+  | { ok: true; reply: T }
+  | { ok: false; status: 400 | 404 | 409; code?: WorkerCallErrorCode; message: string; param?: string };
+
+const BLOCK_EVENT: WebhookEventType = "generation.block";
+
+function refuse(code: WorkerCallErrorCode, message: string): WorkerCallResult<never> {
+  return { ok: false, status: 409, code, message };
+}
+
+const NOT_FOUND: WorkerCallResult<never> = { ok: false, status: 404, message: "no such job" };
+
+/** Shared fencing of lease-holding calls; null when the call may proceed. */
+function fence(job: JobRecord | null, epoch: number | undefined): WorkerCallResult<never> | null {
+  if (job === null) return NOT_FOUND;
+  if (isTerminalJobStatus(job.status)) return refuse("job_terminal", `the job is already ${job.status}`);
+  if (job.epoch === 0 || job.status !== "running") return refuse("not_leased", "take a lease first");
+  if (epoch !== job.epoch) return refuse("stale_epoch", `epoch ${epoch} is not the current epoch ${job.epoch}`);
+  return null;
+}
+
+/** Marks the worker alive: clears `is_stalled` and moves the stall check. */
+function touch(core: JobCore, now: number): Partial<JobRecord> {
+  core.schedule.set(TASK.stall, now + core.config.stallTimeoutMs);
+  return { lastHeartbeatAt: now, isStalled: false };
+}
+
+export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<LeaseReply> {
+  const job = core.store.read();
+  if (job === null) return NOT_FOUND;
+  if (isTerminalJobStatus(job.status)) return refuse("job_terminal", `the job is already ${job.status}`);
+  const now = core.now();
+  const leased = core.transition(job, "lease", {
+    epoch: job.epoch + 1,
+    workerId: request.worker_id,
+    startedAt: job.startedAt ?? now,
+    ...touch(core, now),
+  });
+  if (leased === null) return refuse("job_terminal", `the job is already ${job.status}`);
+  return {
+    ok: true,
+    reply: {
+      epoch: leased.epoch,
+      status: leased.status,
+      committed_blocks: leased.numBlocks,
+      committed_token_ids: core.store.committedTokenIds(),
+      is_canceled: leased.cancelRequestedAt !== null,
+    },
+  };
+}
+
+export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerCallResult<AppendBlockReply> {
+  const job = core.store.read();
+  const refused = fence(job, request.epoch);
+  if (refused || job === null) return refused ?? NOT_FOUND;
+  const { block, token_ids: tokenIds } = request;
+  if (tokenIds.length !== block.token_count) {
+    return { ok: false, status: 400, message: "token_ids must hold block.token_count ids", param: "token_ids" };
+  }
+  const isCanceled = job.cancelRequestedAt !== null;
+  const now = core.now();
+  if (block.index < job.numBlocks) {
+    const stored = core.store.block(block.index);
+    const same =
+      stored !== null &&
+      stored.text === block.text &&
+      stored.token_count === block.token_count &&
+      stored.tokenIds.length === tokenIds.length &&
+      stored.tokenIds.every((id, i) => id === tokenIds[i]);
+    if (!same) return refuse("block_conflict", `block ${block.index} is already committed with other content`);
+    core.store.update(touch(core, now));
+    return { ok: true, reply: { result: "duplicate", committed_blocks: job.numBlocks, is_canceled: isCanceled } };
+  }
+  if (block.index > job.numBlocks) {
+    return refuse("block_gap", `block ${block.index} is past the next index ${job.numBlocks}`);
+  }
+  core.store.insertBlock({ ...block, tokenIds });
+  const numBlocks = job.numBlocks + 1;
+  core.store.update({ numBlocks, numTokens: job.numTokens + block.token_count, ...touch(core, now) });
+  core.hub.publish(blockEvent(block));
+  if (job.webhook?.events.includes(BLOCK_EVENT)) {
+    const event = {
+      type: BLOCK_EVENT,
+      timestamp: new Date(now).toISOString(),
+      data: { generation_id: job.id, block },
+    };
+    core.outbox.add(BLOCK_EVENT, JSON.stringify(event), now);
+  }
+  return { ok: true, reply: { result: "appended", committed_blocks: numBlocks, is_canceled: isCanceled } };
+}
+
+export function heartbeat(core: JobCore, request: HeartbeatRequest): WorkerCallResult<HeartbeatReply> {
+  const job = core.store.read();
+  const refused = fence(job, request.epoch);
+  if (refused || job === null) return refused ?? NOT_FOUND;
+  core.store.update(touch(core, core.now()));
+  return { ok: true, reply: { status: job.status, is_canceled: job.cancelRequestedAt !== null } };
+}
+
+export function finish(core: JobCore, request: FinishRequest): WorkerCallResult<JobStatusReply> {
+  const job = core.store.read();
+  if (job !== null && isTerminalJobStatus(job.status)) return { ok: true, reply: { status: job.status } };
+  const refused = fence(job, request.epoch);
+  if (refused || job === null) return refused ?? NOT_FOUND;
+  const canceled = request.finish_reason === "canceled";
+  const done = core.transition(job, canceled ? "finish_canceled" : "finish", {
+    finishReason: request.finish_reason,
+    usage: request.usage,
+    lastHeartbeatAt: core.now(),
+    isStalled: false,
+  });
+  return { ok: true, reply: { status: done?.status ?? job.status } };
+}
+
+/**
+ * A worker gives up. Without an epoch (the message did not even parse) only a never-leased job can be
+ * failed, so a stale message cannot kill a job another worker holds. `is_retryable` puts the job back in
+ * the queue state (SQS redelivers the message) up to RETRYABLE_FAILURES_MAX times; after a cancel request
+ * any failure ends the job as canceled.
+ */
+export function fail(core: JobCore, request: FailRequest): WorkerCallResult<JobStatusReply> {
+  const job = core.store.read();
+  if (job === null) return NOT_FOUND;
+  if (isTerminalJobStatus(job.status)) return { ok: true, reply: { status: job.status } };
+  if (request.epoch === undefined ? job.epoch !== 0 : request.epoch !== job.epoch) {
+    return refuse("stale_epoch", `epoch ${request.epoch ?? "none"} is not the current epoch ${job.epoch}`);
+  }
+  const error = { code: request.code, message: request.message };
+  let next: JobRecord | null;
+  if (job.cancelRequestedAt !== null) {
+    next = core.transition(job, job.status === "running" ? "cancel_timeout" : "cancel", { finishReason: "canceled" });
+  } else if (request.is_retryable && job.retryableFailures < RETRYABLE_FAILURES_MAX) {
+    core.schedule.clear(TASK.stall);
+    next = core.transition(job, "requeue", { retryableFailures: job.retryableFailures + 1, isStalled: false });
+  } else {
+    next = core.transition(job, "fail", { finishReason: "error", error });
+  }
+  return { ok: true, reply: { status: next?.status ?? job.status } };
+}

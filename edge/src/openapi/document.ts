@@ -1,0 +1,86 @@
+import {
+  AppendBlockReplySchema,
+  AppendBlockRequestSchema,
+  BlockPageSchema,
+  CreateGenerationRequestSchema,
+  ErrorBodySchema,
+  FailRequestSchema,
+  FinishRequestSchema,
+  HeartbeatReplySchema,
+  HeartbeatRequestSchema,
+  JobListPageSchema,
+  JobStatusReplySchema,
+  JobViewSchema,
+  LeaseReplySchema,
+  LeaseRequestSchema,
+  WebhookDeliveryPageSchema,
+  WebhookEventSchema,
+} from "@bd3-serve/shared";
+import { z } from "zod";
+import { PREFER_WAIT_MAX_SECONDS } from "../config/constants.ts";
+import { operations } from "./operations.ts";
+
+/**
+ * OpenAPI 3.1 for the edge, generated from the same zod schemas the handlers validate with (zod 4's
+ * JSON Schema output is draft 2020-12, which OpenAPI 3.1 uses as is). Request bodies are described as
+ * clients send them (defaults optional), responses as the edge writes them.
+ */
+const INPUT_SCHEMAS = {
+  CreateGenerationRequest: CreateGenerationRequestSchema,
+  LeaseRequest: LeaseRequestSchema,
+  AppendBlockRequest: AppendBlockRequestSchema,
+  HeartbeatRequest: HeartbeatRequestSchema,
+  FinishRequest: FinishRequestSchema,
+  FailRequest: FailRequestSchema,
+};
+
+const OUTPUT_SCHEMAS = {
+  Generation: JobViewSchema,
+  GenerationList: JobListPageSchema,
+  BlockPage: BlockPageSchema,
+  DeliveryPage: WebhookDeliveryPageSchema,
+  WebhookEvent: WebhookEventSchema,
+  Error: ErrorBodySchema,
+  LeaseReply: LeaseReplySchema,
+  AppendBlockReply: AppendBlockReplySchema,
+  HeartbeatReply: HeartbeatReplySchema,
+  JobStatusReply: JobStatusReplySchema,
+};
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+}
+
+let cached: Record<string, unknown> | null = null;
+
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  cached ??= {
+    openapi: "3.1.0",
+    info: {
+      title: "bd3-serve edge API",
+      version: "1.0.0",
+      description: `Long-document generation with block diffusion LMs. Create a job, then poll, page blocks, stream (SSE) or receive signed webhooks (Standard Webhooks). \`Prefer: wait=N\` holds a create up to ${PREFER_WAIT_MAX_SECONDS} s.`,
+    },
+    components: {
+      schemas: {
+        ...Object.fromEntries(
+          Object.entries(INPUT_SCHEMAS).map(([name, schema]) => [name, jsonSchema(schema, "input")]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(OUTPUT_SCHEMAS).map(([name, schema]) => [name, jsonSchema(schema, "output")]),
+        ),
+      },
+      securitySchemes: {
+        apiKey: { type: "http", scheme: "bearer", description: "API key of a tenant" },
+        jobCapability: { type: "http", scheme: "bearer", description: "Per-job capability from the queue message" },
+      },
+    },
+    security: [{ apiKey: [] }],
+    paths: operations(),
+  };
+  return { ...cached, servers: [{ url: serverUrl }] };
+}

@@ -1,0 +1,122 @@
+/** The paths of the OpenAPI document; schemas are referenced from components (see document.ts). */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: string) => ({ "application/json": { schema: ref(name) } });
+const error = (description: string) => ({ description, content: json("Error") });
+
+const ID = { name: "id", in: "path", required: true, schema: { type: "string" } };
+const COMMON_ERRORS = {
+  "401": error("missing or invalid API key"),
+  "404": error("no such generation (or another tenant's)"),
+  "429": error("rate limited; see Retry-After"),
+};
+
+const workerCall = (summary: string, request: string, replyName: string) => ({
+  post: {
+    summary,
+    security: [{ jobCapability: [] }],
+    parameters: [ID],
+    requestBody: { required: true, content: json(request) },
+    responses: {
+      "200": { description: "done", content: json(replyName) },
+      "400": error("invalid body"),
+      "401": error("missing or invalid capability"),
+      "404": error("no such job"),
+      "409": error("refused: code is stale_epoch, block_gap, block_conflict, job_terminal or not_leased"),
+    },
+  },
+});
+
+export function operations(): Record<string, unknown> {
+  return {
+    "/v1/generations": {
+      post: {
+        summary: "Create a generation job",
+        parameters: [
+          { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 255 } },
+          { name: "Prefer", in: "header", schema: { type: "string", examples: ["wait=10"] } },
+        ],
+        requestBody: { required: true, content: json("CreateGenerationRequest") },
+        responses: {
+          "200": { description: "finished within Prefer: wait", content: json("Generation") },
+          "202": { description: "queued or running", content: json("Generation") },
+          "400": error("invalid request"),
+          "413": error("body too large"),
+          "415": error("not application/json"),
+          "422": error("Idempotency-Key reused with a different body"),
+          ...COMMON_ERRORS,
+        },
+      },
+      get: {
+        summary: "List the tenant's generations, newest first",
+        parameters: [
+          { name: "status", in: "query", schema: { type: "string" } },
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100 } },
+          { name: "cursor", in: "query", schema: { type: "string" } },
+        ],
+        responses: { "200": { description: "a page", content: json("GenerationList") }, ...COMMON_ERRORS },
+      },
+    },
+    "/v1/generations/{id}": {
+      get: {
+        summary: "Status, progress, text so far",
+        parameters: [ID],
+        responses: { "200": { description: "the job", content: json("Generation") }, ...COMMON_ERRORS },
+      },
+    },
+    "/v1/generations/{id}/blocks": {
+      get: {
+        summary: "A page of committed blocks after an index",
+        parameters: [
+          ID,
+          { name: "after", in: "query", schema: { type: "integer", minimum: -1 } },
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+        ],
+        responses: { "200": { description: "a page", content: json("BlockPage") }, ...COMMON_ERRORS },
+      },
+    },
+    "/v1/generations/{id}/stream": {
+      get: {
+        summary: "SSE: catch-up after Last-Event-ID or ?after=, then live blocks, then a `done` event",
+        parameters: [
+          ID,
+          { name: "after", in: "query", schema: { type: "integer", minimum: -1 } },
+          { name: "Last-Event-ID", in: "header", schema: { type: "string" } },
+        ],
+        responses: {
+          "200": { description: "event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    "/v1/generations/{id}/cancel": {
+      post: {
+        summary: "Cancel (idempotent)",
+        parameters: [ID],
+        responses: {
+          "200": { description: "the job is terminal", content: json("Generation") },
+          "202": { description: "cancel requested; the worker stops at its next call", content: json("Generation") },
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    "/v1/generations/{id}/deliveries": {
+      get: {
+        summary: "Webhook delivery log",
+        parameters: [ID],
+        responses: { "200": { description: "deliveries", content: json("DeliveryPage") }, ...COMMON_ERRORS },
+      },
+    },
+    "/internal/v1/jobs/{id}/lease": workerCall("Take a lease (new epoch)", "LeaseRequest", "LeaseReply"),
+    "/internal/v1/jobs/{id}/blocks": workerCall("Append a block", "AppendBlockRequest", "AppendBlockReply"),
+    "/internal/v1/jobs/{id}/heartbeat": workerCall("Heartbeat", "HeartbeatRequest", "HeartbeatReply"),
+    "/internal/v1/jobs/{id}/finish": workerCall("Finish the job", "FinishRequest", "JobStatusReply"),
+    "/internal/v1/jobs/{id}/fail": workerCall("Fail the job", "FailRequest", "JobStatusReply"),
+    "/healthz": {
+      get: { summary: "Liveness and configuration check", security: [], responses: { "200": { description: "ok" } } },
+    },
+    "/openapi.json": {
+      get: { summary: "This document", security: [], responses: { "200": { description: "OpenAPI 3.1" } } },
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { type JobMessage, JobMessageSchema } from "@bd3-serve/shared";
+import type { SqsConfig } from "../config/config.ts";
+import { ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
+
+/** Where job messages go. The Durable Object depends on this seam only, so tests can make it fail. */
+export interface JobQueue {
+  send(message: JobMessage): Promise<void>;
+}
+
+/**
+ * SQS through @aws-sdk/client-sqs (JSON protocol, fetch handler under workerd). The SDK is imported on the
+ * first send only: it adds ~390 KiB and a slow first import, which reads, streams and worker calls never pay.
+ * SDK-level retries are kept to one extra try; the job's alarm owns the longer retry schedule.
+ */
+export function createSqsJobQueue(config: SqsConfig): JobQueue {
+  let clientPromise: Promise<{ send: (message: JobMessage) => Promise<void> }> | null = null;
+  const load = async () => {
+    const { SQSClient, SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    const client = new SQSClient({
+      endpoint: config.endpoint,
+      region: config.region,
+      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      maxAttempts: 2,
+    });
+    return {
+      send: async (message: JobMessage) => {
+        const body = JSON.stringify(JobMessageSchema.parse(message));
+        await client.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: body }), {
+          abortSignal: AbortSignal.timeout(ENQUEUE_TIMEOUT_MS),
+        });
+      },
+    };
+  };
+  return {
+    async send(message) {
+      clientPromise ??= load().catch((error: unknown) => {
+        clientPromise = null;
+        throw error;
+      });
+      await (await clientPromise).send(message);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { CreateGenerationRequestSchema, IdempotencyKeySchema, isTerminalJobStatus, SEED_MAX } from "@bd3-serve/shared";
+import type { Context } from "hono";
+import type { AppEnv } from "../../app-env.ts";
+import { canonicalJson, sha256Hex } from "../../auth/crypto.ts";
+import { PREFER_WAIT_MAX_SECONDS } from "../../config/constants.ts";
+import { ApiError, invalidRequest } from "../../errors/api-error.ts";
+import { parseJsonBody, parseWith } from "../../http/parse-body.ts";
+import { preferWaitSeconds } from "../../http/prefer-wait.ts";
+import { jobStub, objectIdForCreate } from "../../job/job-id.ts";
+import { checkWebhookUrl } from "../../webhooks/url-guard.ts";
+import { publicBaseUrl } from "./base-url.ts";
+
+function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! % (SEED_MAX + 1);
+}
+
+/**
+ * `POST /v1/generations`. With an `Idempotency-Key` the job object is named by tenant + key: the same key
+ * and body give the same job (`Idempotent-Replayed: true`), the same key with another body a 422
+ * `idempotency_error`. Bodies are compared after defaults are applied, so `{}` and the defaults agree; a
+ * seed the client did not send is resolved once, at the first create. `Prefer: wait=N` holds the answer
+ * up to N seconds (at most PREFER_WAIT_MAX_SECONDS) for the job to finish: 200 when it did, else 202.
+ */
+export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
+  const { config, caller } = c.var;
+  const body = await parseJsonBody(c, CreateGenerationRequestSchema);
+  const keyHeader = c.req.header("Idempotency-Key");
+  const idempotencyKey =
+    keyHeader === undefined ? undefined : parseWith(IdempotencyKeySchema, keyHeader, "Idempotency-Key");
+  const model = body.model ?? config.defaultModel;
+  if (config.allowedModels.length > 0 && !config.allowedModels.includes(model)) {
+    throw invalidRequest(`model '${model}' is not served here (${config.allowedModels.join(", ")})`, "model");
+  }
+  if (body.webhook) {
+    const verdict = checkWebhookUrl(body.webhook.url, {
+      isDevelopment: config.isDevelopment,
+      devAllowedHosts: config.webhookDevAllowedHosts,
+    });
+    if (!verdict.ok) throw invalidRequest(verdict.reason, "webhook.url");
+  }
+  const { prompt, webhook, metadata, model: _model, seed, ...sampling } = body;
+  const objectId = objectIdForCreate(c.env, caller.tenantId, idempotencyKey);
+  const stub = jobStub(c.env, objectId);
+  const result = await stub.create({
+    tenantId: caller.tenantId,
+    requestHash: await sha256Hex(canonicalJson(body)),
+    model,
+    prompt,
+    params: { ...sampling, seed: seed ?? randomSeed() },
+    metadata,
+    webhook: webhook ?? null,
+    baseUrl: publicBaseUrl(c),
+  });
+  if (result.kind === "mismatch") {
+    throw new ApiError(422, "idempotency_error", "this Idempotency-Key was already used with a different request", {
+      param: "Idempotency-Key",
+    });
+  }
+  const waitSeconds = preferWaitSeconds(c.req.header("Prefer"), PREFER_WAIT_MAX_SECONDS);
+  let view = result.view;
+  if (waitSeconds > 0 && !isTerminalJobStatus(view.status)) {
+    view = (await stub.waitForTerminal(caller.tenantId, waitSeconds * 1_000)) ?? view;
+  }
+  const headers: Record<string, string> = { Location: view.urls.self };
+  if (result.kind === "replayed") headers["Idempotent-Replayed"] = "true";
+  if (waitSeconds > 0) headers["Preference-Applied"] = `wait=${waitSeconds}`;
+  return c.json(view, isTerminalJobStatus(view.status) ? 200 : 202, headers);
+}

@@ -1,0 +1,81 @@
+import { BLOCK_PAGE_LIMIT_DEFAULT, BLOCK_PAGE_LIMIT_MAX } from "@bd3-serve/shared";
+import { type Context, Hono } from "hono";
+import type { AppEnv } from "../../app-env.ts";
+import { PUBLIC_BODY_MAX_BYTES } from "../../config/constants.ts";
+import { jobNotFound } from "../../errors/api-error.ts";
+import { intParam } from "../../http/query.ts";
+import { jobStub, objectIdOfJob } from "../../job/job-id.ts";
+import { jsonBody } from "../../middleware/json-only.ts";
+import { createGeneration } from "./create-generation.ts";
+import { listGenerations } from "./list-generations.ts";
+
+/** The job object behind `:id`, or a 404 (malformed, forged, or another tenant's id all look alike). */
+function stubOf(c: Context<AppEnv>, id: string) {
+  const objectId = objectIdOfJob(c.env, id);
+  if (objectId === null) throw jobNotFound(id);
+  return jobStub(c.env, objectId);
+}
+
+const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache, no-transform",
+  "X-Accel-Buffering": "no",
+};
+
+/** Public API v1 under `/v1/generations` (API key, rate limit and config checks are mounted by the app). */
+export function generationRoutes() {
+  const app = new Hono<AppEnv>();
+
+  app.post("/", ...jsonBody({ maxBytes: PUBLIC_BODY_MAX_BYTES }), createGeneration);
+
+  app.get("/", listGenerations);
+
+  app.get("/:id", async (c) => {
+    const id = c.req.param("id");
+    const view = await stubOf(c, id).view(c.var.caller.tenantId);
+    if (view === null) throw jobNotFound(id);
+    return c.json(view);
+  });
+
+  app.get("/:id/blocks", async (c) => {
+    const id = c.req.param("id");
+    const after = intParam(c.req.query("after"), "after", { min: -1, max: Number.MAX_SAFE_INTEGER, fallback: -1 });
+    const limit = intParam(c.req.query("limit"), "limit", {
+      min: 1,
+      max: BLOCK_PAGE_LIMIT_MAX,
+      fallback: BLOCK_PAGE_LIMIT_DEFAULT,
+    });
+    const page = await stubOf(c, id).blocks(c.var.caller.tenantId, after, limit);
+    if (page === null) throw jobNotFound(id);
+    return c.json(page);
+  });
+
+  app.get("/:id/stream", async (c) => {
+    const id = c.req.param("id");
+    const lastEventId = c.req.header("Last-Event-ID");
+    const range = { min: -1, max: Number.MAX_SAFE_INTEGER, fallback: -1 };
+    const after =
+      lastEventId !== undefined && lastEventId !== ""
+        ? intParam(lastEventId.trim(), "Last-Event-ID", range)
+        : intParam(c.req.query("after"), "after", range);
+    const stream = await stubOf(c, id).stream(c.var.caller.tenantId, after);
+    if (stream === null) throw jobNotFound(id);
+    return new Response(stream, { headers: SSE_HEADERS });
+  });
+
+  app.post("/:id/cancel", ...jsonBody({ maxBytes: PUBLIC_BODY_MAX_BYTES }), async (c) => {
+    const id = c.req.param("id");
+    const result = await stubOf(c, id).cancel(c.var.caller.tenantId);
+    if (result === null) throw jobNotFound(id);
+    return c.json(result.view, result.isPending ? 202 : 200);
+  });
+
+  app.get("/:id/deliveries", async (c) => {
+    const id = c.req.param("id");
+    const page = await stubOf(c, id).deliveries(c.var.caller.tenantId);
+    if (page === null) throw jobNotFound(id);
+    return c.json(page);
+  });
+
+  return app;
+}

@@ -1,0 +1,84 @@
+import { DurableObject } from "cloudflare:workers";
+import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
+import type { Env } from "../env.ts";
+
+/**
+ * The job index of one tenant (one Durable Object per tenant, named by the tenant id), so that
+ * `GET /v1/generations` can list newest first and filter by status without touching every job.
+ *
+ * Storage: `jobs(seq, job_id, status, status_version, created_at)`; `seq` is an autoincrement in creation
+ * order and the list cursor. Job objects push their status here after each change (with a version, so a
+ * retried older update never overwrites a newer one); the list page then reads each job's live summary
+ * from its own object. Trade-off: one index object serialises a tenant's creates (~1k/s per tenant), and
+ * the status filter is eventually consistent with the jobs (an update in flight or scheduled for retry).
+ */
+export interface IndexEntry {
+  jobId: string;
+  status: JobStatus;
+  statusVersion: number;
+  createdAt: number;
+}
+
+export interface IndexPage {
+  jobIds: string[];
+  /** Pass back as `beforeSeq` for the next (older) page; null on the last page. */
+  nextBeforeSeq: number | null;
+}
+
+const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  status_version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);`;
+
+export class TenantIndex extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(SCHEMA_SQL);
+  }
+
+  upsert(entry: IndexEntry): void {
+    this.sql.exec(
+      `INSERT INTO jobs (job_id, status, status_version, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, status_version = excluded.status_version
+       WHERE excluded.status_version > jobs.status_version`,
+      entry.jobId,
+      entry.status,
+      entry.statusVersion,
+      entry.createdAt,
+    );
+  }
+
+  remove(jobId: string): void {
+    this.sql.exec("DELETE FROM jobs WHERE job_id = ?", jobId);
+  }
+
+  list({ status, beforeSeq, limit }: { status: JobStatus | null; beforeSeq: number | null; limit: number }): IndexPage {
+    const take = Math.min(Math.max(1, limit), JOB_LIST_LIMIT_MAX) + 1;
+    const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    const rows = (
+      status === null
+        ? this.sql.exec<{ seq: number; job_id: string }>(
+            "SELECT seq, job_id FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+            before,
+            take,
+          )
+        : this.sql.exec<{ seq: number; job_id: string }>(
+            "SELECT seq, job_id FROM jobs WHERE status = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            status,
+            before,
+            take,
+          )
+    ).toArray();
+    const page = rows.slice(0, take - 1);
+    const hasMore = rows.length === take;
+    return { jobIds: page.map((row) => row.job_id), nextBeforeSeq: hasMore ? (page.at(-1)?.seq ?? null) : null };
+  }
+}

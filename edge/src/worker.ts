@@ -1,0 +1,9 @@
+import { createApp } from "./app.ts";
+import type { Env } from "./env.ts";
+
+export { JobObject } from "./job/job-object.ts";
+export { TenantIndex } from "./tenant/tenant-index.ts";
+
+const app = createApp();
+
+export default { fetch: app.fetch } satisfies ExportedHandler<Env>;

@@ -1,0 +1,38 @@
+import { exports } from "cloudflare:workers";
+import type { JobView } from "@bd3-serve/shared";
+import { TEST_KEYS } from "../test-keys.ts";
+
+export const ORIGIN = "https://edge.test";
+export type TestKey = keyof typeof TEST_KEYS;
+
+export interface CallOptions {
+  key?: TestKey | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One request through the edge's fetch handler (the same entry `wrangler dev` serves). */
+export function call(method: string, path: string, { key = "tenantA", body, headers = {} }: CallOptions = {}) {
+  const all: Record<string, string> = { ...headers };
+  if (key !== null) all.Authorization = `Bearer ${TEST_KEYS[key].key}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+    all["Content-Type"] ??= "application/json";
+  }
+  return exports.default.fetch(new Request(`${ORIGIN}${path}`, { method, headers: all, body: payload }));
+}
+
+export async function json<T = Record<string, unknown>>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+/** Creates a job and returns its view (asserting the 202). */
+export async function createJob(
+  body: Record<string, unknown> = { prompt: "In the beginning" },
+  options: CallOptions = {},
+) {
+  const response = await call("POST", "/v1/generations", { ...options, body });
+  if (response.status !== 202) throw new Error(`create answered ${response.status}: ${await response.text()}`);
+  return json<JobView>(response);
+}

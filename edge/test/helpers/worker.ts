@@ -1,0 +1,42 @@
+import { env } from "cloudflare:workers";
+import type { Block } from "@bd3-serve/shared";
+import { jobCapability } from "../../src/auth/capability.ts";
+import { call } from "./api.ts";
+
+/** Plays the GPU worker's side of docs/worker-api.md against the edge. */
+export async function workerCall(jobId: string, action: string, body: unknown, capability?: string) {
+  const bearer = capability ?? (await jobCapability(env.WORKER_CAPABILITY_SECRET!, jobId));
+  return call("POST", `/internal/v1/jobs/${jobId}/${action}`, {
+    key: null,
+    body,
+    headers: { Authorization: `Bearer ${bearer}` },
+  });
+}
+
+export async function lease(
+  jobId: string,
+  workerId = "worker-1",
+): Promise<{ epoch: number } & Record<string, unknown>> {
+  const response = await workerCall(jobId, "lease", { worker_id: workerId });
+  if (response.status !== 200) throw new Error(`lease answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as { epoch: number };
+}
+
+/** A block whose text and token ids are derived from its index, so duplicates compare equal. */
+export function blockOf(index: number, text = `block ${index}. `) {
+  const tokenIds = Array.from(text, (char) => char.charCodeAt(0) % 256);
+  const block: Block = { index, text, token_count: tokenIds.length };
+  return { block, token_ids: tokenIds };
+}
+
+export function append(jobId: string, epoch: number, index: number, text?: string) {
+  return workerCall(jobId, "blocks", { epoch, ...blockOf(index, text) });
+}
+
+export function finish(jobId: string, epoch: number, finishReason = "eos") {
+  return workerCall(jobId, "finish", {
+    epoch,
+    finish_reason: finishReason,
+    usage: { prompt_tokens: 3, completion_tokens: 10, forwards: 20 },
+  });
+}

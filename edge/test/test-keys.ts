@@ -1,0 +1,14 @@
+/**
+ * API keys of the test run. The plain keys live only here; vitest.config.ts hashes them into API_KEYS,
+ * exactly as an operator would. Each concern gets its own key, so per-key rate limits do not interfere.
+ */
+export const TEST_KEYS = {
+  tenantA: { key: "bd3_test_tenant_a_0000000000000000000000", id: "key_a", tenantId: "tenant_a" },
+  tenantB: { key: "bd3_test_tenant_b_0000000000000000000000", id: "key_b", tenantId: "tenant_b" },
+  fuzz: { key: "bd3_test_fuzz_000000000000000000000000000", id: "key_fuzz", tenantId: "tenant_fuzz" },
+  rateLimited: { key: "bd3_test_rate_00000000000000000000000000", id: "key_rate", tenantId: "tenant_rate" },
+  webhooks: { key: "bd3_test_webhooks_0000000000000000000000", id: "key_webhooks", tenantId: "tenant_webhooks" },
+} as const;
+
+/** Requests per minute per key in the test run (the RATE_LIMITER binding's limit). */
+export const TEST_RATE_LIMIT_PER_MINUTE = 1_000;

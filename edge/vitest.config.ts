@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { createLogger } from "vite";
+import { defineConfig } from "vitest/config";
+import { TEST_KEYS, TEST_RATE_LIMIT_PER_MINUTE } from "./test/test-keys.ts";
+
+const apiKeys = Object.values(TEST_KEYS).map(({ key, id, tenantId }) => ({
+  id,
+  tenant_id: tenantId,
+  sha256: createHash("sha256").update(key).digest("hex"),
+}));
+
+/** fauxqs ships sourcemaps without sources; vite warns once per file. Everything else passes through. */
+const logger = createLogger();
+const isMissingSourcesNoise = (message: string) => message.includes("points to missing source files");
+const { warn, warnOnce } = logger;
+logger.warn = (message, options) => {
+  if (!isMissingSourcesNoise(message)) warn(message, options);
+};
+logger.warnOnce = (message, options) => {
+  if (!isMissingSourcesNoise(message)) warnOnce(message, options);
+};
+
+/**
+ * The edge tests run inside workerd (@cloudflare/vitest-pool-workers) against the root wrangler.toml, with
+ * test keys, the fauxqs queue and the webhook receiver from the global setup.
+ */
+export default defineConfig({
+  customLogger: logger,
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      main: "./src/worker.ts",
+      wrangler: { configPath: "../wrangler.toml" },
+      miniflare: {
+        bindings: {
+          API_KEYS: JSON.stringify(apiKeys),
+          SQS_ENDPOINT: inject("sqsEndpoint"),
+          SQS_QUEUE_URL: inject("sqsQueueUrl"),
+          SSE_KEEPALIVE_SECONDS: "1",
+        },
+        ratelimits: { RATE_LIMITER: { simple: { limit: TEST_RATE_LIMIT_PER_MINUTE, period: 60 } } },
+      },
+    })),
+  ],
+  test: {
+    name: "edge",
+    include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+    globalSetup: ["./test/node/global-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
