@@ -125,3 +125,17 @@ def test_ort_parity_gpt2_vocab_shape(tmp_path):
     assert man["tokenizer"] == {"kind": "gpt2"} and man["mask_token_id"] == 50257 and man["bos_token_id"] == 50256
     rep = run_parity(out, m)
     assert max(v for c in rep["float32"].values() for k, v in c.items() if k != "ms") <= FP32_TOL
+
+
+TSX = os.path.join(os.path.dirname(__file__), "..", "..", "node_modules", ".bin", "tsx")
+
+
+@pytest.mark.skipif(not os.path.exists(TSX), reason="tsx not installed (npm ci)")
+def test_manifests_pass_the_typescript_schema(package):
+    import glob
+    import subprocess
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    paths = [os.path.join(package, "manifest.json")] + sorted(glob.glob(os.path.join(repo, "models", "*", "manifest.json")))
+    proc = subprocess.run([TSX, os.path.join(repo, "model", "parity", "check_manifest.ts"), *paths], capture_output=True,
+                          text=True, timeout=300, cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
