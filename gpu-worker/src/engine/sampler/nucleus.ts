@@ -34,7 +34,9 @@ export function selectNucleus(vocabSize: number, sumWeights: number, topP: numbe
     }
   }
   // Cut inside the crossing bucket: its members sorted by weight, taken while the mass stays <= target.
+  // Members tied with the last one taken are taken in ascending id order, as a stable sort would.
   let cutWeight = Number.POSITIVE_INFINITY;
+  let tiesAtCut = 0;
   if (crossing < NUM_BUCKETS) {
     let boundaryCount = 0;
     for (let v = 0; v < vocabSize; v++) {
@@ -42,11 +44,14 @@ export function selectNucleus(vocabSize: number, sumWeights: number, topP: numbe
     }
     const members = boundary.subarray(0, boundaryCount).sort().reverse();
     let cumulative = massBefore;
-    for (let i = 0; i < members.length; i++) {
-      const weight = members[i] as number;
-      if (cumulative + weight > target) break;
-      cumulative += weight;
-      cutWeight = weight;
+    let taken = 0;
+    while (taken < members.length && cumulative + (members[taken] as number) <= target) {
+      cumulative += members[taken] as number;
+      taken++;
+    }
+    if (taken > 0) {
+      cutWeight = members[taken - 1] as number;
+      for (let i = 0; i < taken; i++) if (members[i] === cutWeight) tiesAtCut++;
     }
   }
   let count = 0;
@@ -54,13 +59,18 @@ export function selectNucleus(vocabSize: number, sumWeights: number, topP: numbe
   for (let v = 0; v < vocabSize; v++) {
     const bucket = buckets[v] as number;
     const weight = weights[v] as number;
-    if (weight <= 0) continue;
-    if (bucket < crossing || (bucket === crossing && weight >= cutWeight)) {
-      candidateIds[count] = v;
-      candidateWeights[count] = weight;
-      count++;
-      mass += weight;
+    if (weight <= 0 || bucket > crossing) continue;
+    if (bucket === crossing) {
+      if (weight < cutWeight) continue;
+      if (weight === cutWeight) {
+        if (tiesAtCut === 0) continue;
+        tiesAtCut--;
+      }
     }
+    candidateIds[count] = v;
+    candidateWeights[count] = weight;
+    count++;
+    mass += weight;
   }
   if (count === 0) {
     // The top token alone exceeds top_p: the nucleus is the top token (weight 1 by construction).

@@ -57,6 +57,12 @@ export function temperedSoftmax(
   const bucketScale = BUCKETS_PER_NAT * inverseTemperature;
   let sumWeights = 0;
   for (let v = 0; v < vocabSize; v++) {
+    if (v === maskTokenId) {
+      // SUBS: [MASK] has no mass (its logit may even exceed the max, which excludes it).
+      weights[v] = 0;
+      buckets[v] = lastBucket;
+      continue;
+    }
     const gap = maxLogit - (logits[offset + v] as number);
     // gap >= 0; NaN / -Infinity logits land in the last bucket with weight 0.
     const scaled = gap * bucketScale;
@@ -66,14 +72,6 @@ export function temperedSoftmax(
     buckets[v] = bucket;
     bucketMass[bucket] = (bucketMass[bucket] as number) + weight;
     sumWeights += weight;
-  }
-  if (maskTokenId < vocabSize) {
-    const maskWeight = weights[maskTokenId] as number;
-    const maskBucket = buckets[maskTokenId] as number;
-    bucketMass[maskBucket] = (bucketMass[maskBucket] as number) - maskWeight;
-    sumWeights -= maskWeight;
-    weights[maskTokenId] = 0;
-    buckets[maskTokenId] = lastBucket;
   }
   return { sumWeights };
 }

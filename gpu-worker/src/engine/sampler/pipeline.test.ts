@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { positionConfidence, sampleToken } from "./pipeline.ts";
+import { createSoftmaxScratch } from "./softmax.ts";
+import { subsPeak } from "./subs.ts";
+
+const params = { vocabSize: 5, maskTokenId: 4, temperature: 1, topP: 1 };
+
+describe("SUBS", () => {
+  it("never picks [MASK], however large its logit", () => {
+    const logits = Float32Array.of(1, 2, 3, 0, 100);
+    expect(subsPeak(logits, 0, 5, 4)).toEqual({ argmax: 2, maxLogit: 3 });
+  });
+});
+
+describe("sampling one position", () => {
+  const scratch = createSoftmaxScratch(5);
+
+  it("is greedy at temperature 0 and draws no noise", () => {
+    const logits = Float32Array.of(0, 9, 5, 1, 50, 7, 7, 7, 7, 7);
+    const token = sampleToken(
+      logits,
+      0,
+      { ...params, temperature: 0 },
+      () => {
+        throw new Error("no noise at temperature 0");
+      },
+      scratch,
+    );
+    expect(token).toBe(1);
+  });
+
+  it("reads the logits of the position at the given offset", () => {
+    const logits = Float32Array.of(0, 9, 5, 1, 50, 7, 0, 0, 0, 50);
+    expect(sampleToken(logits, 5, { ...params, temperature: 0 }, () => 1, scratch)).toBe(0);
+  });
+
+  it("sharpens with low temperature and flattens with high temperature", () => {
+    const logits = Float32Array.of(2, 1, 0, 0, 0);
+    const sharp = positionConfidence(logits, 0, { ...params, temperature: 0.25 }, scratch).maxProbability;
+    const base = positionConfidence(logits, 0, params, scratch).maxProbability;
+    const flat = positionConfidence(logits, 0, { ...params, temperature: 2 }, scratch).maxProbability;
+    expect(sharp).toBeGreaterThan(base);
+    expect(base).toBeGreaterThan(flat);
+    // base: e^2 / (e^2 + e + 3) with [MASK] (token 4) excluded
+    expect(base).toBeCloseTo(Math.exp(2) / (Math.exp(2) + Math.exp(1) + 2), 10);
+  });
+
+  it("restricts the draw to the nucleus", () => {
+    const logits = Float32Array.of(Math.log(0.7), Math.log(0.2), Math.log(0.1), -100, 0);
+    for (let i = 0; i < 50; i++) {
+      // noise that strongly favours token 2, which lies outside the 0.8 nucleus
+      const token = sampleToken(logits, 0, { ...params, topP: 0.8 }, (id) => (id === 2 ? 1e-9 : 1), scratch);
+      expect(token).toBe(0);
+    }
+  });
+});
