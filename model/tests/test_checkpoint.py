@@ -156,3 +156,14 @@ def test_released_config_defaults():
     cfg = released_config()
     assert (cfg.n_blocks, cfg.hidden_dim, cfg.n_heads, cfg.vocab_size, cfg.model_length) == (12, 768, 12, 50258, 1024)
     assert (cfg.mask_id, cfg.bos_id, cfg.eos_id, cfg.tokenizer) == (50257, 50256, 50256, "gpt2")
+
+
+def test_export_cli_reports_bad_input(tmp_path, capsys):
+    from bd3lm_toolkit.export import main as export_main
+    d = tmp_path / "nockpt"
+    d.mkdir()
+    small_config().save(str(d / "config.json"))
+    assert export_main(["--from", str(d), "--out", str(tmp_path / "pkg")]) == 2
+    err = capsys.readouterr().err
+    assert "nockpt: no checkpoint found" in err
+    assert not os.path.exists(tmp_path / "pkg" / "manifest.json")
