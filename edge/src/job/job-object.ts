@@ -99,7 +99,7 @@ export class JobObject extends DurableObject<Env> {
     await core.syncIndex(job);
     await core.enqueue(job);
     await core.settle();
-    return { kind: "created", view: toJobView(core.store.read() ?? job, "") };
+    return { kind: "created", view: toJobView(core.store.read() ?? job, core.store.text()) };
   }
 
   view(tenantId: string): JobView | null {

@@ -1,0 +1,22 @@
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { signWebhook, tenantWebhookSecret } from "./signing.ts";
+
+describe("webhook signing", () => {
+  it("derives a distinct Standard Webhooks secret per tenant", async () => {
+    const a = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a");
+    const b = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_b");
+    expect(a).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(a).not.toBe(b);
+    expect(await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a")).toBe(a);
+  });
+
+  it("produces headers a Standard Webhooks receiver verifies", async () => {
+    const secret = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a");
+    const body = JSON.stringify({ type: "generation.completed", timestamp: new Date().toISOString(), data: {} });
+    const headers = signWebhook(secret, "msg_1", body, new Date());
+    expect(new Webhook(secret).verify(body, { ...headers })).toBeTruthy();
+    const other = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_b");
+    expect(() => new Webhook(other).verify(body, { ...headers })).toThrow();
+  });
+});
