@@ -4,7 +4,7 @@
  */
 import { type ExponentialNoise, raceDraw } from "./draw.ts";
 import { selectNucleus } from "./nucleus.ts";
-import { type SoftmaxScratch, temperedSoftmax } from "./softmax.ts";
+import { type SoftmaxScratch, temperedSoftmax, temperedWeightSum } from "./softmax.ts";
 import { subsPeak } from "./subs.ts";
 
 export interface TokenSamplingParams {
@@ -31,14 +31,13 @@ export function positionConfidence(
 ): PositionConfidence {
   const peak = subsPeak(logits, offset, params.vocabSize, params.maskTokenId);
   if (params.temperature <= 0) return { maxProbability: 1, ...peak };
-  const { sumWeights } = temperedSoftmax(
+  const sumWeights = temperedWeightSum(
     logits,
     offset,
     params.vocabSize,
     params.maskTokenId,
     peak.maxLogit,
     1 / params.temperature,
-    scratch,
   );
   return { maxProbability: 1 / sumWeights, ...peak };
 }

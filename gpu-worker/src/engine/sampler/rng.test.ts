@@ -31,6 +31,29 @@ describe("block randomness", () => {
     expect(sum / n).toBeLessThan(1.03);
   });
 
+  it("draws Exp(1) noise with the right distribution (ziggurat)", () => {
+    const randomness = createBlockRandomness(11, 5);
+    const n = 100_000;
+    const thresholds = [0.05, 0.5, 1, 2, 4, 8];
+    const below = thresholds.map(() => 0);
+    let sum = 0;
+    let sumSquares = 0;
+    for (let i = 0; i < n; i++) {
+      const e = randomness.exponential(0, i);
+      expect(e).toBeGreaterThanOrEqual(0);
+      sum += e;
+      sumSquares += e * e;
+      thresholds.forEach((t, k) => {
+        if (e < t) below[k] = (below[k] as number) + 1;
+      });
+    }
+    expect(sum / n).toBeCloseTo(1, 1);
+    expect(sumSquares / n - (sum / n) ** 2).toBeCloseTo(1, 1);
+    thresholds.forEach((t, k) => {
+      expect(Math.abs((below[k] as number) / n - (1 - Math.exp(-t)))).toBeLessThan(0.006);
+    });
+  });
+
   it("produces 32-bit outputs from any seed words, zeros included", () => {
     const rng = new Xoshiro128([0, 0, 0, 0]);
     const values = new Set(Array.from({ length: 100 }, () => rng.nextUint32()));

@@ -17,6 +17,8 @@ export interface BlockRandomness {
   choosePosition?(maskedPositions: readonly number[]): number;
 }
 
+import { zigguratExponential } from "./ziggurat.ts";
+
 const TWO_POW_32 = 4_294_967_296;
 const TWO_POW_53 = 9_007_199_254_740_992;
 
@@ -82,8 +84,10 @@ export function createBlockRandomness(seed: number, blockIndex: number): BlockRa
   const seedLow = seed >>> 0;
   const seedHigh = Math.floor(seed / TWO_POW_32) >>> 0;
   const rng = new Xoshiro128([seedLow, seedHigh, blockIndex >>> 0, 0x62643364]);
+  const nextUint32 = () => rng.nextUint32();
+  const nextFloat = () => rng.nextFloat();
   return {
     uniform: () => rng.nextFloat(),
-    exponential: () => -Math.log1p(-rng.nextFloat()),
+    exponential: () => zigguratExponential(nextUint32, nextFloat),
   };
 }

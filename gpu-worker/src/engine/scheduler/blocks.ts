@@ -101,11 +101,9 @@ export function closeBlock(sequence: Sequence, context: EngineContext): BlockOut
   const stopping = sequence.stopping;
   stopping.remainingTokens -= finished.tokenIds.length;
   stopping.recentTokens = [...stopping.recentTokens, ...finished.tokenIds].slice(-REPETITION_WINDOW_TOKENS);
-  stopping.textTail =
-    sequence.stopLookback > 0 ? (stopping.textTail + finished.text).slice(-sequence.stopLookback) : "";
+  stopping.pendingText = finished.pendingText;
   sequence.completionTokens += finished.tokenIds.length;
-  let finishReason = finished.finishReason;
-  if (finishReason === null && stopping.remainingTokens <= 0) finishReason = "max_tokens";
+  const finishReason = finished.finishReason;
   sequence.block = null;
   if (finishReason !== null) {
     sequence.finishReason = finishReason;

@@ -5,7 +5,7 @@
  */
 
 import { REPETITION_WINDOW_TOKENS } from "../stopping/entropy.ts";
-import { stopLookbackLength } from "../stopping/stop-sequences.ts";
+import { heldBackLength } from "../stopping/stop-sequences.ts";
 import { IncrementalDetokenizer } from "../tokenizer/index.ts";
 import type { GenerationRequest } from "../types.ts";
 import { startBlock } from "./blocks.ts";
@@ -45,8 +45,9 @@ export function createSequence(request: GenerationRequest, context: EngineContex
   const tail = clean.slice(fullBlocks * blockSize);
 
   const detokenizer = new IncrementalDetokenizer(tokenizer);
-  const stopLookback = stopLookbackLength(params.stop);
+  // Text of the resumed tokens that may begin a stop sequence was held back by the run that made them.
   const replayed = detokenizer.push(committed).text;
+  const pendingText = replayed.slice(replayed.length - heldBackLength(replayed, params.stop));
   const totalBlocks = Math.ceil((clean.length + remainingTokens) / blockSize);
   const capacityBlocks = Math.max(0, Math.min(windowBlocks - 1, totalBlocks - 1));
 
@@ -68,12 +69,11 @@ export function createSequence(request: GenerationRequest, context: EngineContex
       eosTokenId: context.eosTokenId,
       remainingTokens,
       stops: params.stop,
-      textTail: stopLookback > 0 ? replayed.slice(-stopLookback) : "",
+      pendingText,
       recentTokens: committed.slice(-REPETITION_WINDOW_TOKENS),
       minEntropyNats: context.minEntropyNats,
     },
     detokenizer,
-    stopLookback,
     finishReason: null,
   };
   startBlock(sequence, fullBlocks, startBlockIndex, tail, context);

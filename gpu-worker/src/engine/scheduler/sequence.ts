@@ -4,7 +4,7 @@
  * - `cleanQueue`: clean blocks (prompt, resumed tokens, or the block just finished) whose keys/values are not
  *   cached yet; the next forward computes them (a prefill chunk, or the commit folded into the next step);
  * - `block`: the block being denoised, with its reveal strategy and its block's random generator;
- * - the stopping state (remaining tokens, text tail for stop sequences, recent tokens for repetition).
+ * - the stopping state (remaining tokens, text held back for stop sequences, recent tokens for repetition).
  */
 import type { FinishReason, SamplingParams } from "@bd3-serve/shared";
 import type { KvReservation } from "../kv/kv-budget.ts";
@@ -53,6 +53,5 @@ export interface Sequence {
   forwards: number;
   stopping: StoppingState;
   detokenizer: IncrementalDetokenizer;
-  stopLookback: number;
   finishReason: FinishReason | null;
 }

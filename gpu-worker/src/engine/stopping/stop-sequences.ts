@@ -1,4 +1,4 @@
-/** Stop-sequence search over the text emitted so far plus the new block's text. */
+/** Stop-sequence search over the held-back text plus the new block's text. */
 
 export interface StopMatch {
   /** Index in the searched text where the earliest stop sequence starts. */
@@ -17,7 +17,19 @@ export function findStopSequence(text: string, stops: readonly string[], searchF
   return best;
 }
 
-/** Characters of earlier text to keep so a stop sequence spanning blocks is still found. */
-export function stopLookbackLength(stops: readonly string[]): number {
-  return stops.reduce((longest, stop) => Math.max(longest, stop.length - 1), 0);
+/**
+ * Length of the longest suffix of `text` that begins some stop sequence (and is shorter than it): text that
+ * must be held back from a block because the next block may complete a stop sequence with it.
+ */
+export function heldBackLength(text: string, stops: readonly string[]): number {
+  let longest = 0;
+  for (const stop of stops) {
+    for (let length = Math.min(stop.length - 1, text.length); length > longest; length--) {
+      if (text.endsWith(stop.slice(0, length))) {
+        longest = length;
+        break;
+      }
+    }
+  }
+  return longest;
 }

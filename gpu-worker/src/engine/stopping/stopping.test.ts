@@ -3,7 +3,7 @@ import { createByteTokenizer } from "../tokenizer/bytes.ts";
 import { IncrementalDetokenizer } from "../tokenizer/index.ts";
 import { isDegenerateRepetition, tokenEntropyNats } from "./entropy.ts";
 import { finishBlock, type StoppingState } from "./finish-block.ts";
-import { findStopSequence, stopLookbackLength } from "./stop-sequences.ts";
+import { findStopSequence, heldBackLength } from "./stop-sequences.ts";
 
 const bytes = (text: string) => Array.from(new TextEncoder().encode(text));
 
@@ -12,7 +12,7 @@ function state(overrides: Partial<StoppingState> = {}): StoppingState {
     eosTokenId: 256,
     remainingTokens: 100,
     stops: [],
-    textTail: "",
+    pendingText: "",
     recentTokens: [],
     minEntropyNats: 2,
     ...overrides,
@@ -38,7 +38,9 @@ describe("stop sequences", () => {
   it("finds the earliest stop", () => {
     expect(findStopSequence("abc END x STOP", ["STOP", "END"])).toEqual({ index: 4, stop: "END" });
     expect(findStopSequence("nothing here", ["STOP"])).toBeNull();
-    expect(stopLookbackLength(["STOP", "\n\n"])).toBe(3);
+    expect(heldBackLength("the end. ST", ["STOP", "\n\n"])).toBe(2);
+    expect(heldBackLength("line\n", ["STOP", "\n\n"])).toBe(1);
+    expect(heldBackLength("nothing", ["STOP"])).toBe(0);
   });
 });
 
@@ -49,7 +51,7 @@ describe("closing a block", () => {
       state(),
       new IncrementalDetokenizer(createByteTokenizer()),
     );
-    expect(result).toEqual({ tokenIds: bytes("ab"), text: "ab", finishReason: "eos" });
+    expect(result).toEqual({ tokenIds: bytes("ab"), text: "ab", finishReason: "eos", pendingText: "" });
   });
 
   it("cuts at max_tokens", () => {
@@ -58,20 +60,34 @@ describe("closing a block", () => {
       state({ remainingTokens: 4 }),
       new IncrementalDetokenizer(createByteTokenizer()),
     );
-    expect(result).toEqual({ tokenIds: bytes("abcd"), text: "abcd", finishReason: "max_tokens" });
+    expect(result).toEqual({ tokenIds: bytes("abcd"), text: "abcd", finishReason: "max_tokens", pendingText: "" });
   });
 
-  it("cuts the text before a stop sequence, including one that started in the previous block", () => {
+  it("cuts the text before a stop sequence", () => {
     const detokenizer = new IncrementalDetokenizer(createByteTokenizer());
     const inside = finishBlock(bytes("one. END two"), state({ stops: ["END"] }), detokenizer);
-    expect(inside).toEqual({ tokenIds: bytes("one. "), text: "one. ", finishReason: "stop_sequence" });
+    expect(inside).toEqual({ tokenIds: bytes("one. "), text: "one. ", finishReason: "stop_sequence", pendingText: "" });
+  });
 
-    const spanning = finishBlock(
-      bytes("D more"),
-      state({ stops: ["END"], textTail: "EN" }),
-      new IncrementalDetokenizer(createByteTokenizer()),
+  it("holds back text that may begin a stop sequence, and never emits a stop spanning blocks", () => {
+    const detokenizer = new IncrementalDetokenizer(createByteTokenizer());
+    const first = finishBlock(bytes("one. EN"), state({ stops: ["END"] }), detokenizer);
+    expect(first).toEqual({ tokenIds: bytes("one. EN"), text: "one. ", finishReason: null, pendingText: "EN" });
+    const second = finishBlock(bytes("D more"), state({ stops: ["END"], pendingText: "EN" }), detokenizer);
+    expect(second).toEqual({ tokenIds: [], text: "", finishReason: "stop_sequence", pendingText: "" });
+
+    const falseAlarm = finishBlock(bytes("Dless"), state({ stops: ["ENDS"], pendingText: "EN" }), detokenizer);
+    expect(falseAlarm.text).toBe("ENDless");
+  });
+
+  it("releases held-back text when the document ends for another reason", () => {
+    const detokenizer = new IncrementalDetokenizer(createByteTokenizer());
+    const last = finishBlock(
+      bytes("ab"),
+      state({ stops: ["END"], pendingText: "EN", remainingTokens: 2 }),
+      detokenizer,
     );
-    expect(spanning).toEqual({ tokenIds: [], text: "", finishReason: "stop_sequence" });
+    expect(last).toEqual({ tokenIds: bytes("ab"), text: "ENab", finishReason: "max_tokens", pendingText: "" });
   });
 
   it("stops on degenerate repetition", () => {

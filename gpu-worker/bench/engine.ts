@@ -1,0 +1,229 @@
+/**
+ * Engine benchmark (prints numbers; not a timed test):
+ *   npm run bench:engine -- [--model <dir>]... [--dtype float32|float16] [--threads N] [--skip-reference] [--json]
+ * For each model (default: the demo package and the random released-shape package, when present):
+ * - tokens/s and forwards/s at batch 1, 4, 8 for first_hitting, ddpm and confidence (L'/4 steps per block);
+ * - per-block time (batch 1, first hitting) at the start of a document, with a full window, at 8x the context;
+ * - bytes crossing session.run per generated token, share of a step spent outside session.run, peak RSS;
+ * - the PyTorch reference sampler's tokens/s on the same checkpoint (start and full window), when its
+ *   checkpoint folder is known (<package>.ckpt/ next to the package, or --ckpt).
+ * Then checks the issue's goals against what was measured.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { SamplingStrategy } from "@bd3-serve/shared";
+import {
+  measureAtPosition,
+  measureThroughput,
+  openEngine,
+  type PositionResult,
+  type ThroughputResult,
+} from "./measure.ts";
+import { type ReferenceResult, runReference } from "./reference.ts";
+
+const repoRoot = resolve(import.meta.dirname, "..", "..");
+const DEFAULT_MODELS = ["models/kjv-bd3lm-b16", "models/.cache/random-owt-b16"];
+
+interface ModelReport {
+  model: string;
+  shape: string;
+  dtype: string;
+  throughput: ThroughputResult[];
+  positions: PositionResult[];
+  reference: ReferenceResult | string;
+  peakRssMb: number;
+  goals: { goal: string; measured: string; met: boolean }[];
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+async function benchModel(
+  modelDir: string,
+  options: { dtype: "float32" | "float16"; threads?: number; skipReference: boolean; ckpt?: string },
+): Promise<ModelReport> {
+  const engine = await openEngine({
+    modelDir,
+    dtype: options.dtype,
+    maxBatchSize: 8,
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  });
+  const manifest = engine.manifest;
+  const { block_size: blockSize, context_length: context } = manifest;
+  const arch = manifest.architecture;
+  const isLarge = arch.num_layers * arch.hidden_size * arch.hidden_size > 1e6 * 4;
+  const shape = `${arch.num_layers}x${arch.hidden_size}, vocab ${manifest.vocab_size}, L'=${blockSize}, context ${context}`;
+  log(`== ${modelDir} (${shape}, ${options.dtype}, ${engine.executionProvider})`);
+
+  const fewSteps = Math.max(1, Math.floor(blockSize / 4));
+  const strategies: [SamplingStrategy, number | undefined][] = [
+    ["first_hitting", undefined],
+    ["ddpm", fewSteps],
+    ["confidence", fewSteps],
+  ];
+  const blocksPerRequest = isLarge ? 2 : 8;
+  const throughput: ThroughputResult[] = [];
+  for (const [strategy, steps] of strategies) {
+    for (const batchSize of [1, 4, 8]) {
+      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps);
+      throughput.push(result);
+      log(
+        `  ${strategy.padEnd(13)} batch ${batchSize}: ${result.tokensPerSecond.toFixed(1)} tok/s, ${result.forwardsPerSecond.toFixed(2)} fwd/s (${result.tokens} tokens, ${result.forwards} forwards, ${result.seconds.toFixed(1)} s)`,
+      );
+    }
+  }
+
+  const timedBlocks = isLarge ? 2 : 6;
+  const positions: PositionResult[] = [];
+  for (const [label, pastTokens] of [
+    ["start", blockSize],
+    ["full window", context],
+    ["8x context", 8 * context],
+  ] as const) {
+    const result = await measureAtPosition(engine, label, pastTokens, timedBlocks);
+    positions.push(result);
+    log(
+      `  per block at ${label.padEnd(11)} (past ${result.pastTokens}): ${result.msPerBlock.toFixed(1)} ms/block, ${result.tokensPerSecond.toFixed(1)} tok/s, outside run ${(100 * result.outsideRunShare).toFixed(1)}% (sampling ${(100 * result.samplingShare).toFixed(1)}%), ${(result.bytesPerToken / 1e6).toFixed(2)} MB across run()/token`,
+    );
+  }
+  await engine.close();
+
+  let reference: ReferenceResult | string = "skipped (--skip-reference)";
+  if (!options.skipReference) {
+    const ckpt = options.ckpt ?? `${modelDir.replace(/\/$/, "")}.ckpt`;
+    if (existsSync(`${ckpt}/config.json`)) {
+      log(`  running the PyTorch reference sampler on ${ckpt} ...`);
+      reference = runReference(repoRoot, ckpt, isLarge ? 1 : 4, 30 * 60_000);
+    } else {
+      reference = `no checkpoint at ${ckpt} (pass --ckpt)`;
+    }
+    if (typeof reference === "string") log(`  reference: ${reference}`);
+    else
+      log(
+        `  reference: start ${reference.start.tokensPerSecond.toFixed(2)} tok/s (${reference.start.msPerForward.toFixed(0)} ms/fwd), full window ${reference.fullWindow.tokensPerSecond.toFixed(2)} tok/s (${reference.fullWindow.msPerForward.toFixed(0)} ms/fwd), torch ${reference.torch}, ${reference.threads} threads`,
+      );
+  }
+
+  const report: ModelReport = {
+    model: modelDir,
+    shape,
+    dtype: options.dtype,
+    throughput,
+    positions,
+    reference,
+    peakRssMb: peakRssMb(),
+    goals: [],
+  };
+  report.goals = evaluateGoals(report, isLarge);
+  for (const goal of report.goals) log(`  goal ${goal.met ? "MET " : "MISS"} ${goal.goal}: ${goal.measured}`);
+  log(`  peak RSS so far: ${report.peakRssMb.toFixed(0)} MB`);
+  return report;
+}
+
+function find(report: ModelReport, strategy: SamplingStrategy, batchSize: number): ThroughputResult | undefined {
+  return report.throughput.find((result) => result.strategy === strategy && result.batchSize === batchSize);
+}
+
+function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goals"] {
+  const goals: ModelReport["goals"] = [];
+  const [start, full, eightX] = report.positions;
+  if (start && full && eightX) {
+    const ratio = eightX.msPerBlock / full.msPerBlock;
+    goals.push({
+      goal: "per-block time at 8x context within 10% of a full window",
+      measured: `${ratio.toFixed(3)}x`,
+      met: ratio <= 1.1,
+    });
+    const outside = Math.max(start.outsideRunShare, full.outsideRunShare);
+    goals.push({
+      goal: "work outside session.run < 20% of a step",
+      measured: `${(100 * outside).toFixed(1)}%`,
+      met: outside < 0.2,
+    });
+  }
+  if (isLarge && typeof report.reference !== "string" && start && full) {
+    const atStart = start.tokensPerSecond / report.reference.start.tokensPerSecond;
+    const atFull = full.tokensPerSecond / report.reference.fullWindow.tokensPerSecond;
+    goals.push({
+      goal: ">= 3x the reference at the start (batch 1, first hitting)",
+      measured: `${atStart.toFixed(1)}x`,
+      met: atStart >= 3,
+    });
+    goals.push({
+      goal: ">= 30x the reference with a full window",
+      measured: `${atFull.toFixed(1)}x`,
+      met: atFull >= 30,
+    });
+  }
+  if (!isLarge) {
+    const one = find(report, "first_hitting", 1);
+    const eight = find(report, "first_hitting", 8);
+    if (one && eight) {
+      const ratio = eight.tokensPerSecond / one.tokensPerSecond;
+      goals.push({
+        goal: "batch 8 aggregate tokens/s >= 3x batch 1",
+        measured: `${ratio.toFixed(2)}x`,
+        met: ratio >= 3,
+      });
+    }
+  }
+  for (const batchSize of [1, 4, 8]) {
+    const base = find(report, "first_hitting", batchSize);
+    for (const strategy of ["ddpm", "confidence"] as const) {
+      const fast = find(report, strategy, batchSize);
+      if (!base || !fast) continue;
+      const ratio = fast.tokensPerSecond / base.tokensPerSecond;
+      goals.push({
+        goal: `${strategy} (L'/4 steps) >= 3x first hitting at batch ${batchSize}`,
+        measured: `${ratio.toFixed(2)}x`,
+        met: ratio >= 3,
+      });
+    }
+  }
+  return goals;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: "string", multiple: true },
+      ckpt: { type: "string" },
+      dtype: { type: "string", default: "float32" },
+      threads: { type: "string" },
+      "skip-reference": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const dtype = values.dtype === "float16" ? "float16" : "float32";
+  const models = (values.model ?? DEFAULT_MODELS).map((dir) => resolve(repoRoot, dir));
+  const reports: ModelReport[] = [];
+  for (const modelDir of models) {
+    if (!existsSync(`${modelDir}/manifest.json`)) {
+      log(
+        `== ${modelDir}: missing (no manifest.json); ${modelDir.includes("random-owt") ? "create it with: bash model/scripts/python.sh -m bd3lm_toolkit.random_package" : "not built yet"}`,
+      );
+      continue;
+    }
+    reports.push(
+      await benchModel(modelDir, {
+        dtype,
+        skipReference: values["skip-reference"],
+        ...(values.threads ? { threads: Number(values.threads) } : {}),
+        ...(values.ckpt ? { ckpt: resolve(repoRoot, values.ckpt) } : {}),
+      }),
+    );
+  }
+  log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
+  if (values.json) process.stdout.write(`${JSON.stringify({ reports, peakRssMb: peakRssMb() })}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,165 @@
+/**
+ * Measurements on a live engine: throughput of a batch, and per-block times at a chosen document position.
+ * A position deep in a document is reached by resuming with committed random tokens (prefilled in chunks,
+ * not timed): the same code path a resumed job takes.
+ */
+import type { SamplingStrategy } from "@bd3-serve/shared";
+import { createEngine } from "../src/engine/index.ts";
+import type { BlockOutput, Engine, EngineCounters, EngineOptions } from "../src/engine/types.ts";
+
+export interface ThroughputResult {
+  batchSize: number;
+  strategy: SamplingStrategy;
+  stepsPerBlock: number | null;
+  tokens: number;
+  forwards: number;
+  seconds: number;
+  tokensPerSecond: number;
+  forwardsPerSecond: number;
+}
+
+export interface PositionResult {
+  label: string;
+  /** Clean tokens before the first timed block. */
+  pastTokens: number;
+  blocks: number;
+  msPerBlock: number;
+  tokensPerSecond: number;
+  forwards: number;
+  /** Time outside session.run (batch building + sampling) as a share of the step. */
+  outsideRunShare: number;
+  samplingShare: number;
+  bytesPerToken: number;
+  kvCopyBytesPerToken: number;
+}
+
+export function params(strategy: SamplingStrategy, maxTokens: number, seed: number, stepsPerBlock?: number) {
+  return {
+    max_tokens: maxTokens,
+    temperature: 1,
+    top_p: 0.9,
+    strategy,
+    confidence_threshold: 0.95,
+    stop: [],
+    seed,
+    ...(stepsPerBlock ? { steps_per_block: stepsPerBlock } : {}),
+  };
+}
+
+export async function openEngine(options: EngineOptions): Promise<Engine> {
+  return createEngine(options);
+}
+
+/** B requests from an empty prompt, `blocksPerRequest` blocks each; aggregate tokens/s and forwards/s. */
+export async function measureThroughput(
+  engine: Engine,
+  batchSize: number,
+  strategy: SamplingStrategy,
+  blocksPerRequest: number,
+  stepsPerBlock?: number,
+): Promise<ThroughputResult> {
+  const blockSize = engine.manifest.block_size;
+  const maxTokens = blocksPerRequest * blockSize - 1;
+  for (let i = 0; i < batchSize; i++) {
+    const result = engine.addRequest({
+      requestId: `t${i}`,
+      prompt: "",
+      params: params(strategy, maxTokens, 1000 + i, stepsPerBlock),
+    });
+    if (result.status !== "admitted") throw new Error(`request t${i} not admitted: ${JSON.stringify(result)}`);
+  }
+  const before = engine.stats();
+  const started = performance.now();
+  let tokens = 0;
+  while (engine.hasWork()) for (const block of await engine.step()) tokens += block.tokenIds.length;
+  const seconds = (performance.now() - started) / 1_000;
+  const forwards = engine.stats().forwards - before.forwards;
+  return {
+    batchSize,
+    strategy,
+    stepsPerBlock: stepsPerBlock ?? null,
+    tokens,
+    forwards,
+    seconds,
+    tokensPerSecond: tokens / seconds,
+    forwardsPerSecond: forwards / seconds,
+  };
+}
+
+function counterDelta(after: EngineCounters, before: EngineCounters): EngineCounters {
+  return {
+    forwardMsTotal: after.forwardMsTotal - before.forwardMsTotal,
+    prepareMsTotal: after.prepareMsTotal - before.prepareMsTotal,
+    samplingMsTotal: after.samplingMsTotal - before.samplingMsTotal,
+    bytesIn: after.bytesIn - before.bytesIn,
+    bytesOut: after.bytesOut - before.bytesOut,
+    kvCopyBytes: after.kvCopyBytes - before.kvCopyBytes,
+    paddedForwards: after.paddedForwards - before.paddedForwards,
+  };
+}
+
+/** A pseudo-random token id that is neither a special token nor [MASK]. */
+function fillerTokens(count: number, vocabSize: number, eosTokenId: number): number[] {
+  const tokens: number[] = [];
+  let state = 12_345;
+  const usable = Math.min(vocabSize - 2, 256 + (vocabSize > 300 ? 20_000 : 0));
+  while (tokens.length < count) {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    const token = state % usable;
+    if (token !== eosTokenId) tokens.push(token);
+  }
+  return tokens;
+}
+
+/**
+ * Batch 1, first hitting: places the first timed block after `pastTokens` clean tokens (BOS + filler),
+ * then times `blocks` blocks (the first generated block, which carries the prefill, is not timed).
+ */
+export async function measureAtPosition(
+  engine: Engine,
+  label: string,
+  pastTokens: number,
+  blocks: number,
+): Promise<PositionResult> {
+  const { block_size: blockSize, vocab_size: vocabSize, eos_token_id: eos } = engine.manifest;
+  // clean tokens = BOS + committed filler; the untimed first block then ends one block before pastTokens.
+  const fillerCount = Math.max(0, pastTokens - 2 * blockSize);
+  const committed = fillerTokens(fillerCount, vocabSize, eos);
+  const request = {
+    requestId: `p-${label}`,
+    prompt: "",
+    params: params("first_hitting", committed.length + (blocks + 2) * blockSize, 7),
+    ...(committed.length > 0 ? { committedTokenIds: committed, startBlockIndex: 1 } : {}),
+  };
+  const admitted = engine.addRequest(request);
+  if (admitted.status !== "admitted") throw new Error(`position request not admitted: ${JSON.stringify(admitted)}`);
+  const outputs: BlockOutput[] = [];
+  while (outputs.length === 0) outputs.push(...(await engine.step()));
+  const before = engine.stats();
+  const started = performance.now();
+  let tokens = 0;
+  let timedBlocks = 0;
+  while (timedBlocks < blocks && engine.hasWork()) {
+    for (const block of await engine.step()) {
+      tokens += block.tokenIds.length;
+      timedBlocks++;
+    }
+  }
+  const elapsedMs = performance.now() - started;
+  const after = engine.stats();
+  engine.abortRequest(request.requestId);
+  const delta = counterDelta(after.counters as EngineCounters, before.counters as EngineCounters);
+  const stepMs = delta.forwardMsTotal + delta.prepareMsTotal + delta.samplingMsTotal;
+  return {
+    label,
+    pastTokens: (Math.floor((1 + committed.length) / blockSize) + 1) * blockSize,
+    blocks: timedBlocks,
+    msPerBlock: elapsedMs / Math.max(1, timedBlocks),
+    tokensPerSecond: tokens / (elapsedMs / 1_000),
+    forwards: after.forwards - before.forwards,
+    outsideRunShare: (delta.prepareMsTotal + delta.samplingMsTotal) / stepMs,
+    samplingShare: delta.samplingMsTotal / stepMs,
+    bytesPerToken: (delta.bytesIn + delta.bytesOut) / Math.max(1, tokens),
+    kvCopyBytesPerToken: delta.kvCopyBytes / Math.max(1, tokens),
+  };
+}
