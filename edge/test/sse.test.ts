@@ -1,6 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
 import { BlockSchema, ErrorBodySchema, JobSummarySchema } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import { call, createJob } from "./helpers/api.ts";
+import { stubOfJob } from "./helpers/job-object.ts";
 import { readSse } from "./helpers/sse.ts";
 import { append, finish, lease } from "./helpers/worker.ts";
 
@@ -65,6 +67,16 @@ describe("GET /v1/generations/:id/stream", () => {
     const { events, comments } = await readSse((await stream(job.id)).body!, (_events, seen) => seen.length > 0);
     expect(comments).toContain("keep-alive");
     expect(events.map((e) => e.id)).toEqual(["0"]);
+  });
+
+  it("forgets a subscriber that went away", async () => {
+    const { job, epoch } = await jobWithBlocks(1, { finished: false });
+    const stub = stubOfJob(job.id);
+    const { events } = await readSse((await stream(job.id)).body!, (seen) => seen.length > 0);
+    expect(events.map((e) => e.id)).toEqual(["0"]);
+    await append(job.id, epoch, 1);
+    await append(job.id, epoch, 2);
+    expect(await runInDurableObject(stub, (instance) => instance.core.hub.size)).toBe(0);
   });
 
   it("ends at once with done for a job canceled before any block", async () => {

@@ -22,6 +22,13 @@ import { toJobSummary, toJobView } from "./job-view.ts";
 import { blockEvent, doneEvent } from "./sse-hub.ts";
 import * as worker from "./worker-calls.ts";
 
+/** Response headers of an SSE stream: no caching, no proxy buffering. */
+export const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache, no-transform",
+  "X-Accel-Buffering": "no",
+};
+
 export interface CreateJobInput {
   tenantId: string;
   /** SHA-256 of the canonical request: an Idempotency-Key reused with another body is refused. */
@@ -128,16 +135,20 @@ export class JobObject extends DurableObject<Env> {
   }
 
   /**
-   * SSE: every block after `after`, then live blocks, then `done`. Catch-up is read and the subscriber
-   * registered in one synchronous turn, so the stream has each block exactly once.
+   * SSE over the object's fetch (an HTTP body copes with a client that goes away; an RPC stream reports
+   * it as an uncaught error): `GET /stream?tenant=&after=`. Every block after `after`, then live blocks,
+   * then `done`. Catch-up is read and the subscriber registered in one synchronous turn, so the stream
+   * has each block exactly once. 404 for another tenant's job.
    */
-  stream(tenantId: string, after: number): ReadableStream<Uint8Array> | null {
-    const job = this.core.jobFor(tenantId);
-    if (job === null) return null;
+  override fetch(request: Request): Response {
+    const url = new URL(request.url);
+    const job = this.core.jobFor(url.searchParams.get("tenant") ?? "");
+    if (url.pathname !== "/stream" || job === null) return new Response(null, { status: 404 });
+    const after = Number(url.searchParams.get("after") ?? "-1");
     const frames = this.core.store.blocksAfter(after, Number.MAX_SAFE_INTEGER).map(blockEvent);
     const terminal = isTerminalJobStatus(job.status);
     if (terminal) frames.push(doneEvent(toJobSummary(job)));
-    return this.core.hub.open(frames, { close: terminal });
+    return new Response(this.core.hub.open(frames, { close: terminal }), { headers: SSE_HEADERS });
   }
 
   /**

@@ -16,12 +16,6 @@ function stubOf(c: Context<AppEnv>, id: string) {
   return jobStub(c.env, objectId);
 }
 
-const SSE_HEADERS = {
-  "Content-Type": "text/event-stream; charset=utf-8",
-  "Cache-Control": "no-cache, no-transform",
-  "X-Accel-Buffering": "no",
-};
-
 /** Public API v1 under `/v1/generations` (API key, rate limit and config checks are mounted by the app). */
 export function generationRoutes() {
   const app = new Hono<AppEnv>();
@@ -58,9 +52,10 @@ export function generationRoutes() {
       lastEventId !== undefined && lastEventId !== ""
         ? intParam(lastEventId.trim(), "Last-Event-ID", range)
         : intParam(c.req.query("after"), "after", range);
-    const stream = await stubOf(c, id).stream(c.var.caller.tenantId, after);
-    if (stream === null) throw jobNotFound(id);
-    return new Response(stream, { headers: SSE_HEADERS });
+    const query = new URLSearchParams({ tenant: c.var.caller.tenantId, after: String(after) });
+    const response = await stubOf(c, id).fetch(`https://job.internal/stream?${query}`);
+    if (response.status === 404) throw jobNotFound(id);
+    return response;
   });
 
   app.post("/:id/cancel", ...jsonBody({ maxBytes: PUBLIC_BODY_MAX_BYTES }), async (c) => {
