@@ -355,6 +355,7 @@ export async function createEngine(options: EngineOptions & EngineInternalOption
     executionProviders: options.executionProviders ?? ["cpu"],
     logger,
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
   });
   logger.info(
     { model: pkg.manifest.name, dtype: pkg.dtype, executionProvider: runner.executionProvider },

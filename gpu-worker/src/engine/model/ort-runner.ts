@@ -18,6 +18,7 @@ import type { DenoiserRunner, ForwardInputs, ForwardOutputs } from "./runner.ts"
 export interface OrtRunnerOptions {
   executionProviders: ExecutionProviderName[];
   intraOpNumThreads?: number;
+  allowSpinning?: boolean;
   logger: EngineLogger;
   /** Warm-up forwards per shape; default 2 (the first two runs at a new shape are slow). */
   warmupRuns?: number;
@@ -36,7 +37,9 @@ async function createSession(
         executionProviders: [provider],
         graphOptimizationLevel: "all",
         executionMode: "sequential",
+        interOpNumThreads: 1,
         ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+        extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } },
       });
       return { session, provider };
     } catch (error) {

@@ -36,9 +36,9 @@ describe("sampling one position", () => {
 
   it("sharpens with low temperature and flattens with high temperature", () => {
     const logits = Float32Array.of(2, 1, 0, 0, 0);
-    const sharp = positionConfidence(logits, 0, { ...params, temperature: 0.25 }, scratch).maxProbability;
-    const base = positionConfidence(logits, 0, params, scratch).maxProbability;
-    const flat = positionConfidence(logits, 0, { ...params, temperature: 2 }, scratch).maxProbability;
+    const sharp = positionConfidence(logits, 0, { ...params, temperature: 0.25 }).maxProbability;
+    const base = positionConfidence(logits, 0, params).maxProbability;
+    const flat = positionConfidence(logits, 0, { ...params, temperature: 2 }).maxProbability;
     expect(sharp).toBeGreaterThan(base);
     expect(base).toBeGreaterThan(flat);
     // base: e^2 / (e^2 + e + 3) with [MASK] (token 4) excluded

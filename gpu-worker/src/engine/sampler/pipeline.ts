@@ -27,7 +27,6 @@ export function positionConfidence(
   logits: Float32Array,
   offset: number,
   params: TokenSamplingParams,
-  scratch: SoftmaxScratch,
 ): PositionConfidence {
   const peak = subsPeak(logits, offset, params.vocabSize, params.maskTokenId);
   if (params.temperature <= 0) return { maxProbability: 1, ...peak };

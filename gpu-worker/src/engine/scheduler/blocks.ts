@@ -70,12 +70,7 @@ export function denoiseStep(
   if (block.strategy.needsConfidence) {
     confidences = new Float64Array(context.blockSize);
     for (const position of masked) {
-      confidences[position] = positionConfidence(
-        logits,
-        logitsOffset(position),
-        params,
-        context.scratch,
-      ).maxProbability;
+      confidences[position] = positionConfidence(logits, logitsOffset(position), params).maxProbability;
     }
   }
   const chosen = block.strategy.choose(masked, block.randomness, confidences);
