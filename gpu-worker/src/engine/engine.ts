@@ -236,6 +236,8 @@ class BlockDiffusionEngine implements Engine {
     const outputs: BlockOutput[] = [];
     plan.rows.forEach((row, r) => {
       const sequence = plan.sequences[r] as Sequence;
+      // Aborted while the forward ran (run() yields before it starts): its slot is gone, emit nothing.
+      if (sequence.status !== "running") return;
       sequence.forwards++;
       row.segments.forEach((segment, s) => {
         const tokenOffset = s * blockSize;

@@ -79,6 +79,26 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("admission, abort and failures
     await engine.close();
   });
 
+  it("emits nothing for a request aborted while its forward runs", async () => {
+    const engine = await tinyEngine();
+    // one ddpm step per block: the aborted request's block would complete in the very forward it is aborted in
+    engine.addRequest({
+      requestId: "m",
+      prompt: "abc",
+      params: params({ max_tokens: 2, strategy: "ddpm", steps_per_block: 1 }),
+    });
+    engine.addRequest({ requestId: "n", prompt: "abc", params: params({ max_tokens: 2 }) });
+    const outputs = [];
+    while (engine.hasWork()) {
+      const pending = engine.step();
+      engine.abortRequest("m");
+      outputs.push(...(await pending));
+    }
+    expect(outputs.map((block) => block.requestId)).toEqual(["n"]);
+    expect(engine.stats()).toMatchObject({ numRunning: 0, kvBytesInUse: 0 });
+    await engine.close();
+  });
+
   it("ends a failed forward's batch with error blocks and stays usable", async () => {
     const pkg = await loadModelPackage(TINY_PACKAGE_DIR);
     let failNext = true;
