@@ -20,6 +20,7 @@ from .config import BD3LMConfig, CheckpointError, demo_config, released_config
 from .dit import BD3LM, count_parameters, init_weights
 
 CONFIG_FILE = "config.json"
+OPTIONAL_BUFFERS = ("sampling_eps_min", "sampling_eps_max", "backbone.rotary_emb.inv_freq")
 SAFETENSORS_FILE = "model.safetensors"
 TORCH_FILE = "pytorch_model.bin"
 
@@ -134,9 +135,13 @@ def load_checkpoint(folder: str, dtype: torch.dtype = torch.float32) -> BD3LM:
     """Load an HF-layout folder into a BD3LM in eval mode. Errors name the file and the mismatch."""
     weights = find_weights(folder)
     cfg = BD3LMConfig.load(os.path.join(folder, CONFIG_FILE))
-    sd = read_state_dict(weights)
+    sd = dict(read_state_dict(weights))
     model = BD3LM(cfg)
     expected = model.state_dict()
+    # Derived buffers may be absent from some exports: fill them from the config rather than refuse.
+    for k in OPTIONAL_BUFFERS:
+        if k in expected and k not in sd:
+            sd[k] = expected[k].clone()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
     if missing:

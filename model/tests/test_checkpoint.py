@@ -167,3 +167,14 @@ def test_export_cli_reports_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "nockpt: no checkpoint found" in err
     assert not os.path.exists(tmp_path / "pkg" / "manifest.json")
+
+
+def test_derived_buffers_may_be_absent(tmp_path):
+    d = str(tmp_path / "ck")
+    m = write_random_checkpoint(d, small_config())
+    sd = m.state_dict()
+    for k in ("sampling_eps_min", "sampling_eps_max", "backbone.rotary_emb.inv_freq"):
+        sd.pop(k)
+    save_safetensors(sd, os.path.join(d, "model.safetensors"))
+    back = load_checkpoint(d)
+    assert torch.equal(back.backbone.rotary_emb.inv_freq, m.backbone.rotary_emb.inv_freq)
