@@ -10,7 +10,7 @@ import {
 } from "../src/config/constants.ts";
 import type { JobQueue } from "../src/queue/job-queue.ts";
 import { call, json } from "./helpers/api.ts";
-import { advanceClock, clockNow, scheduledTasks, stubForKey, useManualClock } from "./helpers/job-object.ts";
+import { advanceClock, clockNow, scheduledTasks, settled, stubForKey, useManualClock } from "./helpers/job-object.ts";
 import { append, finish, lease, workerCall } from "./helpers/worker.ts";
 
 /** Creates a job whose object runs on a manual clock (alarms fire only through runDurableObjectAlarm). */
@@ -26,6 +26,7 @@ async function createOnManualClock(body: Record<string, unknown> = { prompt: "al
   const response = await call("POST", "/v1/generations", { body, headers: { "Idempotency-Key": idempotencyKey } });
   expect(response.status).toBe(202);
   const view = JobViewSchema.parse(await response.json());
+  await settled(stub);
   return { stub, jobId: view.id };
 }
 

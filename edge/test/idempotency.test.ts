@@ -1,6 +1,7 @@
 import { ErrorBodySchema, JobListPageSchema, type JobView } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import { call, json } from "./helpers/api.ts";
+import { settled, stubOfJob } from "./helpers/job-object.ts";
 
 function create(idempotencyKey: string, body: unknown, key: "tenantA" | "tenantB" = "tenantA") {
   return call("POST", "/v1/generations", { key, body, headers: { "Idempotency-Key": idempotencyKey } });
@@ -45,6 +46,7 @@ describe("Idempotency-Key", () => {
     const views = await Promise.all(responses.map((response) => json<JobView>(response)));
     expect(new Set(views.map((view) => view.id)).size).toBe(1);
     expect(responses.filter((response) => response.headers.get("Idempotent-Replayed") === "true")).toHaveLength(5);
+    await settled(stubOfJob(views[0]!.id));
     const listed = JobListPageSchema.parse(
       await json(await call("GET", "/v1/generations?limit=100", { key: "tenantB" })),
     );

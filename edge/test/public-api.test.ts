@@ -8,6 +8,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { PUBLIC_BODY_MAX_BYTES } from "../src/config/constants.ts";
 import { call, createJob, json } from "./helpers/api.ts";
+import { settled, stubOfJob } from "./helpers/job-object.ts";
 import { append, finish, lease } from "./helpers/worker.ts";
 
 async function expectError(response: Response, status: number, type: string, param?: string) {
@@ -202,6 +203,8 @@ describe("GET /v1/generations", () => {
   it("lists the tenant's jobs newest first with a cursor and a status filter", async () => {
     const jobs = [];
     for (let i = 0; i < 5; i += 1) jobs.push(await createJob({ prompt: `list ${i}` }, { key: "tenantB" }));
+    // The index is updated right after each create's answer; wait for that instead of racing it.
+    for (const job of jobs) await settled(stubOfJob(job.id));
     await call("POST", `/v1/generations/${jobs[1]!.id}/cancel`, { key: "tenantB" });
     const first = JobListPageSchema.parse(await json(await call("GET", "/v1/generations?limit=3", { key: "tenantB" })));
     expect(first.data.map((job) => job.id)).toEqual([jobs[4]!.id, jobs[3]!.id, jobs[2]!.id]);

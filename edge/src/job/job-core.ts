@@ -2,7 +2,7 @@ import { isTerminalJobStatus, type JobStatus, type WebhookEventType } from "@bd3
 import { type EdgeConfig, readConfig } from "../config/config.ts";
 import { ALARM_TASK_RETRY_MS, ENQUEUE_RETRY_DELAYS_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
 import type { Env } from "../env.ts";
-import { createSqsJobQueue, type JobQueue } from "../queue/job-queue.ts";
+import { type JobQueue, sharedSqsJobQueue } from "../queue/job-queue.ts";
 import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
 import { WebhookOutbox } from "../webhooks/outbox.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -45,9 +45,10 @@ export class JobCore {
   readonly hub: SseHub;
   clock: Clock = systemClock;
   /** Test seam: where job messages go (SQS unless replaced). */
-  queueFactory: (config: EdgeConfig) => JobQueue = (config) => createSqsJobQueue(config.sqs!);
+  queueFactory: (config: EdgeConfig) => JobQueue = (config) => sharedSqsJobQueue(config.sqs!);
   private queue: JobQueue | null = null;
   private readonly waiters = new Set<() => void>();
+  private readonly background = new Set<Promise<void>>();
 
   constructor(
     readonly ctx: DurableObjectState,
@@ -116,6 +117,21 @@ export class JobCore {
     this.hub.closeAll(doneEvent(toJobSummary(job)));
     for (const wake of this.waiters) wake();
     this.waiters.clear();
+  }
+
+  /** Runs work after the current call has answered; failures are logged (their durable intent remains). */
+  inBackground(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      console.error(JSON.stringify({ event: "background_failed", error: String(error) }));
+    });
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+    this.ctx.waitUntil(tracked);
+  }
+
+  /** Resolves once no background work is running (tests await this instead of sleeping). */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.all(this.background);
   }
 
   /** Resolves when the job is terminal or after `timeoutMs`, whichever comes first. */

@@ -13,6 +13,7 @@ import {
   type WebhookConfig,
   type WebhookDeliveryPage,
 } from "@bd3-serve/shared";
+import { ALARM_TASK_RETRY_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
 import type { Env } from "../env.ts";
 import { runAlarm } from "./job-alarm.ts";
 import { JobCore, TASK } from "./job-core.ts";
@@ -21,6 +22,9 @@ import type { JobParams, JobRecord } from "./job-store.ts";
 import { toJobSummary, toJobView } from "./job-view.ts";
 import { blockEvent, doneEvent } from "./sse-hub.ts";
 import * as worker from "./worker-calls.ts";
+
+/** The alarm takes over a create's SQS send if the first attempt has not finished by then. */
+const ENQUEUE_SAFETY_NET_MS = ENQUEUE_TIMEOUT_MS * 2;
 
 /** Response headers of an SSE stream: no caching, no proxy buffering. */
 export const SSE_HEADERS = {
@@ -102,10 +106,18 @@ export class JobObject extends DurableObject<Env> {
     };
     core.store.insert(job);
     core.schedule.set(TASK.expire, now + core.config.queueDeadlineMs);
-    core.schedule.set(TASK.indexSync, now);
-    await core.syncIndex(job);
-    await core.enqueue(job);
-    await core.settle();
+    core.schedule.set(TASK.indexSync, now + ALARM_TASK_RETRY_MS);
+    core.schedule.set(TASK.enqueue, now + ENQUEUE_SAFETY_NET_MS);
+    await core.schedule.arm();
+    // The tenant index update and the SQS send run after the answer (the index object may sit in another
+    // region; SQS is a network call). The schedule rows above are their durable intent: the alarm redoes
+    // whichever did not complete, so neither can be lost, and a list shows a new job within milliseconds.
+    core.inBackground(
+      core
+        .settle()
+        .then(() => core.enqueue(job))
+        .then(() => core.settle()),
+    );
     return { kind: "created", view: toJobView(core.store.read() ?? job, core.store.text()) };
   }
 

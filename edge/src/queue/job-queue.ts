@@ -12,6 +12,19 @@ export interface JobQueue {
  * first send only: it adds ~390 KiB and a slow first import, which reads, streams and worker calls never pay.
  * SDK-level retries are kept to one extra try; the job's alarm owns the longer retry schedule.
  */
+const queues = new Map<string, JobQueue>();
+
+/** One SQS queue client per isolate and configuration, shared by every job object in the isolate. */
+export function sharedSqsJobQueue(config: SqsConfig): JobQueue {
+  const key = JSON.stringify(config);
+  let queue = queues.get(key);
+  if (!queue) {
+    queue = createSqsJobQueue(config);
+    queues.set(key, queue);
+  }
+  return queue;
+}
+
 export function createSqsJobQueue(config: SqsConfig): JobQueue {
   let clientPromise: Promise<{ send: (message: JobMessage) => Promise<void> }> | null = null;
   const load = async () => {

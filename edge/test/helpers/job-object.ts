@@ -53,3 +53,8 @@ export async function scheduledTasks(stub: Stub): Promise<Record<string, number>
 export async function clockNow(stub: Stub): Promise<number> {
   return runInDurableObject(stub, (instance) => instance.core.now());
 }
+
+/** Waits for the object's background work (the first SQS send after a create) to finish. */
+export async function settled(stub: Stub): Promise<void> {
+  await runInDurableObject(stub, (instance) => instance.core.idle());
+}
