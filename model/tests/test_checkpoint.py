@@ -178,3 +178,17 @@ def test_derived_buffers_may_be_absent(tmp_path):
     save_safetensors(sd, os.path.join(d, "model.safetensors"))
     back = load_checkpoint(d)
     assert torch.equal(back.backbone.rotary_emb.inv_freq, m.backbone.rotary_emb.inv_freq)
+
+
+def test_released_config_json_is_accepted():
+    """The keys of the published kuleshov-group/bd3lm-owt-block_size4 config.json."""
+    data = {
+        "_name_or_path": "kuleshov-group/bd3lm-owt-block_size4", "architectures": ["BD3LM"], "attn_backend": "sdpa",
+        "auto_map": {"AutoConfig": "configuration_bd3lm.BD3LMConfig", "AutoModelForMaskedLM": "modeling_bd3lm.BD3LM"},
+        "block_size": 4, "cond_dim": 128, "cross_attn": True, "dropout": 0.1, "hidden_dim": 768, "model_length": 1024,
+        "model_type": "bd3lm", "n_blocks": 12, "n_heads": 12, "return_dict": False, "sampling_eps_max": 0.999,
+        "sampling_eps_min": 0.001, "time_conditioning": False, "torch_dtype": "float32", "transformers_version": "4.49.0",
+        "var_min": True, "vocab_size": 50258,
+    }
+    cfg = BD3LMConfig.from_json_dict(data, "bd3lm-owt-block_size4/config.json")
+    assert (cfg.block_size, cfg.tokenizer, cfg.mask_id, cfg.head_dim) == (4, "gpt2", 50257, 64)
