@@ -86,6 +86,13 @@ export const WorkerEnvSchema = z
         message: `must be below VISIBILITY_TIMEOUT_SECONDS (${env.VISIBILITY_TIMEOUT_SECONDS})`,
       });
     }
+    if (env.RECEIVE_WAIT_SECONDS >= env.SHUTDOWN_GRACE_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["RECEIVE_WAIT_SECONDS"],
+        message: `must be below SHUTDOWN_GRACE_SECONDS (${env.SHUTDOWN_GRACE_SECONDS}): a drain waits for the last long poll`,
+      });
+    }
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
       ctx.addIssue({
         code: "custom",

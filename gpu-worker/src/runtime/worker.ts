@@ -97,6 +97,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     logger,
     maxBatchSize: config.engine.maxBatchSize,
     onOutputs: (outputs) => runner.onOutputs(outputs),
+    beforeStep: () => runner.waitForAppends(),
     onStepError: (error) => runner.onStepError(error),
     onBroken: (error) => {
       health.brokenReason = `engine failed repeatedly: ${error instanceof Error ? error.message : String(error)}`;
@@ -153,8 +154,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   async function stop(deadlineMs: number): Promise<boolean> {
     health.isDraining = true;
     const releaseAtMs = deadlineMs - Math.min(RELEASE_RESERVE_MS_MAX, (deadlineMs - Date.now()) / 4);
-    runner.beginDrain();
-    const stopped = Promise.all([consumer.stop(), dlqWatcher?.stop()]);
+    // Let the long poll in progress end (at most RECEIVE_WAIT_SECONDS) rather than abort it: an aborted poll
+    // can still take a message on the server, which would then stay invisible for its visibility timeout.
+    const consumerStopped = consumer.stop();
+    runner.beginDrain(consumerStopped);
+    const stopped = Promise.all([consumerStopped, dlqWatcher?.stop({ abort: true })]);
+    if (!(await settlesBefore(consumerStopped, releaseAtMs))) await consumer.stop({ abort: true });
     let isClean = await settlesBefore(runner.idle(), releaseAtMs);
     if (!isClean) {
       logger.warn({ held_jobs: runner.heldJobs }, "drain deadline: releasing the jobs still generating");

@@ -61,7 +61,7 @@ describe("consumer", () => {
     consumer.start();
     await vi.advanceTimersByTimeAsync(0);
     expect(queue.ops("receive")).toEqual([{ op: "receive", maxMessages: 2 }]);
-    await consumer.stop();
+    await consumer.stop({ abort: true });
   });
 
   it("long-polls again only after the handlers of the last batch finished", async () => {
@@ -79,7 +79,7 @@ describe("consumer", () => {
       { op: "receive", maxMessages: 2 },
       { op: "receive", maxMessages: 1 },
     ]);
-    const stopped = consumer.stop();
+    const stopped = consumer.stop({ abort: true });
     await vi.advanceTimersByTimeAsync(0);
     await stopped;
   });
@@ -93,7 +93,7 @@ describe("consumer", () => {
     slots.open(1);
     await vi.advanceTimersByTimeAsync(0);
     expect(queue.ops("receive")).toEqual([{ op: "receive", maxMessages: 1 }]);
-    await consumer.stop();
+    await consumer.stop({ abort: true });
   });
 
   it("repeats the 20 s long poll while the queue is empty", async () => {
@@ -101,19 +101,50 @@ describe("consumer", () => {
     consumer.start();
     await vi.advanceTimersByTimeAsync(20_000 * 3 + 1);
     expect(queue.ops("receive")).toHaveLength(4);
-    await consumer.stop();
+    await consumer.stop({ abort: true });
   });
 
-  it("stop() aborts the long poll in progress at once", async () => {
+  it("stop({ abort }) aborts the long poll in progress at once", async () => {
     const { consumer } = setup();
+    consumer.start();
+    await vi.advanceTimersByTimeAsync(1_000);
+    let isStopped = false;
+    const stopped = consumer.stop({ abort: true }).then(() => {
+      isStopped = true;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(isStopped).toBe(true);
+    await stopped;
+  });
+
+  it("stop() lets the long poll in progress end, hands its messages over, then polls no more", async () => {
+    const { queue, consumer, handled, finishHandler } = setup();
     consumer.start();
     await vi.advanceTimersByTimeAsync(1_000);
     let isStopped = false;
     const stopped = consumer.stop().then(() => {
       isStopped = true;
     });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(isStopped).toBe(false);
+    queue.push(queueMessage("late"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(handled.map((message) => message.body)).toEqual(["late"]);
+    expect(isStopped).toBe(false);
+    finishHandler();
     await vi.advanceTimersByTimeAsync(0);
     expect(isStopped).toBe(true);
+    expect(queue.ops("receive")).toHaveLength(1);
+    await stopped;
+  });
+
+  it("stop() ends the wait for a free slot", async () => {
+    const { consumer, slots } = setup();
+    slots.free = 0;
+    consumer.start();
+    await vi.advanceTimersByTimeAsync(1_000);
+    const stopped = consumer.stop();
+    await vi.advanceTimersByTimeAsync(0);
     await stopped;
   });
 
@@ -129,6 +160,6 @@ describe("consumer", () => {
     expect(queue.ops("receive")).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
     expect(queue.ops("receive")).toHaveLength(3);
-    await consumer.stop();
+    await consumer.stop({ abort: true });
   });
 });

@@ -129,6 +129,8 @@ export class FakeEdge implements EdgeClient {
   isCanceled = false;
   leaseError: Error | undefined;
   appendError: ((body: AppendBlockRequest) => Error | undefined) | undefined;
+  /** Appends wait for this (a slow edge). */
+  appendHold: Promise<void> | undefined;
   finishError: Error | undefined;
   failError: Error | undefined;
 
@@ -149,6 +151,7 @@ export class FakeEdge implements EdgeClient {
   }
   async append(jobId: string, _capability: string, body: AppendBlockRequest): Promise<AppendBlockReply> {
     this.calls.push({ call: "append", jobId, body });
+    await this.appendHold;
     const error = this.appendError?.(body);
     if (error !== undefined) throw error;
     return { result: "appended", committed_blocks: body.block.index + 1, is_canceled: this.isCanceled };

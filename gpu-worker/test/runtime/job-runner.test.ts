@@ -16,6 +16,7 @@ const env = {
   HEARTBEAT_INTERVAL_SECONDS: "20",
   METRICS_PORT: "0",
   METRICS_HOST: "127.0.0.1",
+  RECEIVE_WAIT_SECONDS: "1",
 };
 
 /** Lets real setImmediate-driven work (the engine loop, promise chains) run; fake timers do not move. */
@@ -64,9 +65,11 @@ describe("job runner", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
   });
   afterEach(async () => {
-    vi.useRealTimers();
     engineInUse?.gate.open();
-    await worker?.stop(Date.now() + 1_000);
+    const stopped = worker?.stop(Date.now() + 5_000);
+    await vi.advanceTimersByTimeAsync(1_000); // the last long poll ends
+    await stopped;
+    vi.useRealTimers();
     worker = undefined;
   });
 
@@ -237,6 +240,7 @@ describe("job runner", () => {
     await flush();
     const stopped = worker!.stop(Date.now() + 20_000);
     await flush();
+    // Both slots are held, so no long poll is pending and nothing holds the releases back.
     expect(queue.ops("changeVisibility")).toEqual([
       { op: "changeVisibility", receiptHandle: waiting.receiptHandle, seconds: 0 },
     ]);
@@ -251,6 +255,24 @@ describe("job runner", () => {
     });
     expect(queue.ops("delete")).toHaveLength(0);
     expect(engine.aborted.sort()).toEqual(["job_a", "job_b"]);
+  });
+
+  it("on drain releases only after its own pending long poll ended (that poll would take the message back)", async () => {
+    const { engine, queue } = await setup({ blocks: 10 });
+    engine.gate.close();
+    const running = queueMessage(jobMessage({ job_id: "job_a" }));
+    queue.push(running);
+    await flush(); // one slot is free: a long poll is pending
+    const stopped = worker!.stop(Date.now() + 20_000);
+    engine.gate.open();
+    await flush();
+    expect(queue.ops("changeVisibility")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await flush();
+    expect(queue.ops("changeVisibility")).toEqual([
+      { op: "changeVisibility", receiptHandle: running.receiptHandle, seconds: 0 },
+    ]);
+    await expect(stopped).resolves.toBe(true);
   });
 
   it("hands a job over as a continuation before SQS's 12 h visibility cap", async () => {
@@ -269,6 +291,22 @@ describe("job runner", () => {
     expect(sent?.op === "send" && JSON.parse(sent.body)).toMatchObject({ job_id: "job_1", continuation: 1 });
     expect(queue.ops("delete")).toEqual([{ op: "delete", receiptHandle: message.receiptHandle }]);
     expect(engine.aborted).toEqual(["job_1"]);
+  });
+
+  it("holds the engine back when a job runs more than two blocks ahead of the edge", async () => {
+    const { engine, queue, edge } = await setup({ blocks: 20 });
+    let releaseAppends: () => void = () => {};
+    edge.appendHold = new Promise((resolve) => {
+      releaseAppends = resolve;
+    });
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.forwards).toBe(3);
+    releaseAppends();
+    edge.appendHold = undefined;
+    await flush(200);
+    expect(edge.of("finish")).toHaveLength(1);
+    expect(engine.forwards).toBe(20);
   });
 
   it("retries a job the engine ended with an error, without appending the broken block", async () => {

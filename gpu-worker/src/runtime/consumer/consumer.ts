@@ -1,8 +1,13 @@
 /**
  * The SQS poll loop, in the shape of bbc/sqs-consumer: long poll (20 s), hand every message to the handler,
- * and poll again only once the handlers are done; stop() aborts the poll in progress through an
- * AbortController. Unlike sqs-consumer a handler only *admits* a job (jobs run for minutes to hours), so the
- * number of messages asked for is the number of free batch slots, and with none free the loop waits for one.
+ * and poll again only once the handlers are done. Unlike sqs-consumer a handler only *admits* a job (jobs run
+ * for minutes to hours), so the number of messages asked for is the number of free batch slots, and with none
+ * free the loop waits for one.
+ *
+ * Stopping: `stop()` lets the long poll in progress finish (its messages still go to the handler, which
+ * releases them while the worker drains) and then ends the loop; `stop({ abort: true })` aborts the poll
+ * through an AbortController. Aborting is not free: SQS (and fauxqs) may still hand a message to the closed
+ * connection, and that message then stays invisible for the receive's visibility timeout.
  */
 import { SQS_RECEIVE_MAX_MESSAGES } from "../../config/schema.ts";
 import { sleep } from "../edge/retry.ts";
@@ -35,13 +40,16 @@ export interface ConsumerOptions {
 }
 
 export class Consumer {
+  /** Ends the waits between polls (free slot, error backoff). */
+  private readonly stopController = new AbortController();
+  /** Ends the long poll in progress. */
   private readonly abortController = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: ConsumerOptions) {}
 
   get isRunning(): boolean {
-    return this.loop !== undefined && !this.abortController.signal.aborted;
+    return this.loop !== undefined && !this.stopController.signal.aborted;
   }
 
   start(): void {
@@ -49,20 +57,25 @@ export class Consumer {
     this.loop = this.poll();
   }
 
-  /** Aborts the receive in progress and waits for the handlers of the last batch to finish. */
-  async stop(): Promise<void> {
-    this.abortController.abort(new Error("consumer stopped"));
+  /**
+   * Ends the loop after the poll in progress (or at once with `abort`) and waits for the handlers of the last
+   * batch to finish. May be called again with `abort` while a graceful stop waits.
+   */
+  async stop({ abort = false }: { abort?: boolean } = {}): Promise<void> {
+    this.stopController.abort(new Error("consumer stopped"));
+    if (abort) this.abortController.abort(new Error("consumer aborted"));
     await this.loop;
   }
 
   private async poll(): Promise<void> {
     const { queue, slots, handleMessage, logger, metrics } = this.options;
+    const stopSignal = this.stopController.signal;
     const signal = this.abortController.signal;
     let errorBackoffMs = RECEIVE_ERROR_BACKOFF_MS;
-    while (!signal.aborted) {
+    while (!stopSignal.aborted) {
       const freeSlots = slots.freeSlots();
       if (freeSlots <= 0) {
-        await slots.waitForFreeSlot(signal);
+        await slots.waitForFreeSlot(stopSignal);
         continue;
       }
       let messages: QueueMessage[];
@@ -79,7 +92,7 @@ export class Consumer {
         metrics.queueErrors.inc({ operation: "receive" });
         this.options.onQueueReachable?.(false);
         logger.warn({ err: error, retry_in_ms: errorBackoffMs }, "receive failed");
-        await sleep(errorBackoffMs, signal).catch(() => {});
+        await sleep(errorBackoffMs, stopSignal).catch(() => {});
         errorBackoffMs = Math.min(errorBackoffMs * 2, RECEIVE_ERROR_BACKOFF_MAX_MS);
         continue;
       }

@@ -16,6 +16,8 @@ export interface EngineLoopOptions {
   logger: Logger;
   maxBatchSize: number;
   onOutputs: (outputs: readonly BlockOutput[]) => void;
+  /** Awaited before each step (backpressure from the edge). */
+  beforeStep?: () => Promise<void>;
   onStepError: (error: unknown) => void;
   /** The engine failed ENGINE_MAX_CONSECUTIVE_FAILURES steps in a row. */
   onBroken: (error: unknown) => void;
@@ -57,6 +59,8 @@ export class EngineLoop {
   private async run(): Promise<void> {
     const { engine, metrics, logger } = this.options;
     while (!this.isStopped && engine.hasWork()) {
+      await this.options.beforeStep?.();
+      if (this.isStopped || !engine.hasWork()) break;
       const startedAt = performance.now();
       let outputs: BlockOutput[] = [];
       try {

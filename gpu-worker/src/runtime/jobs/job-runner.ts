@@ -27,6 +27,13 @@ import { RunningJob } from "./running-job.ts";
 
 /** SQS caps a message's total visibility at 12 h from its receive. */
 const SQS_VISIBILITY_CAP_MS = 12 * 60 * 60 * 1_000;
+/**
+ * Backpressure: a job may run this many blocks ahead of the edge. Beyond it the engine waits (at most
+ * BACKPRESSURE_MAX_WAIT_MS per step) for that job's appends, so a slow edge does not pile up blocks in memory
+ * and a drain has little left to append.
+ */
+export const MAX_PENDING_APPENDS_PER_JOB = 2;
+export const BACKPRESSURE_MAX_WAIT_MS = 5_000;
 /** Retry delay after a transient failure: 2^receiveCount seconds, at most this (and the visibility timeout). */
 const RETRY_DELAY_MAX_SECONDS = 300;
 
@@ -56,6 +63,7 @@ export class JobRunner {
   private readonly jobs = new Map<string, RunningJob>();
   private readonly slotWaiters = new Set<() => void>();
   private isDraining = false;
+  private releaseGate: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
 
   constructor(private readonly options: JobRunnerOptions) {
@@ -264,8 +272,27 @@ export class JobRunner {
         this.abortInEngine(job);
         after = "release";
       }
-      job.appendTail = job.appendTail.then(() => this.appendBlock(job, output, after));
+      job.pendingAppends++;
+      job.appendTail = job.appendTail
+        .then(() => this.appendBlock(job, output, after))
+        .finally(() => {
+          job.pendingAppends--;
+        });
     }
+  }
+
+  /** Resolves when no job is more than MAX_PENDING_APPENDS_PER_JOB blocks ahead of the edge (or after the cap). */
+  async waitForAppends(): Promise<void> {
+    const behind = [...this.jobs.values()].filter((job) => job.pendingAppends > MAX_PENDING_APPENDS_PER_JOB);
+    if (behind.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(behind.map((job) => job.appendTail)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, BACKPRESSURE_MAX_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** The engine step threw: every request in it is lost; each job is retried (or failed at its last receive). */
@@ -459,9 +486,14 @@ export class JobRunner {
     await this.close(job, "failed", "delete");
   }
 
-  /** SIGTERM: append the block in flight of each running job, then release it; release the rest at once. */
-  beginDrain(): void {
+  /**
+   * SIGTERM: append the block in flight of each running job, then release it; release the rest at once.
+   * Releases wait for `releaseGate` (the consumer's last long poll to end): a message made visible while this
+   * worker's own poll is pending would be received again, costing it one of its receives before the DLQ.
+   */
+  beginDrain(releaseGate: Promise<unknown> = Promise.resolve()): void {
     this.isDraining = true;
+    this.releaseGate = releaseGate.catch(() => {});
     for (const job of this.jobs.values()) {
       if (job.phase === "leasing") {
         job.phase = "draining";
@@ -505,7 +537,10 @@ export class JobRunner {
     const { queue, metrics, visibilityTimeoutSeconds } = this.options;
     try {
       if (action === "delete") await queue.delete(message.receiptHandle);
-      else if (action === "release") await queue.changeVisibility(message.receiptHandle, 0);
+      else if (action === "release") {
+        await this.releaseGate;
+        await queue.changeVisibility(message.receiptHandle, 0);
+      }
       else if (action === "retry") {
         const delaySeconds = Math.min(2 ** message.receiveCount, RETRY_DELAY_MAX_SECONDS, visibilityTimeoutSeconds);
         await queue.changeVisibility(message.receiptHandle, delaySeconds);

@@ -30,6 +30,8 @@ export class RunningJob {
   lastUsage: RequestUsage | undefined;
   /** Appends run one after another, in block order. */
   appendTail: Promise<void> = Promise.resolve();
+  /** Blocks out of the engine whose append has not finished yet. */
+  pendingAppends = 0;
   stopHeartbeat: () => void = () => {};
   readonly closed: Promise<void>;
   markClosed: () => void = () => {};

@@ -1,0 +1,51 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  createJob,
+  getBlocks,
+  type InProcessWorker,
+  purgeQueues,
+  startInProcessWorker,
+  uninterruptedText,
+  waitForEmptyQueues,
+  waitForJob,
+} from "./support/stack.ts";
+
+let worker: InProcessWorker | undefined;
+beforeEach(purgeQueues);
+afterEach(async () => {
+  await worker?.stop();
+  worker = undefined;
+});
+
+describe("a job through the whole stack", () => {
+  it("is received, its blocks appended in order, finished, and its message deleted", async () => {
+    worker = await startInProcessWorker();
+    const prompt = "In the beginning God created";
+    const created = await createJob(prompt, { max_tokens: 48, seed: 11 });
+    const done = await waitForJob(created.id, (job) => job.status === "succeeded", "the job to succeed");
+
+    const blocks = await getBlocks(created.id);
+    expect(blocks.map((block) => block.index)).toEqual(blocks.map((_, index) => index));
+    expect(blocks.map((block) => block.text).join("")).toBe(done.text);
+    expect(done.finish_reason).not.toBeNull();
+    expect(done.usage?.completion_tokens).toBe(blocks.reduce((sum, block) => sum + block.token_count, 0));
+    expect(done.usage?.forwards).toBeGreaterThan(0);
+    expect(done.text).toBe(await uninterruptedText(prompt, done.params));
+
+    await waitForEmptyQueues();
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.worker.healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/bd3_worker_blocks_appended_total\{result="appended"\} [1-9]/);
+    expect(metrics).toMatch(/bd3_worker_jobs_total\{outcome="succeeded"\} 1/);
+    expect((await fetch(`http://127.0.0.1:${worker.worker.healthPort}/readyz`)).status).toBe(200);
+  });
+
+  it("runs several jobs in one batch", async () => {
+    worker = await startInProcessWorker({ MAX_BATCH_SIZE: "3" });
+    const jobs = await Promise.all([1, 2, 3].map((seed) => createJob("And the earth", { max_tokens: 32, seed })));
+    const done = await Promise.all(
+      jobs.map((job) => waitForJob(job.id, (view) => view.status === "succeeded", `job ${job.id} to succeed`)),
+    );
+    for (const view of done) expect(view.progress.blocks).toBeGreaterThan(0);
+    await waitForEmptyQueues();
+  });
+});

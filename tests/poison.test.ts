@@ -1,0 +1,81 @@
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createSqsClient } from "../gpu-worker/src/runtime/queue/job-queue.ts";
+import { STACK_MAX_RECEIVE_COUNT } from "./support/global-setup.ts";
+import { type SlowEdge, startSlowEdge } from "./support/slow-edge.ts";
+import {
+  createJob,
+  createLongJob,
+  type InProcessWorker,
+  logLines,
+  purgeQueues,
+  spawnWorker,
+  stackAddresses,
+  startInProcessWorker,
+  waitFor,
+  waitForEmptyQueues,
+  waitForJob,
+} from "./support/stack.ts";
+
+let slowEdge: SlowEdge;
+let worker: InProcessWorker | undefined;
+beforeAll(async () => {
+  slowEdge = await startSlowEdge({ target: stackAddresses().edgeUrl, appendDelayMs: 40 });
+});
+afterAll(() => slowEdge.close());
+beforeEach(purgeQueues);
+afterEach(async () => {
+  await worker?.stop();
+  worker = undefined;
+});
+
+describe("poison messages", () => {
+  it("a job that keeps crashing its worker ends in the DLQ, and the edge shows it failed", async () => {
+    const { dlqUrl } = stackAddresses();
+    const created = await createLongJob("Vanity of vanities");
+    for (let attempt = 1; attempt <= STACK_MAX_RECEIVE_COUNT; attempt++) {
+      const crashing = spawnWorker({ EDGE_URL: slowEdge.url, VISIBILITY_TIMEOUT_SECONDS: "2" });
+      await waitFor(
+        `attempt ${attempt} to start`,
+        async () =>
+          logLines(crashing.output(), "job started").length + logLines(crashing.output(), "job resumed").length > 0
+            ? true
+            : undefined,
+        { timeoutMs: 30_000 },
+      );
+      crashing.child.kill("SIGKILL");
+      await crashing.exited;
+    }
+
+    // The next receive moves the message to the DLQ; this worker's DLQ watcher fails the job on the edge.
+    worker = await startInProcessWorker({ SQS_DLQ_URL: dlqUrl });
+    const failed = await waitForJob(created.id, (job) => job.status === "failed", "the job to fail", 30_000);
+    expect(failed.error?.code).toBe("dead_lettered");
+    await waitForEmptyQueues();
+  });
+
+  it("a message the worker cannot read is failed on the edge with the reason and deleted", async () => {
+    const { queueUrl, sqsEndpoint } = stackAddresses();
+    const sqs = createSqsClient({
+      endpoint: sqsEndpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    const created = await createJob("Selah", { max_tokens: 16, seed: 1 });
+    // Replace the edge's message with one from a future edge (version 2) for the same job.
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 5 }));
+    const [message] = received.Messages ?? [];
+    expect(message?.Body).toContain(created.id);
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message?.ReceiptHandle }));
+    const body = JSON.parse(message?.Body ?? "{}") as Record<string, unknown>;
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ ...body, version: 2 }) }),
+    );
+
+    worker = await startInProcessWorker();
+    const failed = await waitForJob(created.id, (job) => job.status === "failed", "the job to fail", 20_000);
+    expect(failed.error).toMatchObject({ code: "unsupported_message_version" });
+    await waitForEmptyQueues();
+    sqs.destroy();
+  });
+});
