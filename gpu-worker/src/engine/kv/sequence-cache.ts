@@ -3,9 +3,13 @@
  * (the model's context minus one block: the block being denoised fills the rest of the window). Blocks live
  * in slots; appending to a full cache reuses the slot of the oldest block, which is how the window slides.
  * Slot order is irrelevant to attention (keys carry their rotary positions), so sliding never moves data.
- * Each slot has a version so a batch buffer mirroring the cache copies only what changed.
+ *
+ * Storage is one array per keys/values laid out [layers, heads, allocatedSlots * blockSize, head_dim], so the
+ * used slots of a (layer, head) are one contiguous run: copying a sequence into a batch buffer is one copy per
+ * (layer, head). Storage grows by doubling up to the capacity (short documents stay small). Each slot has a
+ * version so a batch buffer mirroring the cache copies only what changed.
  */
-import { allocateKv, blockElements, type KvArray, type KvLayout } from "./layout.ts";
+import { allocateKv, type KvArray, type KvLayout } from "./layout.ts";
 
 export interface PresentSource {
   key: KvArray;
@@ -14,9 +18,12 @@ export interface PresentSource {
   stepLength: number;
 }
 
+const INITIAL_SLOTS = 4;
+
 export class SequenceKvCache {
-  readonly keys: (KvArray | null)[];
-  readonly values: (KvArray | null)[];
+  key: KvArray;
+  value: KvArray;
+  allocatedSlots = 0;
   /** Absolute block index held by each slot, -1 when empty. */
   readonly slotBlocks: Int32Array;
   readonly slotVersions: Uint32Array;
@@ -28,14 +35,24 @@ export class SequenceKvCache {
     readonly layout: KvLayout,
     readonly capacityBlocks: number,
   ) {
-    this.keys = new Array(capacityBlocks).fill(null);
-    this.values = new Array(capacityBlocks).fill(null);
+    this.key = allocateKv(layout.dtype, 0);
+    this.value = allocateKv(layout.dtype, 0);
     this.slotBlocks = new Int32Array(capacityBlocks).fill(-1);
     this.slotVersions = new Uint32Array(capacityBlocks);
   }
 
   get numBlocks(): number {
     return this.numBlocksHeld;
+  }
+
+  /** Elements of one slot within one (layer, head) run. */
+  get slotSpan(): number {
+    return this.layout.blockSize * this.layout.headDim;
+  }
+
+  /** Offset of slot `slot` of (layer, head) in `key` / `value`. */
+  offsetOf(layer: number, head: number, slot: number): number {
+    return ((layer * this.layout.numHeads + head) * this.allocatedSlots + slot) * this.slotSpan;
   }
 
   /** Absolute indices of the cached blocks, oldest first. */
@@ -55,29 +72,42 @@ export class SequenceKvCache {
     return oldest;
   }
 
+  private ensureSlots(slots: number): void {
+    if (slots <= this.allocatedSlots) return;
+    const { numLayers, numHeads, dtype } = this.layout;
+    const allocated = Math.min(this.capacityBlocks, Math.max(slots, INITIAL_SLOTS, 2 * this.allocatedSlots));
+    const key = allocateKv(dtype, numLayers * numHeads * allocated * this.slotSpan);
+    const value = allocateKv(dtype, key.length);
+    const used = this.highWaterSlots * this.slotSpan;
+    for (let run = 0; run < numLayers * numHeads; run++) {
+      const source = run * this.allocatedSlots * this.slotSpan;
+      key.set(this.key.subarray(source, source + used), run * allocated * this.slotSpan);
+      value.set(this.value.subarray(source, source + used), run * allocated * this.slotSpan);
+    }
+    this.key = key;
+    this.value = value;
+    this.allocatedSlots = allocated;
+  }
+
   /**
    * Stores block `blockIndex` from a graph's present tensors ([L, B, H, Q, D]): batch row `row`, step tokens
    * `[tokenOffset, tokenOffset + blockSize)`. Drops the oldest block when full. Returns the slot written.
    */
   appendFromPresent(blockIndex: number, present: PresentSource, row: number, tokenOffset: number): number {
-    const { numLayers, numHeads, headDim, blockSize } = this.layout;
     if (this.capacityBlocks === 0) return -1;
+    const { numLayers, numHeads, headDim } = this.layout;
     const slot = this.nextSlot();
-    const elements = blockElements(this.layout);
-    const key = this.keys[slot] ?? allocateKv(this.layout.dtype, elements);
-    const value = this.values[slot] ?? allocateKv(this.layout.dtype, elements);
-    const rowStride = blockSize * headDim;
+    this.ensureSlots(slot + 1);
+    const span = this.slotSpan;
     for (let layer = 0; layer < numLayers; layer++) {
       for (let head = 0; head < numHeads; head++) {
         const source =
           (((layer * present.batchSize + row) * numHeads + head) * present.stepLength + tokenOffset) * headDim;
-        const target = (layer * numHeads + head) * rowStride;
-        key.set(present.key.subarray(source, source + rowStride), target);
-        value.set(present.value.subarray(source, source + rowStride), target);
+        const target = this.offsetOf(layer, head, slot);
+        this.key.set(present.key.subarray(source, source + span), target);
+        this.value.set(present.value.subarray(source, source + span), target);
       }
     }
-    this.keys[slot] = key;
-    this.values[slot] = value;
     if ((this.slotBlocks[slot] as number) < 0) this.numBlocksHeld++;
     this.slotBlocks[slot] = blockIndex;
     this.slotVersions[slot] = (this.slotVersions[slot] as number) + 1;
@@ -85,9 +115,8 @@ export class SequenceKvCache {
     return slot;
   }
 
-  /** Host bytes held by allocated slots. */
+  /** Host bytes held by the storage, keys and values. */
   bytesAllocated(): number {
-    const elementBytes = this.layout.dtype === "float16" ? 2 : 4;
-    return this.keys.reduce((sum, key) => sum + (key ? 2 * key.length * elementBytes : 0), 0);
+    return this.key.byteLength + this.value.byteLength;
   }
 }
