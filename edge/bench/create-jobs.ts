@@ -19,7 +19,7 @@ import { type LoadResult, runLoad } from "./load.ts";
 import { startLocalSqs } from "./local-sqs.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const OUT_DIR = join(ROOT, "edge", "bench", ".out");
+const OUT_DIR = join(ROOT, "edge", "bench", "dist");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const WARMUP_MS = 1_500;

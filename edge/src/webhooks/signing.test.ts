@@ -11,6 +11,11 @@ describe("webhook signing", () => {
     expect(await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a")).toBe(a);
   });
 
+  it("matches what `npm run -w edge webhook-secret` prints for an operator", async () => {
+    const secret = await tenantWebhookSecret("dev-webhook-signing-secret-not-for-production", "tenant_dev");
+    expect(secret).toBe("whsec_x2uHP+rMhlSF0VuM/eHbcHz1xiKfZdAEwRq0EDHZKjM=");
+  });
+
   it("produces headers a Standard Webhooks receiver verifies", async () => {
     const secret = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a");
     const body = JSON.stringify({ type: "generation.completed", timestamp: new Date().toISOString(), data: {} });
