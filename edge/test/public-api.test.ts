@@ -1,3 +1,5 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import {
   BlockPageSchema,
   ErrorBodySchema,
@@ -7,9 +9,11 @@ import {
 } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import { PUBLIC_BODY_MAX_BYTES } from "../src/config/constants.ts";
+import worker from "../src/worker.ts";
 import { call, createJob, json } from "./helpers/api.ts";
 import { settled, stubOfJob } from "./helpers/job-object.ts";
 import { append, finish, lease } from "./helpers/worker.ts";
+import { TEST_KEYS } from "./test-keys.ts";
 
 async function expectError(response: Response, status: number, type: string, param?: string) {
   expect(response.status).toBe(status);
@@ -269,6 +273,40 @@ describe("meta routes", () => {
     expect(create.required).toEqual(["prompt"]);
     expect(Object.keys(create.properties ?? {})).toEqual(expect.arrayContaining(["prompt", "max_tokens", "webhook"]));
     expect(document.components.schemas.Generation?.required).toContain("is_stalled");
+    expect(JSON.stringify(document)).toContain("#/components/schemas/WebhookEvent");
+    for (const match of JSON.stringify(document).matchAll(/"#\/components\/schemas\/(\w+)"/g)) {
+      expect(document.components.schemas).toHaveProperty(match[1]!);
+    }
+  });
+
+  it("fails closed when misconfigured: 500 on the API, 503 naming the problem on /healthz", async () => {
+    const ctx = createExecutionContext();
+    const broken = { ...env, WORKER_CAPABILITY_SECRET: "" };
+    const health = await worker.fetch(new Request("https://edge.test/healthz"), broken, ctx);
+    expect(health.status).toBe(503);
+    expect(JSON.stringify(await health.json())).toContain("WORKER_CAPABILITY_SECRET");
+    const create = new Request("https://edge.test/v1/generations", { method: "POST", body: "{}" });
+    await expectError(await worker.fetch(create, broken, ctx), 500, "api_error");
+    const production = { ...env, ENVIRONMENT: "production" };
+    const refused = await worker.fetch(new Request("https://edge.test/healthz"), production, ctx);
+    expect(JSON.stringify(await refused.json())).toContain("dev-only");
+  });
+
+  it("falls back to an in-isolate rate limit without the binding", async () => {
+    const ctx = createExecutionContext();
+    const unbound = { ...env, RATE_LIMITER: undefined, RATE_LIMIT_FALLBACK_PER_MINUTE: "3" };
+    const get = () =>
+      worker.fetch(
+        new Request("https://edge.test/v1/generations/gen_x", {
+          headers: { Authorization: `Bearer ${TEST_KEYS.tenantB.key}` },
+        }),
+        unbound,
+        ctx,
+      );
+    const statuses = [];
+    for (let i = 0; i < 8; i += 1) statuses.push((await get()).status);
+    expect(statuses).toContain(429);
+    expect(statuses.filter((status) => status === 404).length).toBeLessThanOrEqual(6);
   });
 
   it("answers unknown routes with the error body", async () => {

@@ -143,5 +143,6 @@ async function runRetention(core: JobCore, job: JobRecord): Promise<boolean> {
   await tenantIndexStub(core.env, job.tenantId).remove(job.id);
   await core.ctx.storage.deleteAlarm();
   await core.ctx.storage.deleteAll();
+  core.store.forget();
   return true;
 }

@@ -145,15 +145,26 @@ export interface StoredBlock extends Block {
 }
 
 export class JobStore {
+  /** Cached once true: tables only disappear with the whole storage (`forget` after retention). */
+  private isReady = false;
+
   constructor(private readonly sql: SqlStorage) {}
 
   /** True once a job was created here; read-only probes (random ids) never create tables. */
   hasSchema(): boolean {
-    return this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job'").toArray().length > 0;
+    this.isReady ||=
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job'").toArray().length > 0;
+    return this.isReady;
   }
 
   ensureSchema(): void {
     this.sql.exec(SCHEMA_SQL);
+    this.isReady = true;
+  }
+
+  /** Call after the storage was deleted. */
+  forget(): void {
+    this.isReady = false;
   }
 
   read(): JobRecord | null {

@@ -81,6 +81,18 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
     },
     security: [{ apiKey: [] }],
     paths: operations(),
+    webhooks: {
+      generationEvent: {
+        post: {
+          summary: "Standard Webhooks delivery (webhook-id, webhook-timestamp, webhook-signature headers)",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/WebhookEvent" } } },
+          },
+          responses: { "200": { description: "any 2xx acknowledges; 410 stops deliveries; others are retried" } },
+        },
+      },
+    },
   };
   return { ...cached, servers: [{ url: serverUrl }] };
 }
