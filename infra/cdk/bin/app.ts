@@ -1,0 +1,24 @@
+/**
+ * `npm run synth` (in infra/): writes the CloudFormation template to infra/cdk.out. Settings come from CDK
+ * context (`-c key=value` with the cdk CLI, or the environment here): stage, edgeUrl, imageTag, maxTasks.
+ */
+import { App } from "aws-cdk-lib";
+import { Bd3Stack } from "../lib/bd3-stack.ts";
+
+const app = new App({
+  outdir: process.env.CDK_OUTDIR ?? "cdk.out",
+  // New AWS accounts cannot create launch configurations any more.
+  context: { "@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig": true },
+});
+const setting = (key: string, fallback: string): string =>
+  (app.node.tryGetContext(key) as string | undefined) ?? process.env[`BD3_${key.toUpperCase()}`] ?? fallback;
+
+const stage = setting("stage", "dev");
+new Bd3Stack(app, `bd3-${stage}`, {
+  stage,
+  edgeUrl: setting("edgeUrl", "https://bd3-serve-edge.example.workers.dev"),
+  imageTag: setting("imageTag", "latest"),
+  maxTasks: Number(setting("maxTasks", "4")),
+  description: `bd3-serve ${stage}: job queues + DLQ, IAM, autoscaled GPU workers`,
+});
+app.synth();

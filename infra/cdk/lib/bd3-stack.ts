@@ -1,0 +1,56 @@
+/**
+ * One deployable stack per model and stage: the queue pair, access for workers and the edge, the worker image
+ * repository and the autoscaled GPU service. Environment-agnostic (no lookups), so `npm run synth` works
+ * offline; account and region come from the deploy credentials.
+ */
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { Repository, TagMutability } from "aws-cdk-lib/aws-ecr";
+import type { Construct } from "constructs";
+import { QueueAccess } from "./access.ts";
+import { GpuWorkerService } from "./gpu-worker-service.ts";
+import { JobQueues } from "./job-queues.ts";
+
+export interface Bd3StackProps extends StackProps {
+  /** e.g. `prod`; prefixes resource names. */
+  stage: string;
+  edgeUrl: string;
+  imageTag: string;
+  instanceType?: string;
+  maxBatchSize?: number;
+  maxTasks?: number;
+  maxReceiveCount?: number;
+}
+
+export class Bd3Stack extends Stack {
+  constructor(scope: Construct, id: string, props: Bd3StackProps) {
+    super(scope, id, props);
+    const queues = new JobQueues(this, "Queues", {
+      namePrefix: `bd3-${props.stage}`,
+      ...(props.maxReceiveCount !== undefined ? { maxReceiveCount: props.maxReceiveCount } : {}),
+    });
+    const access = new QueueAccess(this, "Access", { queues });
+    const repository = new Repository(this, "WorkerImages", {
+      repositoryName: `bd3-${props.stage}-gpu-worker`,
+      imageTagMutability: TagMutability.IMMUTABLE,
+      imageScanOnPush: true,
+    });
+    new GpuWorkerService(this, "GpuWorkers", {
+      queues,
+      access,
+      repository,
+      imageTag: props.imageTag,
+      edgeUrl: props.edgeUrl,
+      ...(props.instanceType !== undefined ? { instanceType: props.instanceType } : {}),
+      ...(props.maxBatchSize !== undefined ? { maxBatchSize: props.maxBatchSize } : {}),
+      ...(props.maxTasks !== undefined ? { maxTasks: props.maxTasks } : {}),
+    });
+
+    new CfnOutput(this, "JobsQueueUrl", { value: queues.jobs.queueUrl, description: "SQS_QUEUE_URL (edge, workers)" });
+    new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetters.queueUrl, description: "SQS_DLQ_URL" });
+    new CfnOutput(this, "EdgeUserName", {
+      value: access.edgeUser.userName,
+      description: "create its access key by hand; store it with `wrangler secret put --env production`",
+    });
+    new CfnOutput(this, "WorkerImageRepository", { value: repository.repositoryUri });
+  }
+}

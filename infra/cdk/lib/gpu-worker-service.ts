@@ -1,0 +1,171 @@
+/**
+ * GPU workers on ECS (EC2 GPU instances): one task per GPU, the task count follows the queue depth, and the
+ * instances follow the tasks (capacity provider with managed scaling).
+ *
+ * Scaling: backlog = visible + in-flight messages of the jobs queue (in-flight = jobs running now). The
+ * desired task count is ceil(backlog / MAX_BATCH_SIZE), applied as exact-capacity steps, between
+ * `minTasks` (0: scale to zero when idle) and `maxTasks`. A task scaled in gets SIGTERM: it appends the
+ * blocks in flight, releases its messages, and another task resumes them (ECS waits `stopTimeout`, at most
+ * 120 s, which SHUTDOWN_GRACE_SECONDS stays below).
+ */
+import { Duration } from "aws-cdk-lib";
+import { AdjustmentType } from "aws-cdk-lib/aws-applicationautoscaling";
+import { AutoScalingGroup } from "aws-cdk-lib/aws-autoscaling";
+import { MathExpression } from "aws-cdk-lib/aws-cloudwatch";
+import { InstanceType, Peer, Port, SecurityGroup, SubnetType, Vpc } from "aws-cdk-lib/aws-ec2";
+import type { IRepository } from "aws-cdk-lib/aws-ecr";
+import {
+  AmiHardwareType,
+  AsgCapacityProvider,
+  Cluster,
+  ContainerImage,
+  Ec2Service,
+  Ec2TaskDefinition,
+  EcsOptimizedImage,
+  LogDrivers,
+  NetworkMode,
+  Protocol,
+} from "aws-cdk-lib/aws-ecs";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import type { QueueAccess } from "./access.ts";
+import type { JobQueues } from "./job-queues.ts";
+
+export const METRICS_PORT = 9464;
+/** ECS's ceiling for stopTimeout; the worker's drain grace stays below it. */
+export const STOP_TIMEOUT_SECONDS = 120;
+export const SHUTDOWN_GRACE_SECONDS = 100;
+/** The same probe as the Dockerfile's HEALTHCHECK: the worker's /healthz answers 200. */
+export const HEALTHCHECK_SCRIPT =
+  "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))";
+
+export interface GpuWorkerServiceProps {
+  queues: JobQueues;
+  access: QueueAccess;
+  repository: IRepository;
+  imageTag: string;
+  /** Public URL of the edge (its worker API is under /internal/v1). */
+  edgeUrl: string;
+  /** One GPU each; g5.xlarge = 1 x A10G 24 GB. */
+  instanceType?: string;
+  maxBatchSize?: number;
+  minTasks?: number;
+  maxTasks?: number;
+  /** Container memory reservation in MiB (host KV budget + model + Node). */
+  memoryReservationMiB?: number;
+}
+
+export class GpuWorkerService extends Construct {
+  readonly service: Ec2Service;
+  readonly taskDefinition: Ec2TaskDefinition;
+
+  constructor(scope: Construct, id: string, props: GpuWorkerServiceProps) {
+    super(scope, id);
+    const maxBatchSize = props.maxBatchSize ?? 8;
+    const maxTasks = props.maxTasks ?? 4;
+
+    // Public subnets only: workers make outbound HTTPS calls (SQS, the edge) and take no inbound traffic
+    // except metrics scrapes from inside the VPC; no NAT gateway to pay for.
+    const vpc = new Vpc(this, "Vpc", {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: "public", subnetType: SubnetType.PUBLIC }],
+    });
+    const cluster = new Cluster(this, "Cluster", { vpc });
+    const securityGroup = new SecurityGroup(this, "WorkerSg", { vpc, allowAllOutbound: true });
+    securityGroup.addIngressRule(Peer.ipv4(vpc.vpcCidrBlock), Port.tcp(METRICS_PORT), "Prometheus scrape");
+    const autoScalingGroup = new AutoScalingGroup(this, "GpuInstances", {
+      vpc,
+      vpcSubnets: { subnetType: SubnetType.PUBLIC },
+      associatePublicIpAddress: true,
+      instanceType: new InstanceType(props.instanceType ?? "g5.xlarge"),
+      machineImage: EcsOptimizedImage.amazonLinux2(AmiHardwareType.GPU),
+      securityGroup,
+      minCapacity: 0,
+      maxCapacity: maxTasks,
+    });
+    const capacityProvider = new AsgCapacityProvider(this, "GpuCapacity", {
+      autoScalingGroup,
+      enableManagedScaling: true,
+      targetCapacityPercent: 100,
+    });
+    cluster.addAsgCapacityProvider(capacityProvider);
+
+    this.taskDefinition = new Ec2TaskDefinition(this, "Task", { networkMode: NetworkMode.BRIDGE });
+    this.taskDefinition.taskRole.addManagedPolicy(props.access.workerPolicy);
+    const stack = this.taskDefinition.stack;
+    this.taskDefinition.addContainer("worker", {
+      image: ContainerImage.fromEcrRepository(props.repository, props.imageTag),
+      gpuCount: 1,
+      memoryReservationMiB: props.memoryReservationMiB ?? 12_288,
+      stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
+      portMappings: [{ containerPort: METRICS_PORT, hostPort: METRICS_PORT, protocol: Protocol.TCP }],
+      environment: {
+        SQS_QUEUE_URL: props.queues.jobs.queueUrl,
+        SQS_DLQ_URL: props.queues.deadLetters.queueUrl,
+        SQS_ENDPOINT: `https://sqs.${stack.region}.${stack.urlSuffix}`,
+        AWS_REGION: stack.region,
+        EDGE_URL: props.edgeUrl,
+        EXECUTION_PROVIDERS: "cuda,cpu",
+        MAX_BATCH_SIZE: String(maxBatchSize),
+        MAX_RECEIVE_COUNT: String(props.queues.maxReceiveCount),
+        VISIBILITY_TIMEOUT_SECONDS: "120",
+        HEARTBEAT_INTERVAL_SECONDS: "30",
+        SHUTDOWN_GRACE_SECONDS: String(SHUTDOWN_GRACE_SECONDS),
+        METRICS_PORT: String(METRICS_PORT),
+      },
+      healthCheck: {
+        command: ["CMD", "node", "-e", HEALTHCHECK_SCRIPT],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(120),
+      },
+      logging: LogDrivers.awsLogs({ streamPrefix: "gpu-worker", logRetention: RetentionDays.ONE_MONTH }),
+    });
+
+    this.service = new Ec2Service(this, "Service", {
+      cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: props.minTasks ?? 0,
+      minHealthyPercent: 0,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+      capacityProviderStrategies: [{ capacityProvider: capacityProvider.capacityProviderName, weight: 1 }],
+    });
+
+    const backlog = new MathExpression({
+      label: "Jobs queued or running",
+      expression: "visible + inFlight",
+      usingMetrics: {
+        visible: props.queues.jobs.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+        inFlight: props.queues.jobs.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1) }),
+      },
+      period: Duration.minutes(1),
+    });
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minTasks ?? 0, maxCapacity: maxTasks });
+    scaling.scaleOnMetric("Backlog", {
+      metric: backlog,
+      adjustmentType: AdjustmentType.EXACT_CAPACITY,
+      scalingSteps: backlogSteps(maxBatchSize, maxTasks),
+      cooldown: Duration.minutes(2),
+      evaluationPeriods: 1,
+    });
+  }
+}
+
+/**
+ * Exact-capacity steps: backlog 0 -> 0 tasks; 1..batch -> 1; batch+1..2·batch -> 2; ...; beyond -> maxTasks.
+ * (Bounds are inclusive below, exclusive above; the backlog is a whole number.)
+ */
+export function backlogSteps(
+  maxBatchSize: number,
+  maxTasks: number,
+): { lower?: number; upper?: number; change: number }[] {
+  const steps: { lower?: number; upper?: number; change: number }[] = [{ upper: 1, change: 0 }];
+  for (let tasks = 1; tasks < maxTasks; tasks++) {
+    steps.push({ lower: (tasks - 1) * maxBatchSize + 1, upper: tasks * maxBatchSize + 1, change: tasks });
+  }
+  steps.push({ lower: (maxTasks - 1) * maxBatchSize + 1, change: maxTasks });
+  return steps;
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * Synth tests of the CDK app. Not a root vitest project (the root `npm ci` does not install aws-cdk-lib):
+ * run with `npm --prefix infra ci && npm --prefix infra test`.
+ */
+export default defineConfig({
+  test: {
+    name: "infra",
+    include: ["test/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
