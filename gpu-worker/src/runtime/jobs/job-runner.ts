@@ -540,8 +540,7 @@ export class JobRunner {
       else if (action === "release") {
         await this.releaseGate;
         await queue.changeVisibility(message.receiptHandle, 0);
-      }
-      else if (action === "retry") {
+      } else if (action === "retry") {
         const delaySeconds = Math.min(2 ** message.receiveCount, RETRY_DELAY_MAX_SECONDS, visibilityTimeoutSeconds);
         await queue.changeVisibility(message.receiptHandle, delaySeconds);
       }
