@@ -309,6 +309,21 @@ describe("meta routes", () => {
     expect(statuses.filter((status) => status === 404).length).toBeLessThanOrEqual(6);
   });
 
+  it("lets requests through when the rate limit binding itself fails", async () => {
+    const failing = {
+      ...env,
+      RATE_LIMITER: {
+        limit: async () => {
+          throw new Error("limiter down");
+        },
+      },
+    };
+    const request = new Request("https://edge.test/v1/generations/gen_x", {
+      headers: { Authorization: `Bearer ${TEST_KEYS.tenantB.key}` },
+    });
+    await expectError(await worker.fetch(request, failing, createExecutionContext()), 404, "not_found_error");
+  });
+
   it("answers unknown routes with the error body", async () => {
     await expectError(await call("GET", "/v2/nothing", { key: null }), 404, "not_found_error");
     await expectError(await call("DELETE", "/v1/generations"), 404, "not_found_error");

@@ -28,8 +28,9 @@ let warnedFallback = false;
 /**
  * Per API key rate limit through the Workers rate limit binding (`RATE_LIMITER`), answering 429 with
  * `Retry-After` (seconds to the end of the current window). The binding counts per Cloudflare location and
- * is eventually consistent, so it caps abuse rather than metering exactly. Without the binding (some local
- * setups) a per-isolate fixed window stands in and says so once in the log.
+ * is eventually consistent, so it caps abuse rather than metering exactly; if the binding itself errors the
+ * request is let through (logged). Without the binding (some local setups) a per-isolate fixed window
+ * stands in and says so once in the log.
  */
 export function rateLimit({ periodSeconds = PERIOD_SECONDS }: { periodSeconds?: number } = {}) {
   const fallback = new FallbackLimiter();
@@ -37,7 +38,13 @@ export function rateLimit({ periodSeconds = PERIOD_SECONDS }: { periodSeconds?: 
     const key = c.var.caller.keyId;
     let allowed: boolean;
     if (c.env.RATE_LIMITER) {
-      allowed = (await c.env.RATE_LIMITER.limit({ key })).success;
+      try {
+        allowed = (await c.env.RATE_LIMITER.limit({ key })).success;
+      } catch (error) {
+        // The limiter caps abuse; its own failure must not take the API down, so it fails open (logged).
+        console.error(JSON.stringify({ event: "rate_limit_unavailable", error: String(error) }));
+        allowed = true;
+      }
     } else {
       if (!warnedFallback) {
         warnedFallback = true;
