@@ -1,3 +1,4 @@
+import type { JobView } from "@bd3-serve/shared";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SlowEdge, startSlowEdge } from "./support/slow-edge.ts";
 import {
@@ -11,6 +12,7 @@ import {
   stackAddresses,
   startInProcessWorker,
   uninterruptedText,
+  waitFor,
   waitForEmptyQueues,
   waitForJob,
 } from "./support/stack.ts";
@@ -27,6 +29,18 @@ afterEach(async () => {
   worker = undefined;
 });
 
+/** The job once its committed block count has not changed for 300 ms. */
+async function settledJob(id: string): Promise<JobView> {
+  let last = await getJob(id);
+  return waitFor("the committed blocks to settle", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await getJob(id);
+    const isSettled = now.progress.blocks === last.progress.blocks;
+    last = now;
+    return isSettled ? now : undefined;
+  });
+}
+
 describe("crash and redelivery", () => {
   it("resumes a job after its worker died: visibility expiry, redelivery, no block duplicated or missing", async () => {
     const prompt = "And God said, Let there be light";
@@ -35,7 +49,8 @@ describe("crash and redelivery", () => {
     await waitForJob(created.id, (job) => job.progress.blocks >= 2, "the first blocks", 30_000);
     crashing.child.kill("SIGKILL");
     expect(await crashing.exited).toBe("SIGKILL");
-    const atCrash = await getJob(created.id);
+    // An append the dead worker had already sent may still land; wait until the committed count holds still.
+    const atCrash = await settledJob(created.id);
     expect(atCrash.status).toBe("running");
     const committedAtCrash = atCrash.progress.blocks;
 

@@ -73,6 +73,10 @@ describe("SIGTERM", () => {
     const draining = spawnWorker({ EDGE_URL: slowEdge.url, SHUTDOWN_GRACE_SECONDS: "15" });
     await waitForJob(created.id, (view) => view.progress.blocks >= 1, "the first blocks", 30_000);
     draining.child.kill("SIGTERM");
+    // Two signals sent back to back coalesce into one; send the second once the first is being handled.
+    await waitFor("the drain to start", async () =>
+      logLines(draining.output(), "shutting down: draining").length > 0 ? true : undefined,
+    );
     draining.child.kill("SIGTERM");
     expect(await draining.exited).toBe(143);
     await waitFor("the job's message to come back after its visibility timeout", async () => {

@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Whole-stack tests: fauxqs (local SQS) + the real edge (`wrangler dev`, Miniflare) + the worker runtime with
+ * Whole-stack tests: fauxqs (local SQS) + the real edge (bundled by wrangler, run in Miniflare) + the worker runtime with
  * the real engine. One stack for all files (global setup); files run one after another because they share the
  * jobs queue, and a worker left running by one file would take the next file's jobs.
  */

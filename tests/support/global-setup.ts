@@ -1,20 +1,24 @@
 /**
  * Starts the local stack once for every whole-stack test: fauxqs with the jobs queue and its DLQ (redrive after
- * STACK_MAX_RECEIVE_COUNT receives) and the edge under `wrangler dev` (persisted to a fresh temp dir), pointed
- * at that queue. Provides their addresses to the tests through `inject`.
+ * STACK_MAX_RECEIVE_COUNT receives) and the edge in Miniflare (workerd, SQLite Durable Objects persisted to a
+ * fresh temp dir), pointed at that queue. The edge is bundled once, as `wrangler deploy --dry-run` does, and
+ * configured from wrangler.toml's top level (local development): unlike `wrangler dev` it does not reload
+ * when someone edits edge/ or wrangler.toml during the run. Provides the addresses through `inject`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
+import { promisify } from "node:util";
 import { startFauxqs } from "fauxqs";
+import { Miniflare } from "miniflare";
 import type { TestProject } from "vitest/node";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 /** Receives before SQS moves a job message to the DLQ (kept small so the poison test is quick). */
 export const STACK_MAX_RECEIVE_COUNT = 2;
-const EDGE_READY_TIMEOUT_MS = 45_000;
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
+const EDGE_BUILD_DIR = join(REPO_ROOT, "node_modules", ".cache", "bd3-tests", "edge");
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -25,34 +29,19 @@ declare module "vitest" {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
-
-async function waitForEdge(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + EDGE_READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output()}`);
-    try {
-      const reply = await fetch(`${url}/healthz`);
-      if (reply.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
-  }
-  throw new Error(`the edge did not answer /healthz within ${EDGE_READY_TIMEOUT_MS} ms:\n${output()}`);
+/** Bundles the edge exactly as a deploy would (esbuild through wrangler), into EDGE_BUILD_DIR. */
+async function bundleEdge(): Promise<string> {
+  mkdirSync(EDGE_BUILD_DIR, { recursive: true });
+  await promisify(execFile)(
+    process.execPath,
+    [join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", EDGE_BUILD_DIR],
+    { cwd: REPO_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  return join(EDGE_BUILD_DIR, "worker.js");
 }
 
 export default async function setup(project: TestProject) {
-  const sqs = await startFauxqs({ port: 0, logger: false });
+  const [sqs, scriptPath] = await Promise.all([startFauxqs({ port: 0, logger: false }), bundleEdge()]);
   const dlq = sqs.createQueue("bd3-jobs-dlq");
   const queue = sqs.createQueue("bd3-jobs", {
     attributes: {
@@ -61,57 +50,32 @@ export default async function setup(project: TestProject) {
     },
   });
 
-  const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), "bd3-edge-state-"));
-  let log = "";
-  const wrangler = spawn(
-    join(REPO_ROOT, "node_modules/.bin/wrangler"),
-    [
-      "dev",
-      "--config",
-      "wrangler.toml",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      stateDir,
-      "--inspector-port",
-      String(await freePort()),
-      "--show-interactive-dev-session=false",
-      "--log-level",
-      "warn",
-      "--var",
-      `SQS_ENDPOINT:${sqs.address}`,
-      "--var",
-      `SQS_QUEUE_URL:${queue.queueUrl}`,
-    ],
-    {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO_ROOT, "wrangler.toml"));
+  const edge = new Miniflare({
+    ...(workerOptions as object),
+    name: "bd3-serve-edge",
+    modules: true,
+    rootPath: REPO_ROOT,
+    scriptPath: relative(REPO_ROOT, scriptPath),
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+    durableObjectsPersist: stateDir,
+    bindings: {
+      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
+      SQS_ENDPOINT: sqs.address,
+      SQS_QUEUE_URL: queue.queueUrl,
     },
-  );
-  const append = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
-  wrangler.stdout?.on("data", append);
-  wrangler.stderr?.on("data", append);
-  const edgeUrl = `http://127.0.0.1:${port}`;
-
+  } as ConstructorParameters<typeof Miniflare>[0]);
   const teardown = async () => {
-    if (wrangler.pid !== undefined && wrangler.exitCode === null) {
-      const exited = new Promise((resolveExit) => wrangler.once("exit", resolveExit));
-      process.kill(-wrangler.pid, "SIGTERM");
-      await Promise.race([exited, new Promise((resolveWait) => setTimeout(resolveWait, 5_000))]);
-      if (wrangler.exitCode === null) process.kill(-wrangler.pid, "SIGKILL");
-    }
+    await edge.dispose().catch(() => {});
     await sqs.stop();
     rmSync(stateDir, { recursive: true, force: true });
   };
+  let edgeUrl: string;
   try {
-    await waitForEdge(edgeUrl, wrangler, () => log);
+    edgeUrl = (await edge.ready).origin;
   } catch (error) {
     await teardown();
     throw error;

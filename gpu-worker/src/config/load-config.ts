@@ -45,7 +45,8 @@ export function loadConfig(options: LoadConfigOptions = {}): WorkerConfig {
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({
       variable: issue.path.length > 0 ? String(issue.path[0]) : "(environment)",
-      message: issue.message,
+      message:
+        issue.code === "invalid_type" && issue.message.endsWith("received undefined") ? "is required" : issue.message,
     }));
     const lines = issues.map((issue) => `  ${issue.variable}: ${issue.message}`);
     throw new ConfigError(`invalid worker settings:\n${lines.join("\n")}`, issues);

@@ -4,9 +4,11 @@
  */
 import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { createEngine } from "../engine/index.ts";
+import { startHealthServer } from "./observability/health-server.ts";
 import { createLogger } from "./observability/logger.ts";
+import { createWorkerMetrics } from "./observability/metrics.ts";
 import { installShutdown } from "./shutdown.ts";
-import { startWorker } from "./worker.ts";
+import { initialHealthState, startWorker } from "./worker.ts";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -27,6 +29,16 @@ async function main(): Promise<void> {
   // Signals that arrive while the model loads: exit at once (nothing is held yet).
   const earlyExit = () => exit(0);
   process.once("SIGTERM", earlyExit).once("SIGINT", earlyExit);
+
+  // Health and metrics answer while the model loads: /healthz 200, /readyz 503 (model_loaded: false).
+  const metrics = createWorkerMetrics({ maxBatchSize: config.engine.maxBatchSize });
+  const healthState = initialHealthState();
+  const healthServer = await startHealthServer({
+    port: config.metrics.port,
+    host: config.metrics.host,
+    registry: metrics.registry,
+    state: () => healthState,
+  });
 
   const startedAt = performance.now();
   const engine = await createEngine({
@@ -51,6 +63,8 @@ async function main(): Promise<void> {
   const worker = await startWorker(config, {
     engine,
     logger,
+    metrics,
+    health: { server: healthServer, state: healthState },
     onFatal: (error) => {
       logger.fatal({ err: error }, "engine broken: draining and exiting");
       shutdown?.trigger("engine_broken", 1);

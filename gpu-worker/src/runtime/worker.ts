@@ -30,6 +30,11 @@ export interface WorkerDeps {
   dlq?: JobQueue;
   edge?: EdgeClient;
   metrics?: WorkerMetrics;
+  /**
+   * A health server already listening (main.ts starts it before the model loads, so /readyz can say
+   * "model not loaded yet") and the state it reports; otherwise the worker starts its own.
+   */
+  health?: { server: HealthServer; state: HealthState };
   /** Called when the engine is broken (repeated step failures): the process should drain and exit non-zero. */
   onFatal?: (error: unknown) => void;
 }
@@ -63,12 +68,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       onCall: (call, outcome, seconds) => metrics.edgeCalls.observe({ call, outcome }, seconds),
     });
 
-  const health: HealthState = {
-    isModelLoaded: true,
-    isQueueReachable: false,
-    isDraining: false,
-    brokenReason: undefined,
-  };
+  const health: HealthState = deps.health?.state ?? initialHealthState();
+  health.isModelLoaded = true;
   const attributes = await queue.attributes();
   health.isQueueReachable = true;
   const maxReceiveCount = config.queue.maxReceiveCount ?? attributes.maxReceiveCount;
@@ -129,12 +130,14 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         })
       : undefined;
 
-  const healthServer: HealthServer = await startHealthServer({
-    port: config.metrics.port,
-    host: config.metrics.host,
-    registry: metrics.registry,
-    state: () => health,
-  });
+  const healthServer: HealthServer =
+    deps.health?.server ??
+    (await startHealthServer({
+      port: config.metrics.port,
+      host: config.metrics.host,
+      registry: metrics.registry,
+      state: () => health,
+    }));
   consumer.start();
   dlqWatcher?.start();
   logger.info(
@@ -185,6 +188,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       return stopping;
     },
   };
+}
+
+export function initialHealthState(): HealthState {
+  return { isModelLoaded: false, isQueueReachable: false, isDraining: false, brokenReason: undefined };
 }
 
 /** True when `promise` settles before `deadlineMs` (epoch ms); the timer is cleared either way. */

@@ -41,7 +41,7 @@ describe("loadConfig", () => {
     const { SQS_QUEUE_URL: _omitted, ...env } = baseEnv;
     const error = configError(env);
     expect(error.issues.map((issue) => issue.variable)).toEqual(["SQS_QUEUE_URL"]);
-    expect(error.message).toContain("SQS_QUEUE_URL");
+    expect(error.message).toContain("SQS_QUEUE_URL: is required");
   });
 
   it("names every bad setting at once", () => {
@@ -65,6 +65,11 @@ describe("loadConfig", () => {
 
   it("refuses a receive wait above SQS's 20 s long poll", () => {
     expect(configError({ ...baseEnv, RECEIVE_WAIT_SECONDS: "21" }).issues[0]?.variable).toBe("RECEIVE_WAIT_SECONDS");
+  });
+
+  it("refuses a long poll that would not end within the shutdown grace period", () => {
+    const error = configError({ ...baseEnv, RECEIVE_WAIT_SECONDS: "20", SHUTDOWN_GRACE_SECONDS: "10" });
+    expect(error.issues[0]?.variable).toBe("RECEIVE_WAIT_SECONDS");
   });
 
   it("wants both static credentials or neither", () => {

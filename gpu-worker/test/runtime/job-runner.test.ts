@@ -146,6 +146,19 @@ describe("job runner", () => {
     expect(edge.of("finish")[0]).toMatchObject({ body: { usage: { completion_tokens: 6 } } });
   });
 
+  it("finishes a job whose tokens were all committed by a worker that died before finish", async () => {
+    const { engine, queue, edge } = await setup();
+    edge.committedBlocks = 16;
+    edge.committedTokenIds = Array.from({ length: 64 }, (_, index) => index % 200);
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.added).toHaveLength(0);
+    expect(edge.of("finish")).toMatchObject([
+      { body: { finish_reason: "max_tokens", usage: { completion_tokens: 64 } } },
+    ]);
+    expect(queue.ops("delete")).toHaveLength(1);
+  });
+
   it("fails a malformed message on the edge when it names a job, then deletes it", async () => {
     const { queue, edge } = await setup();
     const message = queueMessage({ version: 1, job_id: "job_9", capability: "cap-0123456789abcdef", prompt: 3 });

@@ -208,6 +208,13 @@ export class JobRunner {
     }
     job.nextBlockIndex = lease.committed_blocks;
     job.completionTokens = lease.committed_token_ids.length;
+    if (job.completionTokens >= jobMessage.params.max_tokens) {
+      // An earlier worker appended the last block and died before `finish`: finish for it.
+      job.log.info({ committed_blocks: lease.committed_blocks }, "all tokens already committed; finishing");
+      job.phase = "finishing";
+      await this.finish(job, "max_tokens");
+      return;
+    }
     const result = engine.addRequest({
       requestId: job.id,
       prompt: jobMessage.prompt,
@@ -324,12 +331,12 @@ export class JobRunner {
       await this.cancel(job, "append");
       return;
     }
-    if (after === "finish") await this.finish(job, output);
+    if (after === "finish") await this.finish(job, output.finishReason);
     else if (after === "release") await this.close(job, "released", "release");
   }
 
-  private async finish(job: RunningJob, last: BlockOutput): Promise<void> {
-    const reason = last.finishReason === null || last.finishReason === "error" ? "eos" : last.finishReason;
+  private async finish(job: RunningJob, finishReason: BlockOutput["finishReason"]): Promise<void> {
+    const reason = finishReason === null || finishReason === "error" ? "eos" : finishReason;
     const usage = this.usageOf(job);
     try {
       await this.options.edge.finish(job.id, job.job.capability, {
