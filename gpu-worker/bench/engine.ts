@@ -67,19 +67,21 @@ async function benchModel(
     ["ddpm", fewSteps],
     ["confidence", fewSteps],
   ];
-  const blocksPerRequest = isLarge ? 2 : 8;
+  const blocksPerRequest = isLarge ? 3 : 8;
   const throughput: ThroughputResult[] = [];
   for (const [strategy, steps] of strategies) {
     for (const batchSize of [1, 4, 8]) {
-      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps);
+      // Small models: an untimed pass first (JIT and ORT shape warm-up), then repeated for at least 3 s.
+      if (!isLarge) await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps);
+      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps, isLarge ? 0 : 3);
       throughput.push(result);
       log(
-        `  ${strategy.padEnd(13)} batch ${batchSize}: ${result.tokensPerSecond.toFixed(1)} tok/s, ${result.forwardsPerSecond.toFixed(2)} fwd/s (${result.tokens} tokens, ${result.forwards} forwards, ${result.seconds.toFixed(1)} s)`,
+        `  ${strategy.padEnd(13)} batch ${batchSize}: ${result.tokensPerSecond.toFixed(1)} tok/s, ${result.forwardsPerSecond.toFixed(2)} fwd/s (${result.tokens} tokens, ${result.forwards} forwards, ${result.seconds.toFixed(1)} s, sampling ${(100 * result.samplingShare).toFixed(1)}%)`,
       );
     }
   }
 
-  const timedBlocks = isLarge ? 2 : 6;
+  const timedBlocks = isLarge ? 3 : 8;
   const positions: PositionResult[] = [];
   for (const [label, pastTokens] of [
     ["start", blockSize],
@@ -89,7 +91,7 @@ async function benchModel(
     const result = await measureAtPosition(engine, label, pastTokens, timedBlocks);
     positions.push(result);
     log(
-      `  per block at ${label.padEnd(11)} (past ${result.pastTokens}): ${result.msPerBlock.toFixed(1)} ms/block, ${result.tokensPerSecond.toFixed(1)} tok/s, outside run ${(100 * result.outsideRunShare).toFixed(1)}% (sampling ${(100 * result.samplingShare).toFixed(1)}%), ${(result.bytesPerToken / 1e6).toFixed(2)} MB across run()/token`,
+      `  per block at ${label.padEnd(11)} (past ${result.pastTokens}): ${result.msPerBlock.toFixed(1)} ms/block (median-step ${result.msPerBlockMedian.toFixed(1)}), ${result.tokensPerSecond.toFixed(1)} tok/s, outside run ${(100 * result.outsideRunShare).toFixed(1)}% (sampling ${(100 * result.samplingShare).toFixed(1)}%), ${(result.bytesPerToken / 1e6).toFixed(2)} MB across run()/token`,
     );
   }
   await engine.close();
@@ -134,10 +136,10 @@ function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goal
   const goals: ModelReport["goals"] = [];
   const [start, full, eightX] = report.positions;
   if (start && full && eightX) {
-    const ratio = eightX.msPerBlock / full.msPerBlock;
+    const ratio = eightX.msPerBlockMedian / full.msPerBlockMedian;
     goals.push({
-      goal: "per-block time at 8x context within 10% of a full window",
-      measured: `${ratio.toFixed(3)}x`,
+      goal: "per-block time at 8x context within 10% of a full window (median steps)",
+      measured: `${ratio.toFixed(3)}x (mean-based ${(eightX.msPerBlock / full.msPerBlock).toFixed(3)}x)`,
       met: ratio <= 1.1,
     });
     const outside = Math.max(start.outsideRunShare, full.outsideRunShare);

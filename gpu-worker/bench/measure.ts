@@ -16,6 +16,8 @@ export interface ThroughputResult {
   seconds: number;
   tokensPerSecond: number;
   forwardsPerSecond: number;
+  /** Share of the time spent sampling (outside session.run). */
+  samplingShare: number;
 }
 
 export interface PositionResult {
@@ -24,6 +26,8 @@ export interface PositionResult {
   pastTokens: number;
   blocks: number;
   msPerBlock: number;
+  /** Median step time x steps per block: robust to another process stealing the cores for a while. */
+  msPerBlockMedian: number;
   tokensPerSecond: number;
   forwards: number;
   /** Time outside session.run (batch building + sampling) as a share of the step. */
@@ -50,30 +54,41 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   return createEngine(options);
 }
 
-/** B requests from an empty prompt, `blocksPerRequest` blocks each; aggregate tokens/s and forwards/s. */
+/**
+ * B requests from an empty prompt, `blocksPerRequest` blocks each, repeated until `minSeconds` have passed;
+ * aggregate tokens/s and forwards/s.
+ */
 export async function measureThroughput(
   engine: Engine,
   batchSize: number,
   strategy: SamplingStrategy,
   blocksPerRequest: number,
   stepsPerBlock?: number,
+  minSeconds = 0,
 ): Promise<ThroughputResult> {
   const blockSize = engine.manifest.block_size;
   const maxTokens = blocksPerRequest * blockSize - 1;
-  for (let i = 0; i < batchSize; i++) {
-    const result = engine.addRequest({
-      requestId: `t${i}`,
-      prompt: "",
-      params: params(strategy, maxTokens, 1000 + i, stepsPerBlock),
-    });
-    if (result.status !== "admitted") throw new Error(`request t${i} not admitted: ${JSON.stringify(result)}`);
-  }
   const before = engine.stats();
   const started = performance.now();
   let tokens = 0;
-  while (engine.hasWork()) for (const block of await engine.step()) tokens += block.tokenIds.length;
+  let round = 0;
+  do {
+    for (let i = 0; i < batchSize; i++) {
+      const requestId = `t${round}-${i}`;
+      const result = engine.addRequest({
+        requestId,
+        prompt: "",
+        params: params(strategy, maxTokens, 1000 * round + i, stepsPerBlock),
+      });
+      if (result.status !== "admitted") throw new Error(`request ${requestId} not admitted: ${JSON.stringify(result)}`);
+    }
+    while (engine.hasWork()) for (const block of await engine.step()) tokens += block.tokenIds.length;
+    round++;
+  } while (performance.now() - started < minSeconds * 1_000);
   const seconds = (performance.now() - started) / 1_000;
-  const forwards = engine.stats().forwards - before.forwards;
+  const after = engine.stats();
+  const forwards = after.forwards - before.forwards;
+  const delta = counterDelta(after.counters as EngineCounters, before.counters as EngineCounters);
   return {
     batchSize,
     strategy,
@@ -83,6 +98,7 @@ export async function measureThroughput(
     seconds,
     tokensPerSecond: tokens / seconds,
     forwardsPerSecond: forwards / seconds,
+    samplingShare: delta.samplingMsTotal / (seconds * 1_000),
   };
 }
 
@@ -139,26 +155,32 @@ export async function measureAtPosition(
   const started = performance.now();
   let tokens = 0;
   let timedBlocks = 0;
+  const stepMs: number[] = [];
   while (timedBlocks < blocks && engine.hasWork()) {
+    const stepStarted = performance.now();
     for (const block of await engine.step()) {
       tokens += block.tokenIds.length;
       timedBlocks++;
     }
+    stepMs.push(performance.now() - stepStarted);
   }
+  stepMs.sort((a, b) => a - b);
+  const medianStepMs = stepMs[Math.floor(stepMs.length / 2)] ?? 0;
   const elapsedMs = performance.now() - started;
   const after = engine.stats();
   engine.abortRequest(request.requestId);
   const delta = counterDelta(after.counters as EngineCounters, before.counters as EngineCounters);
-  const stepMs = delta.forwardMsTotal + delta.prepareMsTotal + delta.samplingMsTotal;
+  const busyMs = delta.forwardMsTotal + delta.prepareMsTotal + delta.samplingMsTotal;
   return {
     label,
     pastTokens: (Math.floor((1 + committed.length) / blockSize) + 1) * blockSize,
     blocks: timedBlocks,
     msPerBlock: elapsedMs / Math.max(1, timedBlocks),
+    msPerBlockMedian: (medianStepMs * stepMs.length) / Math.max(1, timedBlocks),
     tokensPerSecond: tokens / (elapsedMs / 1_000),
     forwards: after.forwards - before.forwards,
-    outsideRunShare: (delta.prepareMsTotal + delta.samplingMsTotal) / stepMs,
-    samplingShare: delta.samplingMsTotal / stepMs,
+    outsideRunShare: (delta.prepareMsTotal + delta.samplingMsTotal) / busyMs,
+    samplingShare: delta.samplingMsTotal / busyMs,
     bytesPerToken: (delta.bytesIn + delta.bytesOut) / Math.max(1, tokens),
     kvCopyBytesPerToken: delta.kvCopyBytes / Math.max(1, tokens),
   };

@@ -23,7 +23,7 @@ export function selectNucleus(vocabSize: number, sumWeights: number, topP: numbe
   let massBefore = 0;
   if (topP < 1) {
     let cumulative = 0;
-    for (let b = 0; b < NUM_BUCKETS; b++) {
+    for (let b = 0; b < scratch.usedBuckets; b++) {
       const next = cumulative + (bucketMass[b] as number);
       if (next > target) {
         crossing = b;
@@ -33,15 +33,23 @@ export function selectNucleus(vocabSize: number, sumWeights: number, topP: numbe
       cumulative = next;
     }
   }
-  // Cut inside the crossing bucket: its members sorted by weight, taken while the mass stays <= target.
-  // Members tied with the last one taken are taken in ascending id order, as a stable sort would.
+  // One pass collects every member of the buckets up to the crossing one (ascending id) and the crossing
+  // bucket's weights; the latter, sorted, place the cut: members are taken while the mass stays <= target,
+  // members tied with the last one taken in ascending id order (as a stable sort would).
+  let count = 0;
+  let boundaryCount = 0;
+  for (let v = 0; v < vocabSize; v++) {
+    const bucket = buckets[v] as number;
+    const weight = weights[v] as number;
+    if (bucket > crossing || weight <= 0) continue;
+    candidateIds[count] = v;
+    candidateWeights[count] = weight;
+    count++;
+    if (bucket === crossing) boundary[boundaryCount++] = weight;
+  }
   let cutWeight = Number.POSITIVE_INFINITY;
   let tiesAtCut = 0;
-  if (crossing < NUM_BUCKETS) {
-    let boundaryCount = 0;
-    for (let v = 0; v < vocabSize; v++) {
-      if (buckets[v] === crossing && (weights[v] as number) > 0) boundary[boundaryCount++] = weights[v] as number;
-    }
+  if (boundaryCount > 0) {
     const members = boundary.subarray(0, boundaryCount).sort().reverse();
     let cumulative = massBefore;
     let taken = 0;
@@ -54,24 +62,24 @@ export function selectNucleus(vocabSize: number, sumWeights: number, topP: numbe
       for (let i = 0; i < taken; i++) if (members[i] === cutWeight) tiesAtCut++;
     }
   }
-  let count = 0;
+  let kept = 0;
   let mass = 0;
-  for (let v = 0; v < vocabSize; v++) {
-    const bucket = buckets[v] as number;
-    const weight = weights[v] as number;
-    if (weight <= 0 || bucket > crossing) continue;
-    if (bucket === crossing) {
+  for (let i = 0; i < count; i++) {
+    const tokenId = candidateIds[i] as number;
+    const weight = candidateWeights[i] as number;
+    if ((buckets[tokenId] as number) === crossing) {
       if (weight < cutWeight) continue;
       if (weight === cutWeight) {
         if (tiesAtCut === 0) continue;
         tiesAtCut--;
       }
     }
-    candidateIds[count] = v;
-    candidateWeights[count] = weight;
-    count++;
+    candidateIds[kept] = tokenId;
+    candidateWeights[kept] = weight;
+    kept++;
     mass += weight;
   }
+  count = kept;
   if (count === 0) {
     // The top token alone exceeds top_p: the nucleus is the top token (weight 1 by construction).
     let best = -1;

@@ -20,6 +20,8 @@ export interface SoftmaxScratch {
   candidateIds: Int32Array;
   candidateWeights: Float64Array;
   boundary: Float64Array;
+  /** Buckets [0, usedBuckets) may hold mass: only those are cleared and scanned (small vocabularies). */
+  usedBuckets: number;
 }
 
 export function createSoftmaxScratch(vocabSize: number): SoftmaxScratch {
@@ -30,6 +32,7 @@ export function createSoftmaxScratch(vocabSize: number): SoftmaxScratch {
     candidateIds: new Int32Array(vocabSize),
     candidateWeights: new Float64Array(vocabSize),
     boundary: new Float64Array(vocabSize),
+    usedBuckets: NUM_BUCKETS,
   };
 }
 
@@ -66,9 +69,10 @@ export function temperedSoftmax(
   scratch: SoftmaxScratch,
 ): SoftmaxStats {
   const { weights, buckets, bucketMass } = scratch;
-  bucketMass.fill(0);
+  bucketMass.fill(0, 0, scratch.usedBuckets);
   const lastBucket = NUM_BUCKETS - 1;
   let sumWeights = 0;
+  let highestBucket = -1;
   for (let v = 0; v < vocabSize; v++) {
     if (v === maskTokenId) {
       // SUBS: [MASK] has no mass (its logit may even exceed the max, which excludes it).
@@ -83,9 +87,12 @@ export function temperedSoftmax(
     const weight = weightOf(gap, bucket);
     weights[v] = weight;
     buckets[v] = bucket;
+    if (bucket === lastBucket) continue;
+    if (bucket > highestBucket) highestBucket = bucket;
     bucketMass[bucket] = (bucketMass[bucket] as number) + weight;
     sumWeights += weight;
   }
+  scratch.usedBuckets = highestBucket + 1;
   return { sumWeights };
 }
 
