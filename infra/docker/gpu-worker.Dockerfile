@@ -14,10 +14,10 @@ ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 # Model package baked into the image (a folder of models/); mount another one and set MODEL_DIR to override.
 ARG MODEL=kjv-bd3lm-b16
 
-FROM node:${NODE_VERSION}-bookworm-slim AS node
+FROM node:${NODE_VERSION}-bookworm-slim AS node-base
 
 # --- dependencies, with the CUDA EP -------------------------------------------------------------------------
-FROM node AS deps
+FROM node-base AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
@@ -38,7 +38,7 @@ RUN npm ci --workspace gpu-worker --workspace shared --include-workspace-root --
 # --- runtime ------------------------------------------------------------------------------------------------
 FROM ${CUDA_IMAGE} AS runtime
 ARG MODEL
-COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node-base /usr/local/bin/node /usr/local/bin/node
 # A fixed non-root uid so volume permissions and pod security policies can name it.
 RUN groupadd --gid 10001 worker && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin worker
 WORKDIR /app
