@@ -60,13 +60,15 @@ class BlockDiffusionEngine implements Engine {
   readonly executionProvider: ExecutionProviderName;
   private readonly context: EngineContext;
   private readonly budget: KvBudget;
-  private readonly batchPast: BatchPast;
+  /** One batched past per forward kind, so alternating prefill and decode forwards copy only what changed. */
+  private readonly batchPast: Record<ForwardPlan["kind"], BatchPast>;
   private readonly maxBatchSize: number;
   private readonly prefillChunkBlocks: number;
   private readonly logger: EngineLogger;
   private waiting: Sequence[] = [];
   private running: Sequence[] = [];
   private readonly finishedUsage = new Map<string, RequestUsage>();
+  private previousKind: ForwardPlan["kind"] | null = null;
   private forwards = 0;
   private generatedTokens = 0;
   private lastForwardMs = 0;
@@ -107,7 +109,7 @@ class BlockDiffusionEngine implements Engine {
     this.maxBatchSize = Math.max(1, options.maxBatchSize ?? MAX_BATCH_SIZE_DEFAULT);
     const windowBytes = Math.max(0, windowBlocks - 1) * this.context.blockBytes;
     this.budget = new KvBudget(options.kvBudgetBytes ?? this.maxBatchSize * windowBytes);
-    this.batchPast = new BatchPast(layout);
+    this.batchPast = { prefill: new BatchPast(layout), decode: new BatchPast(layout) };
     const chunkTokens = options.prefillChunkTokens ?? PREFILL_CHUNK_TOKENS_DEFAULT;
     this.prefillChunkBlocks = Math.max(1, Math.min(windowBlocks - 1, Math.floor(chunkTokens / manifest.block_size)));
   }
@@ -152,8 +154,9 @@ class BlockDiffusionEngine implements Engine {
 
   async step(): Promise<BlockOutput[]> {
     this.admitWaiting();
-    const plan = scheduleForward(this.running, this.prefillChunkBlocks);
+    const plan = scheduleForward(this.running, this.prefillChunkBlocks, this.previousKind);
     if (!plan) return [];
+    this.previousKind = plan.kind;
     let outputs: BlockOutput[];
     try {
       outputs = await this.execute(plan);
@@ -166,6 +169,9 @@ class BlockDiffusionEngine implements Engine {
       return false;
     });
     this.admitWaiting();
+    // Mirrors nobody needs any more give their memory back.
+    if (!this.running.some((sequence) => sequence.cleanQueue.length > 1)) this.batchPast.prefill.clear();
+    if (this.running.length === 0) this.batchPast.decode.clear();
     return outputs;
   }
 
@@ -192,7 +198,8 @@ class BlockDiffusionEngine implements Engine {
     for (const sequence of [...this.running, ...this.waiting]) this.release(sequence);
     this.running = [];
     this.waiting = [];
-    this.batchPast.clear();
+    this.batchPast.prefill.clear();
+    this.batchPast.decode.clear();
     await this.runner.close();
   }
 
@@ -200,7 +207,7 @@ class BlockDiffusionEngine implements Engine {
     const { blockSize, maskTokenId, vocabSize, windowBlocks } = this.context;
     const started = performance.now();
     const caches = plan.sequences.map((sequence) => sequence.kv as SequenceKvCache);
-    const past = this.batchPast.sync(caches);
+    const past = this.batchPast[plan.kind].sync(caches);
     const step = buildStepInputs(plan.rows, blockSize, maskTokenId);
     const attentionMask = buildAttentionMask({
       batchSize: step.batchSize,
@@ -274,7 +281,7 @@ class BlockDiffusionEngine implements Engine {
       { requestIds: plan.rows.map((row) => row.requestId), error: message },
       "forward failed; ending its batch",
     );
-    this.batchPast.clear();
+    this.batchPast[plan.kind].clear();
     return plan.sequences
       .filter((sequence) => sequence.status === "running")
       .map((sequence) => {

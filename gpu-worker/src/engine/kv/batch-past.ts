@@ -139,6 +139,7 @@ export class BatchPast {
 
   /** Drops the buffer (e.g. after a failed forward). */
   clear(): void {
+    if (this.backingKey.length === 0 && this.rows.length === 0) return;
     this.rows = [];
     this.seenVersions = [];
     this.numSlots = 0;

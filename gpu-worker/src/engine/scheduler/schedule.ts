@@ -3,8 +3,10 @@
  * - If any running sequence has more than one clean block to cache (a prompt, or a resume), the forward is a
  *   prefill: those sequences only, each with a chunk of up to `prefillChunkBlocks` clean blocks, plus its
  *   first denoising block when the chunk empties its queue.
- * - Otherwise every running sequence takes part: its pending clean block (the commit of the block it just
- *   finished, folded into this step as [clean block ; current block]) and its current block.
+ * - Otherwise (or right after a prefill forward, when others are decoding: a long prompt then costs the
+ *   running sequences every other forward, not all of them) every sequence that is decoding takes part: its
+ *   pending clean block (the commit of the block it just finished, folded into this step as
+ *   [clean block ; current block]) and its current block.
  * Rows may differ in length; the executor pads them to the longest.
  */
 import type { RowPlan, RowSegment } from "../batch/row-plan.ts";
@@ -29,17 +31,23 @@ function rowFor(sequence: Sequence, maxCleanBlocks: number): RowPlan {
   return { requestId: sequence.requestId, segments };
 }
 
-export function scheduleForward(running: readonly Sequence[], prefillChunkBlocks: number): ForwardPlan | null {
+export function scheduleForward(
+  running: readonly Sequence[],
+  prefillChunkBlocks: number,
+  previousKind: ForwardPlan["kind"] | null = null,
+): ForwardPlan | null {
   const active = running.filter((sequence) => sequence.status === "running");
   const prefilling = active.filter((sequence) => sequence.cleanQueue.length > 1);
-  if (prefilling.length > 0) {
+  const decoding = active.filter(
+    (sequence) => sequence.cleanQueue.length <= 1 && (sequence.block !== null || sequence.cleanQueue.length > 0),
+  );
+  if (prefilling.length > 0 && (previousKind !== "prefill" || decoding.length === 0)) {
     return {
       kind: "prefill",
       sequences: prefilling,
       rows: prefilling.map((sequence) => rowFor(sequence, prefillChunkBlocks)),
     };
   }
-  const decoding = active.filter((sequence) => sequence.block !== null || sequence.cleanQueue.length > 0);
   if (decoding.length === 0) return null;
   return { kind: "decode", sequences: decoding, rows: decoding.map((sequence) => rowFor(sequence, 1)) };
 }

@@ -96,7 +96,7 @@ describe("sequence layout", () => {
 });
 
 describe("scheduling", () => {
-  it("runs a prefill of the sequences with several clean blocks first, then everyone's current block", () => {
+  it("alternates prefill forwards with the decoding sequences' forwards, then runs everyone's current block", () => {
     const long = createSequence({ requestId: "long", prompt: "x".repeat(30), params }, context);
     const short = createSequence({ requestId: "short", prompt: "ab", params }, context);
     long.status = "running";
@@ -105,6 +105,11 @@ describe("scheduling", () => {
     expect(prefill?.kind).toBe("prefill");
     expect(prefill?.rows.map((row) => row.requestId)).toEqual(["long"]);
     expect(prefill?.rows[0]?.segments.map((segment) => segment.kind)).toEqual(["clean", "clean", "clean"]);
+
+    const interleaved = scheduleForward([long, short], 3, "prefill");
+    expect(interleaved?.kind).toBe("decode");
+    expect(interleaved?.rows.map((row) => row.requestId)).toEqual(["short"]);
+    expect(scheduleForward([long], 3, "prefill")?.kind).toBe("prefill");
 
     long.cleanQueue.splice(0, long.cleanQueue.length - 1);
     const decode = scheduleForward([long, short], 3);
