@@ -71,9 +71,10 @@ async function benchModel(
   const throughput: ThroughputResult[] = [];
   for (const [strategy, steps] of strategies) {
     for (const batchSize of [1, 4, 8]) {
-      // Small models: an untimed pass first (JIT and ORT shape warm-up), then repeated for at least 3 s.
+      // Small models get an untimed pass first (JIT and ORT shape warm-up); every run repeats for at least 8 s
+      // (large) or 3 s (small) so one stall of the shared host weighs less.
       if (!isLarge) await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps);
-      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps, isLarge ? 0 : 3);
+      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps, isLarge ? 8 : 3);
       throughput.push(result);
       log(
         `  ${strategy.padEnd(13)} batch ${batchSize}: ${result.tokensPerSecond.toFixed(1)} tok/s, ${result.forwardsPerSecond.toFixed(2)} fwd/s (${result.tokens} tokens, ${result.forwards} forwards, ${result.seconds.toFixed(1)} s, sampling ${(100 * result.samplingShare).toFixed(1)}%)`,
