@@ -5,28 +5,26 @@
  * appended in order as the engine emits them -> finish on the edge -> delete the message. Meanwhile a heartbeat
  * extends the message's visibility and heart-beats the edge (which reports cancels).
  *
- * What happens to the message when the runner lets go of a job (`close`):
- * - delete: a terminal outcome the edge knows (succeeded, canceled, failed for good, job already terminal);
- * - release (visibility 0): SIGTERM drain or the handover fallback; another worker resumes at once;
- * - retry (visibility = backoff): a transient error before the last receive; the edge keeps the job queued;
- * - keep: the lease was lost (another worker holds the job) or the edge could not be told at the last receive
- *   (the message then goes to the DLQ, where the DLQ watcher fails it on the edge).
+ * When the runner lets go of a job (`close`) its message is deleted, released, retried or kept (see
+ * `MessageAction` in job-context.ts); how a job ends on the edge is in job-endings.ts, the periodic
+ * heartbeat / 12 h handover in job-keepalive.ts.
  *
  * Invariant: a message is deleted only once the edge has a terminal outcome for its job (or the message can
  * never name a job: a body without job_id + capability).
  */
-import { ERROR_MESSAGE_MAX_LENGTH, isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
-import type { BlockOutput, Engine } from "../../engine/index.ts";
+import { isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
+import type { BlockOutput } from "../../engine/index.ts";
 import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
-import type { Logger } from "../observability/logger.ts";
-import type { JobOutcome, WorkerMetrics } from "../observability/metrics.ts";
-import type { JobQueue, QueueMessage } from "../queue/job-queue.ts";
+import type { JobOutcome } from "../observability/metrics.ts";
+import type { QueueMessage } from "../queue/job-queue.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import { continuationBody, parseJobMessage } from "./parse-message.ts";
+import type { JobControl, JobRunnerOptions, MessageAction } from "./job-context.ts";
+import { JobEndings } from "./job-endings.ts";
+import { JobKeepalive } from "./job-keepalive.ts";
+import { MessageActions } from "./message-actions.ts";
+import { parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
 
-/** SQS caps a message's total visibility at 12 h from its receive. */
-const SQS_VISIBILITY_CAP_MS = 12 * 60 * 60 * 1_000;
 /**
  * Backpressure: a job may run this many blocks ahead of the edge. Beyond it the engine waits (at most
  * BACKPRESSURE_MAX_WAIT_MS per step) for that job's appends, so a slow edge does not pile up blocks in memory
@@ -34,40 +32,20 @@ const SQS_VISIBILITY_CAP_MS = 12 * 60 * 60 * 1_000;
  */
 export const MAX_PENDING_APPENDS_PER_JOB = 2;
 export const BACKPRESSURE_MAX_WAIT_MS = 5_000;
-/** Retry delay after a transient failure: 2^receiveCount seconds, at most this (and the visibility timeout). */
-const RETRY_DELAY_MAX_SECONDS = 300;
+export type { JobRunnerOptions, MessageAction } from "./job-context.ts";
 
-export type MessageAction = "delete" | "release" | "retry" | "keep";
-
-export interface JobRunnerOptions {
-  engine: Engine;
-  edge: EdgeClient;
-  queue: JobQueue;
-  metrics: WorkerMetrics;
-  logger: Logger;
-  workerId: string;
-  /** Jobs must ask for this model; others are failed (one queue per model). */
-  modelName: string;
-  maxBatchSize: number;
-  visibilityTimeoutSeconds: number;
-  heartbeatIntervalMs: number;
-  /** Receives after which SQS dead-letters the message; undefined: no DLQ, never the last attempt. */
-  maxReceiveCount: number | undefined;
-  continuationMarginSeconds: number;
-  /** Called when the engine has new work (the engine loop wakes up). */
-  onWork: () => void;
-  now?: () => number;
-}
-
-export class JobRunner {
+export class JobRunner implements JobControl {
   private readonly jobs = new Map<string, RunningJob>();
   private readonly slotWaiters = new Set<() => void>();
   private isDraining = false;
-  private releaseGate: Promise<unknown> = Promise.resolve();
-  private readonly now: () => number;
+  private readonly messages: MessageActions;
+  private readonly endings: JobEndings;
+  private readonly keepalive: JobKeepalive;
 
   constructor(private readonly options: JobRunnerOptions) {
-    this.now = options.now ?? Date.now;
+    this.messages = new MessageActions(options.queue, options.metrics, options.visibilityTimeoutSeconds);
+    this.endings = new JobEndings(options, this);
+    this.keepalive = new JobKeepalive(options, this, this.endings);
   }
 
   get heldJobs(): number {
@@ -131,14 +109,14 @@ export class JobRunner {
         if (!isEdgeCallError(error) || error.isRetryable) {
           // The edge could not be told: keep the message; it comes back (and ends in the DLQ at worst).
           log.warn({ err: error, code }, "could not fail an invalid message on the edge; it will be retried");
-          await this.applyAction(message, "retry", log);
+          await this.messages.apply(message, "retry", log);
           return;
         }
         log.warn({ err: error, code }, "edge refused to fail an invalid message; deleting it");
       }
     }
     metrics.jobs.inc({ outcome: "invalid" });
-    await this.applyAction(message, "delete", log);
+    await this.messages.apply(message, "delete", log);
   }
 
   private async startJob(jobMessage: JobMessage, message: QueueMessage): Promise<void> {
@@ -156,11 +134,11 @@ export class JobRunner {
     const job = new RunningJob(jobMessage, message, logger.child({ job_id: jobMessage.job_id }));
     if (this.isDraining || this.freeSlots() === 0) {
       job.log.info("no free slot (draining or full); releasing the message");
-      await this.applyAction(message, "release", job.log);
+      await this.messages.apply(message, "release", job.log);
       return;
     }
     if (jobMessage.model !== modelName) {
-      await this.failForGood(
+      await this.endings.failForGood(
         job,
         "unsupported_model",
         `this queue's workers serve model ${modelName}, not ${jobMessage.model}`,
@@ -171,7 +149,7 @@ export class JobRunner {
     metrics.jobsHeld.set(this.jobs.size);
     job.stopHeartbeat = startHeartbeat(
       this.options.heartbeatIntervalMs,
-      () => this.heartbeat(job),
+      () => this.keepalive.tick(job),
       (error) => job.log.warn({ err: error }, "heartbeat failed"),
     );
     if (message.receiveCount === 1 && jobMessage.continuation === 0) {
@@ -188,7 +166,7 @@ export class JobRunner {
         await this.close(job, "terminal", "delete");
         return;
       }
-      await this.handleCallError(job, error, "lease");
+      await this.endings.handleCallError(job, error, "lease");
       return;
     }
     if (job.isClosed) return;
@@ -203,7 +181,7 @@ export class JobRunner {
       return;
     }
     if (lease.is_canceled) {
-      await this.cancel(job, "lease");
+      await this.endings.cancel(job, "lease");
       return;
     }
     job.nextBlockIndex = lease.committed_blocks;
@@ -212,7 +190,7 @@ export class JobRunner {
       // An earlier worker appended the last block and died before `finish`: finish for it.
       job.log.info({ committed_blocks: lease.committed_blocks }, "all tokens already committed; finishing");
       job.phase = "finishing";
-      await this.finish(job, "max_tokens");
+      await this.endings.finish(job, "max_tokens");
       return;
     }
     const result = engine.addRequest({
@@ -224,7 +202,7 @@ export class JobRunner {
         : {}),
     });
     if (result.status === "rejected") {
-      await this.failForGood(job, "rejected", result.reason);
+      await this.endings.failForGood(job, "rejected", result.reason);
       return;
     }
     job.isInEngine = true;
@@ -253,7 +231,10 @@ export class JobRunner {
           { index: output.index, expected: job.nextBlockIndex },
           "engine emitted an unexpected block index",
         );
-        void this.failAttempt(job, new Error(`engine emitted block ${output.index}, expected ${job.nextBlockIndex}`));
+        void this.endings.failAttempt(
+          job,
+          new Error(`engine emitted block ${output.index}, expected ${job.nextBlockIndex}`),
+        );
         continue;
       }
       job.nextBlockIndex++;
@@ -265,7 +246,7 @@ export class JobRunner {
         job.isInEngine = false;
         job.phase = "finishing";
         job.appendTail = job.appendTail.then(() =>
-          this.failAttempt(job, new Error(`the engine ended block ${output.index} with an error`)),
+          this.endings.failAttempt(job, new Error(`the engine ended block ${output.index} with an error`)),
         );
         continue;
       }
@@ -305,7 +286,7 @@ export class JobRunner {
   /** The engine step threw: every request in it is lost; each job is retried (or failed at its last receive). */
   onStepError(error: unknown): void {
     for (const job of this.jobs.values()) {
-      if (job.isInEngine) void this.failAttempt(job, error);
+      if (job.isInEngine) void this.endings.failAttempt(job, error);
     }
   }
 
@@ -320,7 +301,7 @@ export class JobRunner {
         token_ids: output.tokenIds,
       });
     } catch (error) {
-      await this.handleCallError(job, error, "append");
+      await this.endings.handleCallError(job, error, "append");
       return;
     }
     metrics.blocksAppended.inc({ result: reply.result });
@@ -328,169 +309,11 @@ export class JobRunner {
     job.log.debug({ index: output.index, tokens: output.tokenIds.length, result: reply.result }, "block appended");
     if (!job.isWriting) return;
     if (reply.is_canceled) {
-      await this.cancel(job, "append");
+      await this.endings.cancel(job, "append");
       return;
     }
-    if (after === "finish") await this.finish(job, output.finishReason);
+    if (after === "finish") await this.endings.finish(job, output.finishReason);
     else if (after === "release") await this.close(job, "released", "release");
-  }
-
-  private async finish(job: RunningJob, finishReason: BlockOutput["finishReason"]): Promise<void> {
-    const reason = finishReason === null || finishReason === "error" ? "eos" : finishReason;
-    const usage = this.usageOf(job);
-    try {
-      await this.options.edge.finish(job.id, job.job.capability, {
-        epoch: job.epoch ?? 1,
-        finish_reason: reason,
-        usage,
-      });
-    } catch (error) {
-      await this.handleCallError(job, error, "finish");
-      return;
-    }
-    job.log.info({ finish_reason: reason, blocks: job.nextBlockIndex, usage }, "job finished");
-    await this.close(job, reason === "canceled" ? "canceled" : "succeeded", "delete");
-  }
-
-  /**
-   * The edge reported a cancel: free the slot at once, confirm with finish(canceled) so the job turns
-   * `canceled` without waiting for the edge's cancel grace, and delete the message.
-   */
-  private async cancel(job: RunningJob, seenIn: "lease" | "append" | "heartbeat"): Promise<void> {
-    if (!job.isWriting) return;
-    job.phase = "canceling";
-    this.abortInEngine(job);
-    job.log.info({ seen_in: seenIn, blocks: job.nextBlockIndex }, "job canceled on the edge; stopping");
-    if (job.epoch !== undefined) {
-      try {
-        await this.options.edge.finish(job.id, job.job.capability, {
-          epoch: job.epoch,
-          finish_reason: "canceled",
-          usage: this.usageOf(job),
-        });
-      } catch (error) {
-        job.log.debug({ err: error }, "could not confirm the cancel (the edge cancels on its own after a grace)");
-      }
-    }
-    await this.close(job, "canceled", "delete");
-  }
-
-  private usageOf(job: RunningJob): { prompt_tokens: number; completion_tokens: number; forwards: number } {
-    const usage = this.options.engine.usage(job.id) ?? job.lastUsage;
-    return {
-      prompt_tokens: usage?.promptTokens ?? 0,
-      completion_tokens: job.completionTokens,
-      forwards: usage?.forwards ?? 0,
-    };
-  }
-
-  private async heartbeat(job: RunningJob): Promise<void> {
-    if (!job.isWriting) return;
-    const { queue, edge, metrics, visibilityTimeoutSeconds, continuationMarginSeconds } = this.options;
-    const heldForMs = this.now() - job.message.receivedAtMs;
-    const capReachedAtMs = heldForMs + (visibilityTimeoutSeconds + continuationMarginSeconds) * 1_000;
-    if (job.phase === "generating" && capReachedAtMs >= SQS_VISIBILITY_CAP_MS) {
-      await this.handOver(job);
-      return;
-    }
-    try {
-      await queue.changeVisibility(job.message.receiptHandle, visibilityTimeoutSeconds);
-    } catch (error) {
-      metrics.queueErrors.inc({ operation: "change_visibility" });
-      job.log.warn({ err: error }, "could not extend the message's visibility");
-    }
-    if (job.epoch === undefined || !job.isWriting) return;
-    try {
-      const reply = await edge.heartbeat(job.id, job.job.capability, { epoch: job.epoch });
-      if (isTerminalJobStatus(reply.status)) await this.close(job, "terminal", "delete");
-      else if (reply.is_canceled) await this.cancel(job, "heartbeat");
-    } catch (error) {
-      if (isEdgeCallError(error) && (error.code === "stale_epoch" || error.code === "job_terminal")) {
-        await this.handleCallError(job, error, "heartbeat");
-      } else {
-        job.log.warn({ err: error }, "edge heartbeat failed");
-      }
-    }
-  }
-
-  /** Near SQS's 12 h cap: stop at a block boundary, re-enqueue the job as a continuation, delete this message. */
-  private async handOver(job: RunningJob): Promise<void> {
-    job.phase = "handing_over";
-    this.abortInEngine(job);
-    await job.appendTail;
-    if (!job.isWriting) return;
-    try {
-      await this.options.queue.send(continuationBody(job.job));
-    } catch (error) {
-      this.options.metrics.queueErrors.inc({ operation: "send" });
-      job.log.warn({ err: error }, "could not enqueue the continuation; releasing the message instead");
-      await this.close(job, "released", "release");
-      return;
-    }
-    job.log.info({ continuation: job.job.continuation + 1, blocks: job.nextBlockIndex }, "job handed over");
-    await this.close(job, "continued", "delete");
-  }
-
-  private async handleCallError(job: RunningJob, error: unknown, call: string): Promise<void> {
-    if (!job.isWriting) return;
-    if (isEdgeCallError(error, "stale_epoch")) {
-      job.log.warn({ call }, "lease lost (a newer epoch exists); dropping the job without touching its message");
-      await this.close(job, "lease_lost", "keep");
-    } else if (isEdgeCallError(error, "job_terminal")) {
-      job.log.info({ call }, "job already terminal on the edge; deleting its message");
-      await this.close(job, "terminal", "delete");
-    } else {
-      await this.failAttempt(job, error);
-    }
-  }
-
-  /** A transient failure of this attempt: retry later, or fail the job on the edge at the last receive. */
-  private async failAttempt(job: RunningJob, error: unknown): Promise<void> {
-    if (!job.isWriting) return;
-    this.abortInEngine(job);
-    const { maxReceiveCount } = this.options;
-    const isLastAttempt = maxReceiveCount !== undefined && job.message.receiveCount >= maxReceiveCount;
-    const message = describeError(error);
-    job.log.warn(
-      { err: error, receive_count: job.message.receiveCount, is_last_attempt: isLastAttempt },
-      "attempt failed",
-    );
-    if (isLastAttempt) {
-      await this.failForGood(job, "worker_error", `gave up after ${job.message.receiveCount} attempts: ${message}`);
-      return;
-    }
-    try {
-      await this.options.edge.fail(job.id, job.job.capability, {
-        ...(job.epoch !== undefined ? { epoch: job.epoch } : {}),
-        code: "worker_error",
-        message,
-        is_retryable: true,
-      });
-    } catch (failError) {
-      job.log.debug({ err: failError }, "could not report the retryable failure to the edge");
-    }
-    await this.close(job, "retried", "retry");
-  }
-
-  /** Fails the job on the edge for good and deletes the message; if the edge cannot be told, keeps it. */
-  private async failForGood(job: RunningJob, code: string, reason: string): Promise<void> {
-    try {
-      await this.options.edge.fail(job.id, job.job.capability, {
-        ...(job.epoch !== undefined ? { epoch: job.epoch } : {}),
-        code,
-        message: reason.slice(0, ERROR_MESSAGE_MAX_LENGTH),
-        is_retryable: false,
-      });
-    } catch (error) {
-      if (!isEdgeCallError(error) || error.isRetryable) {
-        job.log.error({ err: error, code }, "could not fail the job on the edge; leaving its message to SQS");
-        await this.close(job, "failed", "keep");
-        return;
-      }
-      job.log.warn({ err: error, code }, "edge refused the fail call; deleting the message");
-    }
-    job.log.warn({ code, reason }, "job failed");
-    await this.close(job, "failed", "delete");
   }
 
   /**
@@ -500,7 +323,7 @@ export class JobRunner {
    */
   beginDrain(releaseGate: Promise<unknown> = Promise.resolve()): void {
     this.isDraining = true;
-    this.releaseGate = releaseGate.catch(() => {});
+    this.messages.holdReleasesUntil(releaseGate);
     for (const job of this.jobs.values()) {
       if (job.phase === "leasing") {
         job.phase = "draining";
@@ -517,19 +340,19 @@ export class JobRunner {
     await Promise.all(pending.map((job) => this.close(job, "released", "release")));
   }
 
-  private abortInEngine(job: RunningJob): void {
+  abortInEngine(job: RunningJob): void {
     if (!job.isInEngine) return;
     job.isInEngine = false;
     this.options.engine.abortRequest(job.id);
   }
 
-  private async close(job: RunningJob, outcome: JobOutcome, action: MessageAction): Promise<void> {
+  async close(job: RunningJob, outcome: JobOutcome, action: MessageAction): Promise<void> {
     if (job.isClosed) return job.closed;
     job.phase = "closed";
     job.stopHeartbeat();
     this.abortInEngine(job);
     try {
-      await this.applyAction(job.message, action, job.log);
+      await this.messages.apply(job.message, action, job.log);
     } finally {
       if (this.jobs.get(job.id) === job) this.jobs.delete(job.id);
       this.options.metrics.jobs.inc({ outcome });
@@ -539,26 +362,4 @@ export class JobRunner {
       for (const notify of [...this.slotWaiters]) notify();
     }
   }
-
-  private async applyAction(message: QueueMessage, action: MessageAction, log: Logger): Promise<void> {
-    const { queue, metrics, visibilityTimeoutSeconds } = this.options;
-    try {
-      if (action === "delete") await queue.delete(message.receiptHandle);
-      else if (action === "release") {
-        await this.releaseGate;
-        await queue.changeVisibility(message.receiptHandle, 0);
-      } else if (action === "retry") {
-        const delaySeconds = Math.min(2 ** message.receiveCount, RETRY_DELAY_MAX_SECONDS, visibilityTimeoutSeconds);
-        await queue.changeVisibility(message.receiptHandle, delaySeconds);
-      }
-    } catch (error) {
-      metrics.queueErrors.inc({ operation: action === "delete" ? "delete" : "change_visibility" });
-      log.warn({ err: error, action }, "SQS call failed; the message will reappear after its visibility timeout");
-    }
-  }
-}
-
-function describeError(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.slice(0, ERROR_MESSAGE_MAX_LENGTH);
 }
