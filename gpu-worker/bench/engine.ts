@@ -1,16 +1,18 @@
 /**
  * Engine benchmark (prints numbers; not a timed test):
- *   npm run bench:engine -- [--model <dir>]... [--dtype float32|float16] [--threads N] [--skip-reference] [--json]
+ *   npm run bench:engine -- [--model <dir>]... [--ckpt <dir>=<checkpoint>]... [--dtype float32|float16] [--threads N]
+ *     [--skip-reference] [--json]
  * For each model (default: the demo package and the random released-shape package, when present):
  * - tokens/s and forwards/s at batch 1, 4, 8 for first_hitting, ddpm and confidence (L'/4 steps per block);
  * - per-block time (batch 1, first hitting) at the start of a document, with a full window, at 8x the context;
  * - bytes crossing session.run per generated token, share of a step spent outside session.run, peak RSS;
  * - the PyTorch reference sampler's tokens/s on the same checkpoint (start and full window), when its
- *   checkpoint folder is known (<package>.ckpt/ next to the package, or --ckpt).
+ *   checkpoint folder is known: --ckpt <package dir>=<checkpoint dir>, else <package>.ckpt/ next to the package,
+ *   else the "source checkpoint" row of the package's README.md.
  * Then checks the issue's goals against what was measured.
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SamplingStrategy } from "@bd3-serve/shared";
 import {
@@ -99,12 +101,12 @@ async function benchModel(
 
   let reference: ReferenceResult | string = "skipped (--skip-reference)";
   if (!options.skipReference) {
-    const ckpt = options.ckpt ?? `${modelDir.replace(/\/$/, "")}.ckpt`;
-    if (existsSync(`${ckpt}/config.json`)) {
+    const ckpt = options.ckpt ?? findCheckpoint(modelDir);
+    if (ckpt && existsSync(`${ckpt}/config.json`)) {
       log(`  running the PyTorch reference sampler on ${ckpt} ...`);
       reference = runReference(repoRoot, ckpt, isLarge ? 1 : 4, 30 * 60_000);
     } else {
-      reference = `no checkpoint at ${ckpt} (pass --ckpt)`;
+      reference = `no checkpoint found for ${modelDir} (pass --ckpt ${modelDir}=<checkpoint dir>)`;
     }
     if (typeof reference === "string") log(`  reference: ${reference}`);
     else
@@ -127,6 +129,16 @@ async function benchModel(
   for (const goal of report.goals) log(`  goal ${goal.met ? "MET " : "MISS"} ${goal.goal}: ${goal.measured}`);
   log(`  peak RSS so far: ${report.peakRssMb.toFixed(0)} MB`);
   return report;
+}
+
+/** `<package>.ckpt/`, else the checkpoint the package card names ("source checkpoint" row). */
+function findCheckpoint(modelDir: string): string | undefined {
+  const sibling = `${modelDir.replace(/\/$/, "")}.ckpt`;
+  if (existsSync(`${sibling}/config.json`)) return sibling;
+  const card = existsSync(`${modelDir}/README.md`) ? readFileSync(`${modelDir}/README.md`, "utf8") : "";
+  const named = /source checkpoint\s*\|\s*`([^`]+)`/i.exec(card)?.[1];
+  if (!named) return undefined;
+  return isAbsolute(named) ? named : resolve(repoRoot, named);
 }
 
 function find(report: ModelReport, strategy: SamplingStrategy, batchSize: number): ThroughputResult | undefined {
@@ -192,11 +204,20 @@ function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goal
   return goals;
 }
 
+/** `--ckpt <package dir>=<checkpoint dir>` entries; the one naming this package, if any. */
+function checkpointOption(entries: readonly string[], modelDir: string): { ckpt?: string } {
+  for (const entry of entries) {
+    const [pkg, dir] = entry.split("=");
+    if (pkg && dir && resolve(repoRoot, pkg) === modelDir) return { ckpt: resolve(repoRoot, dir) };
+  }
+  return {};
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       model: { type: "string", multiple: true },
-      ckpt: { type: "string" },
+      ckpt: { type: "string", multiple: true },
       dtype: { type: "string", default: "float32" },
       threads: { type: "string" },
       "skip-reference": { type: "boolean", default: false },
@@ -218,7 +239,7 @@ async function main(): Promise<void> {
         dtype,
         skipReference: values["skip-reference"],
         ...(values.threads ? { threads: Number(values.threads) } : {}),
-        ...(values.ckpt ? { ckpt: resolve(repoRoot, values.ckpt) } : {}),
+        ...checkpointOption(values.ckpt ?? [], modelDir),
       }),
     );
   }
