@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bd3lm_toolkit.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="run folder of the model to package")
     ap.add_argument("--ar-run", default=None)
-    ap.add_argument("--other-run", action="append", default=[])
+    ap.add_argument("--other-run", action="append", default=[], help="[label=]run-dir, another row in the table")
     ap.add_argument("--out", required=True, help="package folder (repository-relative, e.g. models/kjv-bd3lm-b16)")
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--sample-tokens", type=int, default=192)
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     name = os.path.basename(os.path.normpath(args.out))
 
     rows = [r for r in [row("AR baseline", args.ar_run), row(f"**this model** ({name})", args.run)] +
-            [row(os.path.basename(os.path.normpath(o)), o) for o in args.other_run] if r]
+            [row(*(o.split("=", 1) if "=" in o else (os.path.basename(os.path.normpath(o)), o))) for o in args.other_run] if r]
     samples: List[str] = []
     prompts = ["", "And God said", "In the beginning"]
     for i in range(args.samples):
