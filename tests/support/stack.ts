@@ -19,9 +19,13 @@ export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** The dev API key of wrangler.toml (its SHA-256 is listed in API_KEYS there). */
 export const API_KEY = "bd3_dev_0123456789abcdef0123456789abcdef";
 
-/** The demo model when it is in the repo, else the tiny random package (same contract, meaningless text). */
-export const MODEL_DIR = ["models/kjv-bd3lm-b16", "models/tiny-random-b4"]
-  .map((dir) => join(REPO_ROOT, dir))
+/**
+ * TEST_MODEL_DIR when set; else the demo model when it is in the repo; else the tiny random package (same
+ * contract, meaningless text).
+ */
+export const MODEL_DIR = [process.env.TEST_MODEL_DIR ?? "", "models/kjv-bd3lm-b16", "models/tiny-random-b4"]
+  .filter((dir) => dir !== "")
+  .map((dir) => resolve(REPO_ROOT, dir))
   .find((dir) => existsSync(join(dir, "manifest.json"))) as string;
 export const MODEL_NAME = (JSON.parse(readFileSync(join(MODEL_DIR, "manifest.json"), "utf8")) as { name: string }).name;
 
