@@ -119,4 +119,20 @@ describe("scheduling", () => {
       ["denoise"],
     ]);
   });
+
+  it("folds commits when at least half the batch commits, and commits alone otherwise", () => {
+    const sequences = ["a", "b", "c"].map((requestId) => {
+      const sequence = createSequence({ requestId, prompt: "xyz", params }, context);
+      sequence.status = "running";
+      sequence.cleanQueue = [];
+      return sequence;
+    });
+    const kinds = () => scheduleForward(sequences, 3)?.rows.map((row) => row.segments.map((segment) => segment.kind));
+    const [a, b] = sequences;
+    if (!a || !b) throw new Error("unreachable");
+    a.cleanQueue = [{ blockIndex: 0, tokens: new Int32Array(4) }];
+    expect(kinds()).toEqual([["clean"], ["denoise"], ["denoise"]]);
+    b.cleanQueue = [{ blockIndex: 0, tokens: new Int32Array(4) }];
+    expect(kinds()).toEqual([["clean", "denoise"], ["clean", "denoise"], ["denoise"]]);
+  });
 });
