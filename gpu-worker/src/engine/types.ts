@@ -92,8 +92,11 @@ export interface EngineCounters {
 }
 
 export interface RequestUsage {
+  /** Prompt tokens (BOS not counted). */
   promptTokens: number;
+  /** Generated tokens of the whole job: committed tokens of a resumed request included. */
   completionTokens: number;
+  /** Forwards this request took part in, in this engine (prefill included; a resumed job's earlier ones not). */
   forwards: number;
 }
 
@@ -107,6 +110,7 @@ export interface Engine {
   hasWork(): boolean;
   /** One scheduler iteration (normally one forward of the batch); returns blocks completed in it. */
   step(): Promise<BlockOutput[]>;
+  /** Usage of a request in the engine, or of one of the last 1,024 that left it (finished or aborted). */
   usage(requestId: string): RequestUsage | undefined;
   stats(): EngineStats;
   close(): Promise<void>;
