@@ -61,6 +61,7 @@ describe("health server", () => {
       "bd3_worker_queue_wait_seconds_bucket",
       "bd3_worker_forward_latency_seconds_bucket",
       "bd3_worker_kv_bytes_in_use",
+      "bd3_worker_process_resident_memory_bytes",
     ]) {
       expect(text).toContain(name);
     }

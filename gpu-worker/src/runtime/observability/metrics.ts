@@ -2,7 +2,7 @@
  * Prometheus metrics of one worker (prom-client), on their own registry so tests can build many workers in one
  * process. Names follow Prometheus conventions: `_total` counters, `_seconds` / `_bytes` units.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** tokens/s is averaged over this window (Prometheus users can also take `rate()` of the token counter). */
 export const TOKENS_PER_SECOND_WINDOW_MS = 60_000;
@@ -44,6 +44,8 @@ export interface WorkerMetrics {
 export function createWorkerMetrics(options: { maxBatchSize: number; now?: () => number }): WorkerMetrics {
   const now = options.now ?? Date.now;
   const registry = new Registry();
+  // Process metrics (resident memory, heap, event-loop lag, GC) under the same prefix.
+  collectDefaultMetrics({ register: registry, prefix: "bd3_worker_" });
   const samples: { atMs: number; tokens: number }[] = [];
 
   const common = { registers: [registry] };
