@@ -1,24 +1,35 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engine/index.ts";
+import { createTokenizer } from "../../src/engine/tokenizer/index.ts";
 import type { BlockOutput } from "../../src/engine/types.ts";
 import { fixtureRandomness, readFixture } from "./support/fixtures.ts";
-import { packageExists, TINY_PACKAGE_DIR } from "./support/packages.ts";
+import { MODELS_DIR, packageExists } from "./support/packages.ts";
 
-const fixtureDir = `${TINY_PACKAGE_DIR}/fixtures`;
-const fixtureFiles = packageExists(TINY_PACKAGE_DIR)
-  ? readdirSync(fixtureDir).filter((name) => name.endsWith(".json"))
-  : [];
+/** Every committed fixture of every package: models/<package>/fixtures/sampler-*.json. */
+const fixtureFiles = readdirSync(MODELS_DIR, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && !entry.name.startsWith("."))
+  .map((entry) => `${MODELS_DIR}/${entry.name}`)
+  .filter((dir) => packageExists(dir) && existsSync(`${dir}/fixtures`))
+  .flatMap((dir) =>
+    readdirSync(`${dir}/fixtures`)
+      .filter((name) => name.startsWith("sampler-") && name.endsWith(".json"))
+      .map((name) => ({ dir, name: `${dir.split("/").at(-1)}/${name}` })),
+  );
 
 describe.skipIf(fixtureFiles.length === 0)("reference sampler fixtures", () => {
-  it.each(fixtureFiles)("replays %s token for token", async (name) => {
-    const fixture = readFixture(`${fixtureDir}/${name}`);
+  it.each(fixtureFiles)("replays $name token for token", async ({ dir, name }) => {
+    const fixture = readFixture(`${MODELS_DIR}/${name.replace("/", "/fixtures/")}`);
     const engine = await createEngine({
-      modelDir: TINY_PACKAGE_DIR,
+      modelDir: dir,
       randomnessFor: fixtureRandomness(fixture),
       intraOpNumThreads: 1,
     });
-    const prompt = Buffer.from(fixture.prompt_ids.slice(1)).toString("latin1");
+    // The fixture records ids; the engine takes text: decode them and check the text encodes back to them.
+    const tokenizer = createTokenizer(engine.manifest.tokenizer.kind);
+    const promptIds = fixture.prompt_ids.slice(1);
+    const prompt = Buffer.concat(promptIds.map((id) => tokenizer.tokenBytes(id))).toString("utf8");
+    expect(tokenizer.encode(prompt)).toEqual(promptIds);
     const result = engine.addRequest({
       requestId: "fixture",
       prompt,
