@@ -50,8 +50,9 @@ export function params(strategy: SamplingStrategy, maxTokens: number, seed: numb
   };
 }
 
+/** An engine for measuring: documents run to max_tokens (EOS and the repetition check are ignored). */
 export async function openEngine(options: EngineOptions): Promise<Engine> {
-  return createEngine(options);
+  return createEngine({ ...options, ignoreEos: true });
 }
 
 /**

@@ -54,6 +54,8 @@ const silentLogger: EngineLogger = { info: () => {}, warn: () => {} };
 export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | "dtype" | "executionProviders"> {
   prefillChunkTokens?: number;
   randomnessFor?: RandomnessFactory;
+  /** Benchmarks only (vLLM's ignore_eos): EOS and the repetition check never end a document. */
+  ignoreEos?: boolean;
 }
 
 class BlockDiffusionEngine implements Engine {
@@ -97,12 +99,12 @@ class BlockDiffusionEngine implements Engine {
       windowBlocks,
       maskTokenId: manifest.mask_token_id,
       bosTokenId: manifest.bos_token_id,
-      eosTokenId: manifest.eos_token_id,
+      eosTokenId: options.ignoreEos ? -1 : manifest.eos_token_id,
       vocabSize: manifest.vocab_size,
       tokenizer: createTokenizer(manifest.tokenizer.kind),
       layout,
       blockBytes: blockBytes(layout),
-      minEntropyNats: REPETITION_MIN_ENTROPY_NATS[manifest.tokenizer.kind],
+      minEntropyNats: options.ignoreEos ? 0 : REPETITION_MIN_ENTROPY_NATS[manifest.tokenizer.kind],
       randomnessFor: options.randomnessFor ?? ((_id, seed, outputIndex) => createBlockRandomness(seed, outputIndex)),
       scratch: createSoftmaxScratch(manifest.vocab_size),
     };
