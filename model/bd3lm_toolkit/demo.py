@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     name = os.path.basename(os.path.normpath(args.out))
 
     rows = [r for r in [row("AR baseline", args.ar_run), row(f"**this model** ({name})", args.run)] +
-            [row(*(o.split("=", 1) if "=" in o else (os.path.basename(os.path.normpath(o)), o))) for o in args.other_run] if r]
+            [row(*(o.rsplit("=", 1) if "=" in o else (os.path.basename(os.path.normpath(o)), o))) for o in args.other_run] if r]
     samples: List[str] = []
     prompts = ["", "And God said", "In the beginning"]
     for i in range(args.samples):

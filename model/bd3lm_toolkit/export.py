@@ -8,7 +8,7 @@ attention_mask bool [B,Q,P+Q]; outputs logits float32 [B,Q,V] (raw), present_key
 computed once and folded: into the LayerNorm scale/bias (shift, 1 + scale) and into the output projections
 (gates), so sigma_map and adaLN are not in the graph.
 
-The float16 graph stores weights and past/present K/V as float16 and computes in float32 inside (weights are
+The float16 graph stores weight matrices and past/present K/V as float16 and computes in float32 inside (weights are
 cast once when the session loads; K/V cast at the graph edge); logits stay float32.
 """
 from __future__ import annotations
@@ -167,7 +167,9 @@ def _to_fp16(src: str, dst: str) -> None:
     g = m.graph
     new_inits, casts = [], []
     for init in g.initializer:
-        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) > 1:
+        # matrices only: vectors (biases, LayerNorm scale/shift, rotary inv_freq) stay float32. inv_freq in
+        # float16 would put rotary angles off by up to ~5e-4 * position radians.
+        if init.data_type == TensorProto.FLOAT and len(init.dims) >= 2:
             arr = numpy_helper.to_array(init).astype(np.float16)
             h = numpy_helper.from_array(arr, name=init.name + "__fp16")
             new_inits.append(h)

@@ -79,7 +79,7 @@ def build_cases(model: BD3LM, seed: int = 0) -> List[Dict]:
     pk, pv = history_kv(model, hist)
     add("full_context", noisy_block(), torch.arange(P, C)[None], pk, pv, torch.ones(1, L, C, dtype=torch.bool))
     # 4. beyond the context: window of C - L past tokens at absolute positions (start .. start+P-1), step after it
-    start = 3 * L + C  # the step sits at positions > context_length
+    start = 4096 + 3 * L + C  # the step sits at positions far beyond context_length (rotary precision)
     hist = rand_tokens(P)
     pk, pv = history_kv(model, hist, start=start)
     pos = torch.arange(start + P, start + P + L)[None]
