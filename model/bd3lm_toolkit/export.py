@@ -265,7 +265,7 @@ def default_card(cfg: BD3LMConfig, name: str, params: int, source: str, man: Dic
         "",
         "Graph I/O: `input_ids`/`position_ids` int64 [B,Q]; `past_key`/`past_value` [L,B,H,P,D] (post-rotary keys; P may be 0); "
         "`attention_mask` bool [B,Q,P+Q]; outputs `logits` float32 [B,Q,V] (raw: SUBS is the sampler's job), "
-        "`present_key`/`present_value` [L,B,H,Q,D]. The float16 graph has float16 weights and K/V and computes in float32.",
+        "`present_key`/`present_value` [L,B,H,Q,D]. The float16 graph has float16 weight matrices and K/V (vectors such as rotary frequencies stay float32) and computes in float32.",
     ]
     if extra:
         lines += ["", extra.rstrip()]
