@@ -253,14 +253,16 @@ export async function uninterruptedText(prompt: string, params: JobView["params"
 
 /** A "long" job runs at least this many blocks (paced by the slow edge, that is seconds). */
 export const LONG_JOB_MIN_BLOCKS = 20;
+/** Seeds tried together when looking for a long run: one, as a trained model rarely ends a document early. */
+const SEED_CANDIDATES = 1;
 
 function manifestBlockSize(): number {
   return (JSON.parse(readFileSync(join(MODEL_DIR, "manifest.json"), "utf8")) as { block_size: number }).block_size;
 }
 
-/** max_tokens of a long job: room for three times LONG_JOB_MIN_BLOCKS blocks. */
+/** max_tokens of a long job: room for twice LONG_JOB_MIN_BLOCKS blocks. */
 export function longJobTokens(): number {
-  return 3 * LONG_JOB_MIN_BLOCKS * manifestBlockSize();
+  return 2 * LONG_JOB_MIN_BLOCKS * manifestBlockSize();
 }
 
 /**
@@ -269,7 +271,7 @@ export function longJobTokens(): number {
  * batch at a time, only as far as needed; the engine is deterministic in (prompt, params, seed).
  */
 export async function findLongSeed(prompt: string, firstSeed = 1): Promise<number> {
-  const engine = await createEngine({ modelDir: MODEL_DIR, maxBatchSize: 8, intraOpNumThreads: 1 });
+  const engine = await createEngine({ modelDir: MODEL_DIR, maxBatchSize: SEED_CANDIDATES, intraOpNumThreads: 1 });
   const params = {
     max_tokens: longJobTokens(),
     temperature: 1,
@@ -279,8 +281,8 @@ export async function findLongSeed(prompt: string, firstSeed = 1): Promise<numbe
     stop: [],
   };
   try {
-    for (let base = firstSeed; base < firstSeed + 256; base += 8) {
-      for (let seed = base; seed < base + 8; seed++)
+    for (let base = firstSeed; base < firstSeed + 256; base += SEED_CANDIDATES) {
+      for (let seed = base; seed < base + SEED_CANDIDATES; seed++)
         engine.addRequest({ requestId: String(seed), prompt, params: { ...params, seed } });
       while (engine.hasWork()) {
         for (const block of await engine.step()) {
