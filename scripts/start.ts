@@ -136,6 +136,8 @@ async function main(): Promise<void> {
     METRICS_HOST: "127.0.0.1",
     RECEIVE_WAIT_SECONDS: "2",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    // The SDK's notice that releases after January 2027 need Node 22 is for operators, not this demo's output.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   });
   const shutdown = async () => {
     await stopWorkerProcess(worker);
