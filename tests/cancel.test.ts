@@ -1,35 +1,21 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type SlowEdge, startSlowEdge } from "./support/slow-edge.ts";
+import { describe, expect, it } from "vitest";
+import { useStackFixture } from "./support/hooks.ts";
 import {
   cancelJob,
   counterValues,
   createLongJob,
   getJob,
-  type InProcessWorker,
   LONG_JOB_MIN_BLOCKS,
-  purgeQueues,
-  stackAddresses,
-  startInProcessWorker,
   waitForEmptyQueues,
   waitForJob,
 } from "./support/stack.ts";
 
-let slowEdge: SlowEdge;
-let worker: InProcessWorker | undefined;
-beforeAll(async () => {
-  slowEdge = await startSlowEdge({ target: stackAddresses().edgeUrl, appendDelayMs: 40 });
-});
-afterAll(() => slowEdge.close());
-beforeEach(purgeQueues);
-afterEach(async () => {
-  await worker?.stop();
-  worker = undefined;
-});
+const fixture = useStackFixture();
 
 describe("cancel", () => {
   it("stops a running job at the next block, frees its slot and deletes its message", async () => {
     const created = await createLongJob("In the beginning");
-    worker = await startInProcessWorker({ EDGE_URL: slowEdge.url });
+    const worker = await fixture.startInProcessWorker({ EDGE_URL: fixture.slowEdgeUrl });
     await waitForJob(created.id, (job) => job.progress.blocks >= 2, "the first blocks", 30_000);
     const { status } = await cancelJob(created.id);
     expect([200, 202]).toContain(status);

@@ -1,25 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  createJob,
-  getBlocks,
-  type InProcessWorker,
-  purgeQueues,
-  startInProcessWorker,
-  uninterruptedText,
-  waitForEmptyQueues,
-  waitForJob,
-} from "./support/stack.ts";
+import { describe, expect, it } from "vitest";
+import { useStackFixture } from "./support/hooks.ts";
+import { createJob, getBlocks, uninterruptedText, waitForEmptyQueues, waitForJob } from "./support/stack.ts";
 
-let worker: InProcessWorker | undefined;
-beforeEach(purgeQueues);
-afterEach(async () => {
-  await worker?.stop();
-  worker = undefined;
-});
+const fixture = useStackFixture({ slowEdge: false });
 
 describe("a job through the whole stack", () => {
   it("is received, its blocks appended in order, finished, and its message deleted", async () => {
-    worker = await startInProcessWorker();
+    const worker = await fixture.startInProcessWorker();
     const prompt = "In the beginning God created";
     const created = await createJob(prompt, { max_tokens: 48, seed: 11 });
     const done = await waitForJob(created.id, (job) => job.status === "succeeded", "the job to succeed");
@@ -40,7 +27,7 @@ describe("a job through the whole stack", () => {
   });
 
   it("runs several jobs in one batch", async () => {
-    worker = await startInProcessWorker({ MAX_BATCH_SIZE: "3" });
+    await fixture.startInProcessWorker({ MAX_BATCH_SIZE: "3" });
     const jobs = await Promise.all([1, 2, 3].map((seed) => createJob("And the earth", { max_tokens: 32, seed })));
     const done = await Promise.all(
       jobs.map((job) => waitForJob(job.id, (view) => view.status === "succeeded", `job ${job.id} to succeed`)),

@@ -1,40 +1,27 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createSqsClient } from "../gpu-worker/src/runtime/queue/job-queue.ts";
 import { STACK_MAX_RECEIVE_COUNT } from "./support/global-setup.ts";
-import { type SlowEdge, startSlowEdge } from "./support/slow-edge.ts";
+import { useStackFixture } from "./support/hooks.ts";
 import {
   createJob,
   createLongJob,
-  type InProcessWorker,
   logLines,
-  purgeQueues,
   spawnWorker,
   stackAddresses,
-  startInProcessWorker,
   waitFor,
   waitForEmptyQueues,
   waitForJob,
 } from "./support/stack.ts";
 
-let slowEdge: SlowEdge;
-let worker: InProcessWorker | undefined;
-beforeAll(async () => {
-  slowEdge = await startSlowEdge({ target: stackAddresses().edgeUrl, appendDelayMs: 40 });
-});
-afterAll(() => slowEdge.close());
-beforeEach(purgeQueues);
-afterEach(async () => {
-  await worker?.stop();
-  worker = undefined;
-});
+const fixture = useStackFixture();
 
 describe("poison messages", () => {
   it("a job that keeps crashing its worker ends in the DLQ, and the edge shows it failed", async () => {
     const { dlqUrl } = stackAddresses();
     const created = await createLongJob("Vanity of vanities");
     for (let attempt = 1; attempt <= STACK_MAX_RECEIVE_COUNT; attempt++) {
-      const crashing = spawnWorker({ EDGE_URL: slowEdge.url, VISIBILITY_TIMEOUT_SECONDS: "2" });
+      const crashing = spawnWorker({ EDGE_URL: fixture.slowEdgeUrl, VISIBILITY_TIMEOUT_SECONDS: "2" });
       await waitFor(
         `attempt ${attempt} to start`,
         async () =>
@@ -48,7 +35,7 @@ describe("poison messages", () => {
     }
 
     // The next receive moves the message to the DLQ; this worker's DLQ watcher fails the job on the edge.
-    worker = await startInProcessWorker({ SQS_DLQ_URL: dlqUrl });
+    await fixture.startInProcessWorker({ SQS_DLQ_URL: dlqUrl });
     const failed = await waitForJob(created.id, (job) => job.status === "failed", "the job to fail", 30_000);
     expect(failed.error?.code).toBe("dead_lettered");
     await waitForEmptyQueues();
@@ -72,7 +59,7 @@ describe("poison messages", () => {
       new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ ...body, version: 2 }) }),
     );
 
-    worker = await startInProcessWorker();
+    await fixture.startInProcessWorker();
     const failed = await waitForJob(created.id, (job) => job.status === "failed", "the job to fail", 20_000);
     expect(failed.error).toMatchObject({ code: "unsupported_message_version" });
     await waitForEmptyQueues();

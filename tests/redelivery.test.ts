@@ -1,33 +1,19 @@
 import type { JobView } from "@bd3-serve/shared";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type SlowEdge, startSlowEdge } from "./support/slow-edge.ts";
+import { describe, expect, it } from "vitest";
+import { useStackFixture } from "./support/hooks.ts";
 import {
   counterValues,
   createLongJob,
   getBlocks,
   getJob,
-  type InProcessWorker,
-  purgeQueues,
   spawnWorker,
-  stackAddresses,
-  startInProcessWorker,
   uninterruptedText,
   waitFor,
   waitForEmptyQueues,
   waitForJob,
 } from "./support/stack.ts";
 
-let slowEdge: SlowEdge;
-let worker: InProcessWorker | undefined;
-beforeAll(async () => {
-  slowEdge = await startSlowEdge({ target: stackAddresses().edgeUrl, appendDelayMs: 40 });
-});
-afterAll(() => slowEdge.close());
-beforeEach(purgeQueues);
-afterEach(async () => {
-  await worker?.stop();
-  worker = undefined;
-});
+const fixture = useStackFixture();
 
 /** The job once its committed block count has not changed for 300 ms. */
 async function settledJob(id: string): Promise<JobView> {
@@ -45,7 +31,7 @@ describe("crash and redelivery", () => {
   it("resumes a job after its worker died: visibility expiry, redelivery, no block duplicated or missing", async () => {
     const prompt = "And God said, Let there be light";
     const created = await createLongJob(prompt);
-    const crashing = spawnWorker({ EDGE_URL: slowEdge.url });
+    const crashing = spawnWorker({ EDGE_URL: fixture.slowEdgeUrl });
     await waitForJob(created.id, (job) => job.progress.blocks >= 2, "the first blocks", 30_000);
     crashing.child.kill("SIGKILL");
     expect(await crashing.exited).toBe("SIGKILL");
@@ -55,7 +41,7 @@ describe("crash and redelivery", () => {
     const committedAtCrash = atCrash.progress.blocks;
 
     // Nobody heart-beats the message now; after VISIBILITY_TIMEOUT_SECONDS SQS hands it to the next worker.
-    worker = await startInProcessWorker();
+    const worker = await fixture.startInProcessWorker();
     const done = await waitForJob(created.id, (job) => job.status === "succeeded", "the resumed job to succeed");
     const blocks = await getBlocks(created.id);
     expect(blocks.map((block) => block.index)).toEqual(blocks.map((_, index) => index));

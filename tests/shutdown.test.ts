@@ -1,32 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type SlowEdge, startSlowEdge } from "./support/slow-edge.ts";
+import { describe, expect, it } from "vitest";
+import { useStackFixture } from "./support/hooks.ts";
 import {
   createLongJob,
   getBlocks,
   getJob,
-  type InProcessWorker,
   logLines,
-  purgeQueues,
   queueDepth,
   spawnWorker,
   stackAddresses,
-  startInProcessWorker,
   waitFor,
   waitForEmptyQueues,
   waitForJob,
 } from "./support/stack.ts";
 
-let slowEdge: SlowEdge;
-let worker: InProcessWorker | undefined;
-beforeAll(async () => {
-  slowEdge = await startSlowEdge({ target: stackAddresses().edgeUrl, appendDelayMs: 40 });
-});
-afterAll(() => slowEdge.close());
-beforeEach(purgeQueues);
-afterEach(async () => {
-  await worker?.stop();
-  worker = undefined;
-});
+const fixture = useStackFixture();
 
 describe("SIGTERM", () => {
   it("drains: appends the blocks in flight, releases the messages, exits 0; another worker finishes the jobs", async () => {
@@ -35,7 +22,7 @@ describe("SIGTERM", () => {
     const second = await createLongJob(prompt, Number(first.params.seed) + 1);
     const jobs = [first, second];
     const draining = spawnWorker({
-      EDGE_URL: slowEdge.url,
+      EDGE_URL: fixture.slowEdgeUrl,
       SHUTDOWN_GRACE_SECONDS: "15",
       VISIBILITY_TIMEOUT_SECONDS: "30",
     });
@@ -59,7 +46,7 @@ describe("SIGTERM", () => {
       expect((await getBlocks(job.id)).length).toBe(view.progress.blocks);
     }
 
-    worker = await startInProcessWorker();
+    await fixture.startInProcessWorker();
     for (const job of jobs) {
       await waitForJob(job.id, (view) => view.status === "succeeded", "the job to finish on the next worker");
       const blocks = await getBlocks(job.id);
@@ -70,7 +57,7 @@ describe("SIGTERM", () => {
 
   it("exits at once on a second signal", async () => {
     const created = await createLongJob("Blessed are the meek");
-    const draining = spawnWorker({ EDGE_URL: slowEdge.url, SHUTDOWN_GRACE_SECONDS: "15" });
+    const draining = spawnWorker({ EDGE_URL: fixture.slowEdgeUrl, SHUTDOWN_GRACE_SECONDS: "15" });
     await waitForJob(created.id, (view) => view.progress.blocks >= 1, "the first blocks", 30_000);
     draining.child.kill("SIGTERM");
     // Two signals sent back to back coalesce into one; send the second once the first is being handled.
