@@ -62,6 +62,7 @@ describe("lease", () => {
       committed_blocks: 0,
       committed_token_ids: [],
       is_canceled: false,
+      final_finish_reason: null,
     });
     await append(job.id, 1, 0, "ab");
     await append(job.id, 1, 1, "c");
@@ -70,6 +71,18 @@ describe("lease", () => {
     const view = await json(await call("GET", `/v1/generations/${job.id}`));
     expect(view.status).toBe("running");
     expect(view.started_at).not.toBeNull();
+  });
+
+  it("returns the finish reason appended with the last block, and leaves it out when there is none", async () => {
+    const job = await createJob();
+    const { epoch } = await lease(job.id);
+    await append(job.id, epoch, 0, "ab");
+    const midway = await lease(job.id, "worker-2");
+    expect(midway).not.toHaveProperty("final_finish_reason");
+    await append(job.id, midway.epoch, 1, "c", "stop_sequence");
+    const ended = LeaseReplySchema.parse(await lease(job.id, "worker-3"));
+    expect(ended).toMatchObject({ committed_blocks: 2, committed_token_ids: [97, 98, 99] });
+    expect(ended.final_finish_reason).toBe("stop_sequence");
   });
 
   it("refuses a finished job with job_terminal", async () => {
@@ -92,6 +105,18 @@ describe("append", () => {
     await expectRefused(await append(job.id, epoch, 0, "other text"), 409, "block_conflict");
     await expectRefused(await append(job.id, epoch, 2), 409, "block_gap");
     expect(await json(await append(job.id, epoch, 1))).toMatchObject({ result: "appended", committed_blocks: 2 });
+  });
+
+  it("compares the finish reason of a duplicate append: another one is a block_conflict", async () => {
+    const job = await createJob();
+    const { epoch } = await lease(job.id);
+    await append(job.id, epoch, 0);
+    expect(await json(await append(job.id, epoch, 1, undefined, "eos"))).toMatchObject({ result: "appended" });
+    expect(await json(await append(job.id, epoch, 1, undefined, "eos"))).toMatchObject({ result: "duplicate" });
+    await expectRefused(await append(job.id, epoch, 1, undefined, "max_tokens"), 409, "block_conflict");
+    await expectRefused(await append(job.id, epoch, 1), 409, "block_conflict");
+    await expectRefused(await append(job.id, epoch, 0, undefined, "eos"), 409, "block_conflict");
+    expect(await json(await append(job.id, epoch, 0))).toMatchObject({ result: "duplicate" });
   });
 
   it("refuses an append before any lease with not_leased", async () => {

@@ -1,5 +1,6 @@
 import type {
   Block,
+  BlockFinishReason,
   FinishReason,
   JobError,
   JobStatus,
@@ -13,7 +14,8 @@ import { SCHEDULE_TABLE_SQL } from "./schedule.ts";
 /**
  * Storage of one job object (SQLite in the Durable Object):
  * - `job`: exactly one row, the job and its lifecycle fields;
- * - `blocks`: the append-only block log, one row per index, never updated;
+ * - `blocks`: the append-only block log, one row per index, never updated; `finish_reason` is set on the
+ *   block that ended the generation (added by ALTER TABLE to objects created before it existed);
  * - `deliveries`: webhook deliveries (see webhook-outbox.ts);
  * - `schedule`: the alarm's tasks (see schedule.ts).
  * All reads and writes are synchronous, so a check-then-write in one call cannot interleave with another.
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS blocks (
   idx INTEGER PRIMARY KEY,
   text TEXT NOT NULL,
   token_count INTEGER NOT NULL,
-  token_ids TEXT NOT NULL
+  token_ids TEXT NOT NULL,
+  finish_reason TEXT
 );
 ${SCHEDULE_TABLE_SQL}`;
 
@@ -142,11 +145,15 @@ function fromRow(row: Record<string, SqlStorageValue>): JobRecord {
 
 export interface StoredBlock extends Block {
   tokenIds: number[];
+  /** Set on the block that ended the generation (AppendBlockRequest.finish_reason). */
+  finishReason: BlockFinishReason | null;
 }
 
 export class JobStore {
   /** Cached once true: tables only disappear with the whole storage (`forget` after retention). */
   private isReady = false;
+  /** Cached once the blocks table is known to have its `finish_reason` column. */
+  private hasBlockFinishReason = false;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -165,6 +172,19 @@ export class JobStore {
   /** Call after the storage was deleted. */
   forget(): void {
     this.isReady = false;
+    this.hasBlockFinishReason = false;
+  }
+
+  /** Objects created before `blocks.finish_reason` existed get the column on first use. */
+  private migrateBlocks(): void {
+    if (this.hasBlockFinishReason) return;
+    const row = this.sql
+      .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'blocks'")
+      .toArray()[0];
+    if (row !== undefined && !row.sql.includes("finish_reason")) {
+      this.sql.exec("ALTER TABLE blocks ADD COLUMN finish_reason TEXT");
+    }
+    this.hasBlockFinishReason = true;
   }
 
   read(): JobRecord | null {
@@ -190,24 +210,33 @@ export class JobStore {
   }
 
   block(index: number): StoredBlock | null {
+    this.migrateBlocks();
     const row = this.sql
-      .exec<{ idx: number; text: string; token_count: number; token_ids: string }>(
-        "SELECT idx, text, token_count, token_ids FROM blocks WHERE idx = ?",
+      .exec<{ idx: number; text: string; token_count: number; token_ids: string; finish_reason: string | null }>(
+        "SELECT idx, text, token_count, token_ids, finish_reason FROM blocks WHERE idx = ?",
         index,
       )
       .toArray()[0];
     return row
-      ? { index: row.idx, text: row.text, token_count: row.token_count, tokenIds: JSON.parse(row.token_ids) }
+      ? {
+          index: row.idx,
+          text: row.text,
+          token_count: row.token_count,
+          tokenIds: JSON.parse(row.token_ids),
+          finishReason: row.finish_reason as BlockFinishReason | null,
+        }
       : null;
   }
 
   insertBlock(block: StoredBlock): void {
+    this.migrateBlocks();
     this.sql.exec(
-      "INSERT INTO blocks (idx, text, token_count, token_ids) VALUES (?, ?, ?, ?)",
+      "INSERT INTO blocks (idx, text, token_count, token_ids, finish_reason) VALUES (?, ?, ?, ?, ?)",
       block.index,
       block.text,
       block.token_count,
       JSON.stringify(block.tokenIds),
+      block.finishReason,
     );
   }
 

@@ -7,7 +7,7 @@ import {
   type HeartbeatRequest,
   isTerminalJobStatus,
   type JobStatusReply,
-  type LeaseReply,
+  type LeaseReplyInput,
   type LeaseRequest,
   type WebhookEventType,
   type WorkerCallErrorCode,
@@ -21,8 +21,8 @@ import { blockEvent } from "./sse-hub.ts";
  * The worker protocol of docs/worker-api.md on one job. Order of checks, the same for every call: the job
  * exists (404), it is not terminal (409 job_terminal; finish and fail instead answer the final status, so
  * a retried finish is harmless), it has a lease (409 not_leased), and the caller holds the current epoch
- * (409 stale_epoch). Appends are idempotent by index: same index and content is `duplicate`, other content
- * `block_conflict`, an index past the end `block_gap`. Any accepted call counts as a heartbeat.
+ * (409 stale_epoch). Appends are idempotent by index: same index and content (finish_reason included) is
+ * `duplicate`, other content `block_conflict`, an index past the end `block_gap`. Any accepted call counts as a heartbeat.
  */
 export type WorkerCallResult<T> =
   | { ok: true; reply: T }
@@ -51,7 +51,12 @@ function touch(core: JobCore, now: number): Partial<JobRecord> {
   return { lastHeartbeatAt: now, isStalled: false };
 }
 
-export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<LeaseReply> {
+/**
+ * The lease reply. `final_finish_reason` is sent only when the last committed block ended the generation
+ * (a worker died between that append and `finish`): left out when null, so workers older than the field,
+ * whose reply schema is strict, still parse every other lease.
+ */
+export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<LeaseReplyInput> {
   const job = core.store.read();
   if (job === null) return NOT_FOUND;
   if (isTerminalJobStatus(job.status)) return refuse("job_terminal", `the job is already ${job.status}`);
@@ -63,6 +68,8 @@ export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<Le
     ...touch(core, now),
   });
   if (leased === null) return refuse("job_terminal", `the job is already ${job.status}`);
+  const finalFinishReason =
+    leased.numBlocks > 0 ? (core.store.block(leased.numBlocks - 1)?.finishReason ?? null) : null;
   return {
     ok: true,
     reply: {
@@ -71,6 +78,7 @@ export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<Le
       committed_blocks: leased.numBlocks,
       committed_token_ids: core.store.committedTokenIds(),
       is_canceled: leased.cancelRequestedAt !== null,
+      ...(finalFinishReason !== null ? { final_finish_reason: finalFinishReason } : {}),
     },
   };
 }
@@ -80,6 +88,7 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
   const refused = fence(job, request.epoch);
   if (refused || job === null) return refused ?? NOT_FOUND;
   const { block, token_ids: tokenIds } = request;
+  const finishReason = request.finish_reason ?? null;
   if (tokenIds.length !== block.token_count) {
     return { ok: false, status: 400, message: "token_ids must hold block.token_count ids", param: "token_ids" };
   }
@@ -92,7 +101,8 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
       stored.text === block.text &&
       stored.token_count === block.token_count &&
       stored.tokenIds.length === tokenIds.length &&
-      stored.tokenIds.every((id, i) => id === tokenIds[i]);
+      stored.tokenIds.every((id, i) => id === tokenIds[i]) &&
+      stored.finishReason === finishReason;
     if (!same) return refuse("block_conflict", `block ${block.index} is already committed with other content`);
     core.store.update(touch(core, now));
     return { ok: true, reply: { result: "duplicate", committed_blocks: job.numBlocks, is_canceled: isCanceled } };
@@ -100,7 +110,7 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
   if (block.index > job.numBlocks) {
     return refuse("block_gap", `block ${block.index} is past the next index ${job.numBlocks}`);
   }
-  core.store.insertBlock({ ...block, tokenIds });
+  core.store.insertBlock({ ...block, tokenIds, finishReason });
   const numBlocks = job.numBlocks + 1;
   core.store.update({ numBlocks, numTokens: job.numTokens + block.token_count, ...touch(core, now) });
   core.hub.publish(blockEvent(block));

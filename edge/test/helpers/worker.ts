@@ -29,8 +29,12 @@ export function blockOf(index: number, text = `block ${index}. `) {
   return { block, token_ids: tokenIds };
 }
 
-export function append(jobId: string, epoch: number, index: number, text?: string) {
-  return workerCall(jobId, "blocks", { epoch, ...blockOf(index, text) });
+export function append(jobId: string, epoch: number, index: number, text?: string, finishReason?: string) {
+  return workerCall(jobId, "blocks", {
+    epoch,
+    ...blockOf(index, text),
+    ...(finishReason !== undefined ? { finish_reason: finishReason } : {}),
+  });
 }
 
 export function finish(jobId: string, epoch: number, finishReason = "eos") {

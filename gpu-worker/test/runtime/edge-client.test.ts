@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { backoffDelayMs, createEdgeClient, EdgeCallError } from "../../src/runtime/edge/index.ts";
 
 const okLease = { epoch: 2, status: "running", committed_blocks: 1, committed_token_ids: [5, 6], is_canceled: false };
+/** An edge that leaves out `final_finish_reason` (an older edge, or nothing to report) parses as null. */
+const parsedLease = { ...okLease, final_finish_reason: null };
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -18,7 +20,7 @@ describe("edge client", () => {
   it("sends the capability and parses the lease", async () => {
     const fetch = vi.fn(async (_url: string | URL | Request, _init?: RequestInit) => json(200, okLease));
     const edge = createEdgeClient({ baseUrl: "http://edge.test/", fetch });
-    await expect(edge.lease("job_1", "cap", { worker_id: "w1" })).resolves.toEqual(okLease);
+    await expect(edge.lease("job_1", "cap", { worker_id: "w1" })).resolves.toEqual(parsedLease);
     const [url, init] = fetch.mock.calls[0]!;
     expect(url).toBe("http://edge.test/internal/v1/jobs/job_1/lease");
     expect(new Headers(init?.headers).get("authorization")).toBe("Bearer cap");
@@ -40,7 +42,7 @@ describe("edge client", () => {
     await vi.advanceTimersByTimeAsync(200); // first retry waits up to 200 ms
     expect(fetch).toHaveBeenCalledTimes(2);
     await vi.advanceTimersByTimeAsync(400); // second up to 400 ms
-    await expect(lease).resolves.toEqual(okLease);
+    await expect(lease).resolves.toEqual(parsedLease);
     expect(onRetry.mock.calls.map((call) => call[2])).toEqual([1, 2]);
   });
 

@@ -126,6 +126,7 @@ export class FakeEdge implements EdgeClient {
   epoch = 1;
   committedTokenIds: number[] = [];
   committedBlocks = 0;
+  finalFinishReason: LeaseReply["final_finish_reason"] = null;
   isCanceled = false;
   leaseError: Error | undefined;
   appendError: ((body: AppendBlockRequest) => Error | undefined) | undefined;
@@ -147,6 +148,7 @@ export class FakeEdge implements EdgeClient {
       committed_blocks: this.committedBlocks,
       committed_token_ids: this.committedTokenIds,
       is_canceled: false,
+      final_finish_reason: this.finalFinishReason,
     };
   }
   async append(jobId: string, _capability: string, body: AppendBlockRequest): Promise<AppendBlockReply> {
@@ -177,7 +179,12 @@ export class FakeEdge implements EdgeClient {
  * blocks. `maxRunning` requests run at once; more wait (status `waiting`). Step time is zero.
  */
 export class FakeEngine implements Engine {
-  readonly manifest = { name: "fake-model", block_size: 4, eos_token_id: 0 } as unknown as ModelManifest;
+  readonly manifest = {
+    name: "fake-model",
+    block_size: 4,
+    eos_token_id: 0,
+    tokenizer: { kind: "bytes" },
+  } as unknown as ModelManifest;
   readonly executionProvider = "cpu" as const;
   readonly requests = new Map<string, { request: GenerationRequest; nextIndex: number; lastIndex: number }>();
   readonly added: GenerationRequest[] = [];

@@ -159,6 +159,35 @@ describe("job runner", () => {
     expect(queue.ops("delete")).toHaveLength(1);
   });
 
+  it("sends the finish reason with the block that ended the generation, and only with it", async () => {
+    const { queue, edge } = await setup();
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    const appends = edge.of("append").map((call) => (call.call === "append" ? call.body.finish_reason : "none"));
+    expect(appends).toEqual([undefined, undefined, "max_tokens"]);
+  });
+
+  it("finishes a job whose last block ended the generation (eos) before a worker died, without the engine", async () => {
+    const { engine, queue, edge } = await setup();
+    edge.committedBlocks = 2;
+    edge.committedTokenIds = [1, 2, 3];
+    edge.finalFinishReason = "eos";
+    queue.push(queueMessage(jobMessage()));
+    await flush();
+    expect(engine.added).toHaveLength(0);
+    expect(edge.of("append")).toHaveLength(0);
+    expect(edge.of("finish")).toMatchObject([
+      {
+        body: {
+          epoch: 1,
+          finish_reason: "eos",
+          usage: { completion_tokens: 3, prompt_tokens: "In the beginning".length, forwards: 0 },
+        },
+      },
+    ]);
+    expect(queue.ops("delete")).toHaveLength(1);
+  });
+
   it("fails a malformed message on the edge when it names a job, then deletes it", async () => {
     const { queue, edge } = await setup();
     const message = queueMessage({ version: 1, job_id: "job_9", capability: "cap-0123456789abcdef", prompt: 3 });

@@ -17,6 +17,13 @@ export const LeaseRequestSchema = z.strictObject({
 });
 export type LeaseRequest = z.infer<typeof LeaseRequestSchema>;
 
+/**
+ * How a block ended the generation: the finish reasons a worker reports with the job's last block (not
+ * `error`, whose block is never appended, nor `canceled`, which is not a block's).
+ */
+export const BlockFinishReasonSchema = FinishReasonSchema.exclude(["error", "canceled"]);
+export type BlockFinishReason = z.infer<typeof BlockFinishReasonSchema>;
+
 /** The lease: a new epoch and what is already committed, so the worker resumes at the next block. */
 export const LeaseReplySchema = z.strictObject({
   epoch: EpochSchema,
@@ -26,14 +33,26 @@ export const LeaseReplySchema = z.strictObject({
   committed_token_ids: z.array(TokenIdSchema),
   /** True when the job was canceled (the worker should stop at once and delete the message). */
   is_canceled: z.boolean(),
+  /**
+   * The `finish_reason` appended with the last committed block: the generation already ended (a worker died
+   * before `finish`), so the worker finishes the job with it instead of generating. Null otherwise. Optional
+   * on the wire (older edges never send it; edges omit it when null, so older workers still parse the reply).
+   */
+  final_finish_reason: BlockFinishReasonSchema.nullable().default(null),
 });
 export type LeaseReply = z.infer<typeof LeaseReplySchema>;
+/** The lease reply as sent (`final_finish_reason` may be left out). */
+export type LeaseReplyInput = z.input<typeof LeaseReplySchema>;
 
-/** Append one block. Idempotent by index: the same index with the same content is a no-op. */
+/**
+ * Append one block. Idempotent by index: the same index with the same content (text, token ids and
+ * `finish_reason`) is a no-op. `finish_reason` is set only on the block that ended the generation.
+ */
 export const AppendBlockRequestSchema = z.strictObject({
   epoch: EpochSchema,
   block: BlockSchema,
   token_ids: z.array(TokenIdSchema).max(BLOCK_TOKENS_MAX),
+  finish_reason: BlockFinishReasonSchema.optional(),
 });
 export type AppendBlockRequest = z.infer<typeof AppendBlockRequestSchema>;
 

@@ -5,11 +5,14 @@
  */
 import { ERROR_MESSAGE_MAX_LENGTH } from "@bd3-serve/shared";
 import type { BlockOutput } from "../../engine/index.ts";
+import { createTokenizer, type Tokenizer } from "../../engine/tokenizer/index.ts";
 import { isEdgeCallError } from "../edge/index.ts";
 import type { JobControl, JobRunnerOptions } from "./job-context.ts";
 import type { RunningJob } from "./running-job.ts";
 
 export class JobEndings {
+  private tokenizer: Tokenizer | undefined;
+
   constructor(
     private readonly options: JobRunnerOptions,
     private readonly control: JobControl,
@@ -55,13 +58,28 @@ export class JobEndings {
     await this.control.close(job, "canceled", "delete");
   }
 
+  /**
+   * Usage for finish. A job finished straight from its lease (the generation had already ended) was never in
+   * this engine: its prompt is tokenized here (same tokenizer, so the same count) and forwards are 0 (those
+   * of earlier attempts are not known).
+   */
   usageOf(job: RunningJob): { prompt_tokens: number; completion_tokens: number; forwards: number } {
     const usage = this.options.engine.usage(job.id) ?? job.lastUsage;
     return {
-      prompt_tokens: usage?.promptTokens ?? 0,
+      prompt_tokens: usage?.promptTokens ?? this.promptTokens(job),
       completion_tokens: job.completionTokens,
       forwards: usage?.forwards ?? 0,
     };
+  }
+
+  private promptTokens(job: RunningJob): number {
+    try {
+      this.tokenizer ??= createTokenizer(this.options.engine.manifest.tokenizer.kind);
+      return this.tokenizer.encode(job.job.prompt).length;
+    } catch (error) {
+      job.log.debug({ err: error }, "could not count the prompt tokens; reporting 0");
+      return 0;
+    }
   }
 
   async handleCallError(job: RunningJob, error: unknown, call: string): Promise<void> {

@@ -12,7 +12,7 @@
  * Invariant: a message is deleted only once the edge has a terminal outcome for its job (or the message can
  * never name a job: a body without job_id + capability).
  */
-import { isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
+import { type BlockFinishReason, isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
 import type { BlockOutput } from "../../engine/index.ts";
 import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
 import type { JobOutcome } from "../observability/metrics.ts";
@@ -186,6 +186,16 @@ export class JobRunner implements JobControl {
     }
     job.nextBlockIndex = lease.committed_blocks;
     job.completionTokens = lease.committed_token_ids.length;
+    if (lease.final_finish_reason !== null) {
+      // An earlier worker appended the block that ended the generation and died before `finish`: finish for it.
+      job.log.info(
+        { committed_blocks: lease.committed_blocks, finish_reason: lease.final_finish_reason },
+        "generation already ended; finishing",
+      );
+      job.phase = "finishing";
+      await this.endings.finish(job, lease.final_finish_reason);
+      return;
+    }
     if (job.completionTokens >= jobMessage.params.max_tokens) {
       // An earlier worker appended the last block and died before `finish`: finish for it.
       job.log.info({ committed_blocks: lease.committed_blocks }, "all tokens already committed; finishing");
@@ -299,6 +309,11 @@ export class JobRunner implements JobControl {
         epoch: job.epoch,
         block: { index: output.index, text: output.text, token_count: output.tokenIds.length },
         token_ids: output.tokenIds,
+        // The block that ended the generation says so, so a worker that leases after a crash before `finish`
+        // finishes the job instead of generating past its end.
+        ...(after === "finish" && isBlockFinishReason(output.finishReason)
+          ? { finish_reason: output.finishReason }
+          : {}),
       });
     } catch (error) {
       await this.endings.handleCallError(job, error, "append");
@@ -362,4 +377,8 @@ export class JobRunner implements JobControl {
       for (const notify of [...this.slotWaiters]) notify();
     }
   }
+}
+
+function isBlockFinishReason(reason: BlockOutput["finishReason"]): reason is BlockFinishReason {
+  return reason !== null && reason !== "error" && reason !== "canceled";
 }
