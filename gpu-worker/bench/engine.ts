@@ -69,25 +69,36 @@ async function benchModel(
     ["ddpm", fewSteps],
     ["confidence", fewSteps],
   ];
+  // The host is shared with other jobs, whose load swings by 2-3x within minutes. Every measurement is repeated
+  // in interleaved rounds and the fastest round kept (contention only ever adds time), for the engine and for
+  // the PyTorch reference alike, so ratios compare undisturbed runs rather than whoever ran in a quiet minute.
+  const rounds = isLarge ? 2 : 3;
   const blocksPerRequest = isLarge ? 3 : 8;
-  const throughput: ThroughputResult[] = [];
-  for (const [strategy, steps] of strategies) {
-    for (const batchSize of [1, 4, 8]) {
-      // Small models get an untimed pass first (JIT and ORT shape warm-up); every run repeats for at least 8 s
-      // (large) or 3 s (small) so one stall of the shared host weighs less.
-      if (!isLarge) await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps);
-      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps, isLarge ? 8 : 3);
-      throughput.push(result);
-      log(
-        `  ${strategy.padEnd(13)} batch ${batchSize}: ${result.tokensPerSecond.toFixed(1)} tok/s, ${result.forwardsPerSecond.toFixed(2)} fwd/s (${result.tokens} tokens, ${result.forwards} forwards, ${result.seconds.toFixed(1)} s, sampling ${(100 * result.samplingShare).toFixed(1)}%)`,
-      );
+  const configs = strategies.flatMap(([strategy, steps]) =>
+    [1, 4, 8].map((batchSize) => ({ strategy, steps, batchSize })),
+  );
+  if (!isLarge) {
+    // JIT and ORT shape warm-up.
+    for (const { strategy, steps, batchSize } of configs)
+      await measureThroughput(engine, batchSize, strategy, 2, steps);
+  }
+  const best = new Map<string, ThroughputResult>();
+  for (let round = 0; round < rounds; round++) {
+    for (const { strategy, steps, batchSize } of configs) {
+      const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps, isLarge ? 6 : 1.5);
+      const key = `${strategy}/${batchSize}`;
+      const previous = best.get(key);
+      if (!previous || result.tokensPerSecond > previous.tokensPerSecond) best.set(key, result);
     }
+  }
+  const throughput = configs.map(({ strategy, batchSize }) => best.get(`${strategy}/${batchSize}`) as ThroughputResult);
+  for (const result of throughput) {
+    log(
+      `  ${result.strategy.padEnd(13)} batch ${result.batchSize}: ${result.tokensPerSecond.toFixed(1)} tok/s, ${result.forwardsPerSecond.toFixed(2)} fwd/s (${result.tokens} tokens, ${result.forwards} forwards, ${result.seconds.toFixed(1)} s, sampling ${(100 * result.samplingShare).toFixed(1)}%)`,
+    );
   }
 
   const timedBlocks = isLarge ? 3 : 8;
-  // Small models: three interleaved rounds, the fastest round per position (the least disturbed by other
-  // jobs on the shared host: contention only ever adds time).
-  const rounds = isLarge ? 1 : 3;
   const byLabel = new Map<string, PositionResult[]>();
   for (let round = 0; round < rounds; round++) {
     for (const [label, pastTokens] of [
@@ -110,12 +121,19 @@ async function benchModel(
   }
   await engine.close();
 
-  let reference: ReferenceResult | string = "skipped (--skip-reference)";
+  let reference: ReferenceResult | string = options.skipReference ? "skipped (--skip-reference)" : "not run";
   if (!options.skipReference) {
     const ckpt = options.ckpt ?? findCheckpoint(modelDir);
     if (ckpt && existsSync(`${ckpt}/config.json`)) {
-      log(`  running the PyTorch reference sampler on ${ckpt} ...`);
-      reference = runReference(repoRoot, ckpt, isLarge ? 1 : 4, 30 * 60_000);
+      log(`  running the PyTorch reference sampler on ${ckpt} (${rounds} rounds, fastest kept) ...`);
+      for (let round = 0; round < rounds; round++) {
+        const result = runReference(repoRoot, ckpt, isLarge ? 1 : 4, 30 * 60_000);
+        if (typeof result === "string") {
+          reference = typeof reference === "string" ? result : reference;
+          continue;
+        }
+        reference = typeof reference === "string" ? result : fastestReference(reference, result);
+      }
     } else {
       reference = `no checkpoint found for ${modelDir} (pass --ckpt ${modelDir}=<checkpoint dir>)`;
     }
@@ -137,9 +155,23 @@ async function benchModel(
     goals: [],
   };
   report.goals = evaluateGoals(report, isLarge);
+  const [start, full] = positions;
+  if (typeof reference !== "string" && start && full) {
+    log(
+      `  vs the reference (batch 1, first hitting): ${(start.tokensPerSecond / reference.start.tokensPerSecond).toFixed(1)}x at the start, ${(full.tokensPerSecond / reference.fullWindow.tokensPerSecond).toFixed(1)}x with a full window`,
+    );
+  }
   for (const goal of report.goals) log(`  goal ${goal.met ? "MET " : "MISS"} ${goal.goal}: ${goal.measured}`);
   log(`  peak RSS so far: ${report.peakRssMb.toFixed(0)} MB`);
   return report;
+}
+
+function fastestReference(a: ReferenceResult, b: ReferenceResult): ReferenceResult {
+  return {
+    ...a,
+    start: a.start.tokensPerSecond >= b.start.tokensPerSecond ? a.start : b.start,
+    fullWindow: a.fullWindow.tokensPerSecond >= b.fullWindow.tokensPerSecond ? a.fullWindow : b.fullWindow,
+  };
 }
 
 /** `<package>.ckpt/`, else the checkpoint the package card names ("source checkpoint" row). */
@@ -161,11 +193,10 @@ function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goal
   const goals: ModelReport["goals"] = [];
   const [start, full, eightX] = report.positions;
   if (start && full && eightX) {
-    // Large models: one round, so the median step is the robust estimate; small: the fastest round's mean.
-    const ratio = isLarge ? eightX.msPerBlockMedian / full.msPerBlockMedian : eightX.msPerBlock / full.msPerBlock;
+    const ratio = eightX.msPerBlock / full.msPerBlock;
     goals.push({
       goal: "per-block time at 8x context within 10% of a full window",
-      measured: `${ratio.toFixed(3)}x (mean ${(eightX.msPerBlock / full.msPerBlock).toFixed(3)}x, median step ${(eightX.msPerBlockMedian / full.msPerBlockMedian).toFixed(3)}x)`,
+      measured: `${ratio.toFixed(3)}x (median step ${(eightX.msPerBlockMedian / full.msPerBlockMedian).toFixed(3)}x)`,
       met: ratio <= 1.1,
     });
     const outside = Math.max(start.outsideRunShare, full.outsideRunShare);

@@ -71,6 +71,7 @@ class BlockDiffusionEngine implements Engine {
   private running: Sequence[] = [];
   private readonly finishedUsage = new Map<string, RequestUsage>();
   private previousKind: ForwardPlan["kind"] | null = null;
+  private isStepping = false;
   private forwards = 0;
   private generatedTokens = 0;
   private lastForwardMs = 0;
@@ -155,15 +156,19 @@ class BlockDiffusionEngine implements Engine {
   }
 
   async step(): Promise<BlockOutput[]> {
+    if (this.isStepping) throw new Error("engine.step() called while another step is running");
     this.admitWaiting();
     const plan = scheduleForward(this.running, this.prefillChunkBlocks, this.previousKind);
     if (!plan) return [];
     this.previousKind = plan.kind;
     let outputs: BlockOutput[];
+    this.isStepping = true;
     try {
       outputs = await this.execute(plan);
     } catch (error) {
       outputs = this.failBatch(plan, error);
+    } finally {
+      this.isStepping = false;
     }
     this.running = this.running.filter((sequence) => {
       if (sequence.status === "running") return true;
