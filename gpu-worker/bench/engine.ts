@@ -8,8 +8,12 @@
  * - bytes crossing session.run per generated token, share of a step spent outside session.run, peak RSS;
  * - the PyTorch reference sampler's tokens/s on the same checkpoint (start and full window), when its
  *   checkpoint folder is known: --ckpt <package dir>=<checkpoint dir>, else <package>.ckpt/ next to the package,
- *   else the "source checkpoint" row of the package's README.md.
- * Then checks the issue's goals against what was measured.
+ *   else the "source checkpoint" row of the package's README.md. Two reference algorithms: `cached-queries`
+ *   (the toolkit's sampler, block queries against a post-rotary cache; every model) and, for the released-shape
+ *   model, `released` (a cost model of the released BD3-LM sampler: rotary and attention over the whole window
+ *   on every forward; a few timed forwards per point). Both ratios are printed.
+ * Then checks the issue's goals against what was measured; the 30x full-window goal is checked against the
+ * released-algorithm reference, which is how the issue defines the reference.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
@@ -22,7 +26,7 @@ import {
   type PositionResult,
   type ThroughputResult,
 } from "./measure.ts";
-import { type ReferenceResult, runReference } from "./reference.ts";
+import { type ReferenceAlgorithm, type ReferenceResult, runReference } from "./reference.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..", "..");
 const DEFAULT_MODELS = ["models/kjv-bd3lm-b16", "models/.cache/random-owt-b16"];
@@ -33,7 +37,10 @@ interface ModelReport {
   dtype: string;
   throughput: ThroughputResult[];
   positions: PositionResult[];
+  /** cached-queries reference (the toolkit's sampler). */
   reference: ReferenceResult | string;
+  /** released-algorithm reference (released-shape model only). */
+  releasedReference: ReferenceResult | string;
   peakRssMb: number;
   goals: { goal: string; measured: string; met: boolean }[];
 }
@@ -121,27 +128,42 @@ async function benchModel(
   }
   await engine.close();
 
-  let reference: ReferenceResult | string = options.skipReference ? "skipped (--skip-reference)" : "not run";
+  const skipped = "skipped (--skip-reference)";
+  let reference: ReferenceResult | string = options.skipReference ? skipped : "not run";
+  let releasedReference: ReferenceResult | string = options.skipReference
+    ? skipped
+    : isLarge
+      ? "not run"
+      : "not run (released-shape model only)";
   if (!options.skipReference) {
     const ckpt = options.ckpt ?? findCheckpoint(modelDir);
     if (ckpt && existsSync(`${ckpt}/config.json`)) {
-      log(`  running the PyTorch reference sampler on ${ckpt} (${rounds} rounds, fastest kept) ...`);
-      for (let round = 0; round < rounds; round++) {
-        const result = runReference(repoRoot, ckpt, isLarge ? 1 : 4, 30 * 60_000);
-        if (typeof result === "string") {
-          reference = typeof reference === "string" ? result : reference;
-          continue;
+      const runRounds = (algorithm: ReferenceAlgorithm): ReferenceResult | string => {
+        log(`  running the PyTorch reference (${algorithm}) on ${ckpt} (${rounds} rounds, fastest kept) ...`);
+        let best: ReferenceResult | string = "not run";
+        for (let round = 0; round < rounds; round++) {
+          const result = runReference(repoRoot, ckpt, isLarge ? 1 : 4, 30 * 60_000, algorithm, 3);
+          if (typeof result === "string") {
+            best = typeof best === "string" ? result : best;
+            continue;
+          }
+          best = typeof best === "string" ? result : fastestReference(best, result);
         }
-        reference = typeof reference === "string" ? result : fastestReference(reference, result);
-      }
+        return best;
+      };
+      reference = runRounds("cached-queries");
+      if (isLarge) releasedReference = runRounds("released");
     } else {
       reference = `no checkpoint found for ${modelDir} (pass --ckpt ${modelDir}=<checkpoint dir>)`;
+      releasedReference = isLarge ? reference : releasedReference;
     }
-    if (typeof reference === "string") log(`  reference: ${reference}`);
-    else
-      log(
-        `  reference: start ${reference.start.tokensPerSecond.toFixed(2)} tok/s (${reference.start.msPerForward.toFixed(0)} ms/fwd), full window ${reference.fullWindow.tokensPerSecond.toFixed(2)} tok/s (${reference.fullWindow.msPerForward.toFixed(0)} ms/fwd), torch ${reference.torch}, ${reference.threads} threads`,
-      );
+    for (const result of isLarge ? [reference, releasedReference] : [reference]) {
+      if (typeof result === "string") log(`  reference: ${result}`);
+      else
+        log(
+          `  reference (${result.algorithm}): start ${result.start.tokensPerSecond.toFixed(2)} tok/s (${result.start.msPerForward.toFixed(0)} ms/fwd), full window ${result.fullWindow.tokensPerSecond.toFixed(2)} tok/s (${result.fullWindow.msPerForward.toFixed(0)} ms/fwd), torch ${result.torch}, ${result.threads} threads`,
+        );
+    }
   }
 
   const report: ModelReport = {
@@ -151,14 +173,16 @@ async function benchModel(
     throughput,
     positions,
     reference,
+    releasedReference,
     peakRssMb: peakRssMb(),
     goals: [],
   };
   report.goals = evaluateGoals(report, isLarge);
   const [start, full] = positions;
-  if (typeof reference !== "string" && start && full) {
+  for (const ref of [reference, releasedReference]) {
+    if (typeof ref === "string" || !start || !full) continue;
     log(
-      `  vs the reference (batch 1, first hitting): ${(start.tokensPerSecond / reference.start.tokensPerSecond).toFixed(1)}x at the start, ${(full.tokensPerSecond / reference.fullWindow.tokensPerSecond).toFixed(1)}x with a full window`,
+      `  vs the ${ref.algorithm} reference (batch 1, first hitting): ${(start.tokensPerSecond / ref.start.tokensPerSecond).toFixed(1)}x at the start, ${(full.tokensPerSecond / ref.fullWindow.tokensPerSecond).toFixed(1)}x with a full window`,
     );
   }
   for (const goal of report.goals) log(`  goal ${goal.met ? "MET " : "MISS"} ${goal.goal}: ${goal.measured}`);
@@ -208,14 +232,17 @@ function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goal
   }
   if (isLarge && typeof report.reference !== "string" && start && full) {
     const atStart = start.tokensPerSecond / report.reference.start.tokensPerSecond;
-    const atFull = full.tokensPerSecond / report.reference.fullWindow.tokensPerSecond;
     goals.push({
-      goal: ">= 3x the reference at the start (batch 1, first hitting)",
+      goal: ">= 3x the reference at the start (batch 1, first hitting; cached-queries reference, the stricter one)",
       measured: `${atStart.toFixed(1)}x`,
       met: atStart >= 3,
     });
+  }
+  if (isLarge && typeof report.releasedReference !== "string" && full) {
+    // The issue defines the reference as the released algorithm (attention over the whole window per forward).
+    const atFull = full.tokensPerSecond / report.releasedReference.fullWindow.tokensPerSecond;
     goals.push({
-      goal: ">= 30x the reference with a full window",
+      goal: ">= 30x the reference with a full window (released-algorithm reference, as the issue defines it)",
       measured: `${atFull.toFixed(1)}x`,
       met: atFull >= 30,
     });

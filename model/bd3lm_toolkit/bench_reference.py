@@ -1,6 +1,19 @@
 """PyTorch reference-sampler timing (the baseline the engine benchmark compares against).
 
   bash model/scripts/python.sh -m bd3lm_toolkit.bench_reference --ckpt <dir> --json [--blocks 2] [--threads 2]
+      [--algorithm cached-queries|released] [--max-forwards 4]
+
+Algorithms (--algorithm):
+  cached-queries (default): `ReferenceSampler`, which attends only the block's L' queries against a post-rotary
+               K/V cache (cost per forward barely grows with the window).
+  released:    a cost model of the released BD3-LM sampler (kuleshov-group/bd3lms): per layer the cache holds the
+               packed PRE-rotary q|k|v of the whole window; every call computes the block's q|k|v, concatenates,
+               re-applies rotary to the whole window, computes attention for ALL window positions (no mask), then
+               keeps the last L' rows for attn_out/MLP/logits. O(window^2) per forward. The prompt is prefilled in
+               one block-causal pass (not timed). Only the first --max-forwards forwards of a block are timed (a
+               full window costs seconds per forward on 2 cores); tokens_per_s is then extrapolated to first
+               hitting as 1000 * L' / ((L' + 1) * ms_per_forward) (L' denoising forwards + 1 commit per block,
+               the window length, hence the cost, constant within a block).
 
 Two measurements, batch 1, first-hitting (L' denoising forwards + 1 commit forward per block), top-p 0.9:
   start:       generation right after BOS (past grows from 0)
@@ -12,13 +25,116 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
 import torch
 
 from .checkpoint import load_checkpoint
-from .sampler import ReferenceSampler, SamplerOptions
+from .dit import BD3LM, MASK_FILL, apply_rotary, modulate
+from .sampler import ReferenceSampler, SamplerOptions, nucleus, subs_probs
+
+ALGORITHMS = ("cached-queries", "released")
+
+
+class ReleasedWindow:
+    """The released sampler's per-layer cache and forward (see the module doc), batch 1.
+
+    cache[i]: [1, S, 3, H, D] pre-rotary packed q|k|v of the window at layer i; row 0 is at absolute position
+    `first_position`. `forward(ids, start, store)` runs the block at positions start.. (start must follow the
+    cache) and returns its logits [Q, V]; with store=True the block's q|k|v are appended and the window slides
+    to context_length - L' tokens (oldest dropped)."""
+
+    def __init__(self, model: BD3LM):
+        self.bb = model.eval().backbone
+        self.cfg = model.config
+        self.cache = [None] * self.cfg.n_blocks
+        self.first_position = 0
+
+    @property
+    def length(self) -> int:
+        return 0 if self.cache[0] is None else self.cache[0].shape[1]
+
+    @torch.no_grad()
+    def forward(self, ids, start: int, store: bool, block_causal: bool = False) -> torch.Tensor:
+        bb, cfg = self.bb, self.cfg
+        H, D, L = cfg.n_heads, cfg.head_dim, cfg.block_size
+        Q = len(ids)
+        P = self.length
+        if P and start != self.first_position + P:
+            raise ValueError(f"block at {start} does not follow the cache ({self.first_position} + {P})")
+        if not P:
+            self.first_position = start
+        c = bb.conditioning()
+        positions = torch.arange(self.first_position, start + Q)[None]
+        cos, sin = bb.rotary_emb.cos_sin(positions)  # rotary over the whole window, every call
+        keep = None
+        if block_causal:
+            blk = positions[0] // L
+            keep = blk[:, None] >= blk[None, :]
+        x = bb.vocab_embed(torch.tensor([ids]))
+        new = []
+        for i, block in enumerate(bb.blocks):
+            mod = block.modulation(c)
+            h = modulate(block.norm1(x), mod[0], mod[1])
+            qkv = block.attn_qkv(h).view(1, Q, 3, H, D)
+            new.append(qkv)
+            full = qkv if self.cache[i] is None else torch.cat([self.cache[i], qkv], dim=1)
+            full = full.permute(2, 0, 3, 1, 4)  # [3, 1, H, S, D]
+            q, k, v = apply_rotary(full[0], cos, sin), apply_rotary(full[1], cos, sin), full[2]
+            s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(D)  # all window positions as queries
+            if keep is not None:
+                s = torch.where(keep, s, torch.full_like(s, MASK_FILL))
+            a = torch.matmul(torch.softmax(s, dim=-1), v)[:, :, -Q:]  # keep the last Q rows
+            x = block.finish(x, a, mod)
+        logits = bb.head(x, c)[0]
+        if store:
+            for i, qkv in enumerate(new):
+                self.cache[i] = qkv if self.cache[i] is None else torch.cat([self.cache[i], qkv], dim=1)
+            drop = self.length - (cfg.model_length - L)
+            if drop > 0:
+                self.cache = [t[:, drop:].contiguous() for t in self.cache]
+                self.first_position += drop
+        return logits
+
+    def prefill(self, ids, start: int = 0) -> None:
+        """Commit complete prompt blocks in one block-causal pass (same values as one commit per block)."""
+        if ids:
+            self.forward(ids, start, store=True, block_causal=True)
+
+
+def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
+    cfg = model.config
+    L, V, M = cfg.block_size, cfg.vocab_size, cfg.mask_id
+    g = torch.Generator().manual_seed(seed)
+    win = ReleasedWindow(model)
+    n_full = len(prompt) // L
+    win.prefill(prompt[:n_full * L])
+    rest = prompt[n_full * L:]
+    start = n_full * L
+    x = rest + [M] * (L - len(rest))
+    past = win.length
+    t0 = time.time()
+    fw = tokens = 0
+    with torch.no_grad():
+        while M in x and fw < max_forwards:
+            logits = win.forward(x, start, store=False)
+            fw += 1
+            noise = torch.empty(L, V).exponential_(generator=g)
+            masked = [i for i, t in enumerate(x) if t == M]
+            j = masked[int(torch.randint(len(masked), (1,), generator=g))]
+            p, _ = nucleus(subs_probs(logits[j:j + 1], M, 1.0), 0.9)
+            x[j] = int(torch.argmax(p[0] / noise[j].to(torch.float64)))
+            tokens += 1
+        if M not in x:
+            win.forward(x, start, store=True)  # commit
+            fw += 1
+    secs = time.time() - t0
+    ms = 1000 * secs / max(fw, 1)
+    return {"tokens": tokens, "seconds": round(secs, 4), "tokens_per_s": round(1000 * L / ((L + 1) * ms), 3),
+            "forwards": fw, "ms_per_forward": round(ms, 3), "past_length_start": past,
+            "tokens_per_s_basis": "1000 * L' / ((L' + 1) * ms_per_forward): first hitting, extrapolated"}
 
 
 def measure(model, prompt, blocks: int, seed: int) -> dict:
@@ -38,6 +154,8 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks", type=int, default=2, help="generated blocks per measurement")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--algorithm", choices=ALGORITHMS, default="cached-queries")
+    ap.add_argument("--max-forwards", type=int, default=4, help="released: timed forwards per point")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
@@ -49,13 +167,19 @@ def main(argv=None) -> int:
     L, W = cfg.block_size, cfg.model_length
     g = torch.Generator().manual_seed(args.seed)
     hi = 256 if cfg.tokenizer == "bytes" else cfg.vocab_size - 2
-    # warm-up: one block (first calls at a new shape are slow)
-    measure(model, [cfg.bos_id], 1, args.seed)
-    start = measure(model, [cfg.bos_id], args.blocks, args.seed)
     window_prompt = [cfg.bos_id] + torch.randint(0, hi, (W - L - 1,), generator=g).tolist()
-    full = measure(model, window_prompt, args.blocks, args.seed)
+    if args.algorithm == "released":
+        measure_released(model, [cfg.bos_id], 1, args.seed)  # warm-up
+        start = measure_released(model, [cfg.bos_id], args.max_forwards, args.seed)
+        full = measure_released(model, window_prompt, args.max_forwards, args.seed)
+    else:
+        # warm-up: one block (first calls at a new shape are slow)
+        measure(model, [cfg.bos_id], 1, args.seed)
+        start = measure(model, [cfg.bos_id], args.blocks, args.seed)
+        full = measure(model, window_prompt, args.blocks, args.seed)
     out = {
-        "impl": "pytorch-reference", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "impl": "pytorch-reference", "algorithm": args.algorithm, "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "ckpt": args.ckpt, "load_seconds": round(load_s, 2),
         "shape": {"layers": cfg.n_blocks, "hidden": cfg.hidden_dim, "heads": cfg.n_heads, "vocab": cfg.vocab_size,
                   "block_size": L, "context_length": W},
