@@ -13,6 +13,7 @@ import type {
   LeaseReply,
   ModelManifest,
 } from "@bd3-serve/shared";
+import { SamplingParamsSchema } from "@bd3-serve/shared";
 import type { AddRequestResult, BlockOutput, Engine, EngineStats, GenerationRequest } from "../../src/engine/index.ts";
 import type { EdgeClient } from "../../src/runtime/edge/index.ts";
 import type { JobQueue, QueueMessage } from "../../src/runtime/queue/job-queue.ts";
@@ -24,15 +25,8 @@ export function jobMessage(overrides: Partial<JobMessage> = {}): JobMessage {
     capability: "cap-0123456789abcdef",
     model: "fake-model",
     prompt: "In the beginning",
-    params: {
-      max_tokens: 64,
-      temperature: 1,
-      top_p: 0.9,
-      strategy: "first_hitting",
-      confidence_threshold: 0.95,
-      seed: 7,
-      stop: [],
-    },
+    // Defaults come from the shared schema, so the fake never drifts from what the edge enqueues.
+    params: { ...SamplingParamsSchema.parse({ max_tokens: 64 }), seed: 7 },
     enqueued_at: new Date(0).toISOString(),
     continuation: 0,
     ...overrides,
