@@ -273,6 +273,11 @@ describe("meta routes", () => {
     expect(create.required).toEqual(["prompt"]);
     expect(Object.keys(create.properties ?? {})).toEqual(expect.arrayContaining(["prompt", "max_tokens", "webhook"]));
     expect(document.components.schemas.Generation?.required).toContain("is_stalled");
+    // The lease reply as sent: the edge omits final_finish_reason when null, so it must not be required.
+    const leaseReply = document.components.schemas.LeaseReply!;
+    expect(leaseReply.required).toContain("committed_token_ids");
+    expect(leaseReply.required).not.toContain("final_finish_reason");
+    expect(Object.keys(leaseReply.properties ?? {})).toContain("final_finish_reason");
     expect(JSON.stringify(document)).toContain("#/components/schemas/WebhookEvent");
     for (const match of JSON.stringify(document).matchAll(/"#\/components\/schemas\/(\w+)"/g)) {
       expect(document.components.schemas).toHaveProperty(match[1]!);

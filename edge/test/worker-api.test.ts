@@ -119,6 +119,21 @@ describe("append", () => {
     expect(await json(await append(job.id, epoch, 0))).toMatchObject({ result: "duplicate" });
   });
 
+  it("refuses a block after one that ended the generation with generation_ended", async () => {
+    const job = await createJob();
+    const { epoch } = await lease(job.id);
+    await append(job.id, epoch, 0);
+    expect(await json(await append(job.id, epoch, 1, undefined, "max_tokens"))).toMatchObject({ result: "appended" });
+    await expectRefused(await append(job.id, epoch, 2), 409, "generation_ended");
+    await expectRefused(await append(job.id, epoch, 2, undefined, "eos"), 409, "generation_ended");
+    expect(await json(await append(job.id, epoch, 1, undefined, "max_tokens"))).toMatchObject({ result: "duplicate" });
+    const later = LeaseReplySchema.parse(await lease(job.id, "worker-2"));
+    await expectRefused(await append(job.id, later.epoch, 2), 409, "generation_ended");
+    expect(JobStatusReplySchema.parse(await json(await finish(job.id, later.epoch))).status).toBe("succeeded");
+    const page = await json(await call("GET", `/v1/generations/${job.id}/blocks`));
+    expect(page.data).toHaveLength(2);
+  });
+
   it("refuses an append before any lease with not_leased", async () => {
     const job = await createJob();
     await expectRefused(await append(job.id, 1, 0), 409, "not_leased");

@@ -22,7 +22,8 @@ import { blockEvent } from "./sse-hub.ts";
  * exists (404), it is not terminal (409 job_terminal; finish and fail instead answer the final status, so
  * a retried finish is harmless), it has a lease (409 not_leased), and the caller holds the current epoch
  * (409 stale_epoch). Appends are idempotent by index: same index and content (finish_reason included) is
- * `duplicate`, other content `block_conflict`, an index past the end `block_gap`. Any accepted call counts as a heartbeat.
+ * `duplicate`, other content `block_conflict`, an index past the end `block_gap`, a block after
+ * one that carried a finish_reason `generation_ended`. Any accepted call counts as a heartbeat.
  */
 export type WorkerCallResult<T> =
   | { ok: true; reply: T }
@@ -109,6 +110,15 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
   }
   if (block.index > job.numBlocks) {
     return refuse("block_gap", `block ${block.index} is past the next index ${job.numBlocks}`);
+  }
+  // A block that carried a finish_reason ended the document: text after it would be past EOS / the stop
+  // sequence / max_tokens, so a confused or outdated worker cannot extend a finished generation.
+  const lastFinishReason = job.numBlocks > 0 ? (core.store.block(job.numBlocks - 1)?.finishReason ?? null) : null;
+  if (lastFinishReason !== null) {
+    return refuse(
+      "generation_ended",
+      `block ${job.numBlocks - 1} ended the generation (${lastFinishReason}); finish the job`,
+    );
   }
   core.store.insertBlock({ ...block, tokenIds, finishReason });
   const numBlocks = job.numBlocks + 1;

@@ -41,7 +41,6 @@ const OUTPUT_SCHEMAS = {
   DeliveryPage: WebhookDeliveryPageSchema,
   WebhookEvent: WebhookEventSchema,
   Error: ErrorBodySchema,
-  LeaseReply: LeaseReplySchema,
   AppendBlockReply: AppendBlockReplySchema,
   HeartbeatReply: HeartbeatReplySchema,
   JobStatusReply: JobStatusReplySchema,
@@ -73,6 +72,9 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         ...Object.fromEntries(
           Object.entries(OUTPUT_SCHEMAS).map(([name, schema]) => [name, jsonSchema(schema, "output")]),
         ),
+        // As sent: the edge leaves `final_finish_reason` out when null (workers default it), so the wire
+        // shape is the schema's input side, where that key is optional.
+        LeaseReply: jsonSchema(LeaseReplySchema, "input"),
       },
       securitySchemes: {
         apiKey: { type: "http", scheme: "bearer", description: "API key of a tenant" },

@@ -97,6 +97,7 @@ export const WorkerCallErrorCodeSchema = z.enum([
   "stale_epoch",
   "block_gap",
   "block_conflict",
+  "generation_ended",
   "job_terminal",
   "not_leased",
 ]);
