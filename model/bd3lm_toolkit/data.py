@@ -2,13 +2,16 @@
 
 Token ids: 0..255 are bytes, 256 = BOS/EOS, 257 = [MASK] (vocab 258). Each book is one document; documents are
 joined as BOS + text. The text is cached under /tmp (never committed); `prepare_kjv()` regenerates it.
+Where there is no `bible` program (a GPU machine), `load_kjv_tokens(<file>)` reads a copied kjv.txt, plain or
+xz-compressed (recognised by its magic bytes, so the name does not matter).
 """
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import subprocess
-from typing import List, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -68,18 +71,49 @@ def prepare_kjv(cache_dir: str = DEFAULT_CACHE) -> str:
     return path
 
 
-def load_kjv_tokens(cache_dir: str = DEFAULT_CACHE) -> np.ndarray:
-    """The whole corpus as one token stream: BOS + book text for each book (int16)."""
-    path = prepare_kjv(cache_dir)
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def corpus_path(source: Optional[str] = None) -> str:
+    """Where the corpus text is: `source` may be a kjv.txt file (plain or .xz), a folder holding kjv.txt or
+    kjv.txt.xz, or None for the default cache folder. A folder with neither is filled by `prepare_kjv()`
+    (needs the `bible` program)."""
+    source = source or DEFAULT_CACHE
+    if os.path.isfile(source):
+        return source
+    plain, packed = os.path.join(source, "kjv.txt"), os.path.join(source, "kjv.txt.xz")
+    if not (os.path.isfile(plain) and os.path.getsize(plain) > 1_000_000) and os.path.isfile(packed) \
+            and os.path.getsize(packed) > 0:
+        return packed
+    return prepare_kjv(source)  # the complete plain dump, made once
+
+
+def read_corpus_bytes(path: str) -> bytes:
+    """The corpus file's text bytes; xz-compressed files (by magic bytes) are decompressed in memory."""
     with open(path, "rb") as fh:
-        docs = fh.read().split(b"\f\n")
+        raw = fh.read()
+    if raw.startswith(XZ_MAGIC):
+        raw = lzma.decompress(raw)
+    return raw
+
+
+def tokens_from_text(raw: bytes) -> np.ndarray:
+    """Corpus text (books separated by a form feed line) -> BOS + book bytes for each book (int16)."""
+    docs = raw.split(b"\f\n")
     parts = []
     for d in docs:
         if not d:
             continue
         parts.append(np.array([BOS], dtype=np.int16))
         parts.append(np.frombuffer(d, dtype=np.uint8).astype(np.int16))
+    if not parts:
+        raise ValueError("the corpus is empty")
     return np.concatenate(parts)
+
+
+def load_kjv_tokens(source: Optional[str] = DEFAULT_CACHE) -> np.ndarray:
+    """The whole corpus as one token stream: BOS + book text for each book (int16). `source`: see corpus_path."""
+    return tokens_from_text(read_corpus_bytes(corpus_path(source)))
 
 
 def split_stream(tokens: np.ndarray, val_fraction: float = 0.05) -> Tuple[np.ndarray, np.ndarray]:
@@ -97,20 +131,27 @@ def val_sequences(val: np.ndarray, seq_len: int) -> torch.Tensor:
 
 
 class RandomWindows:
-    """Training batches: BOS + a random window of (seq_len - 1) tokens of the training stream."""
+    """Training batches: BOS + a random window of (seq_len - 1) tokens of the training stream.
 
-    def __init__(self, train: np.ndarray, seq_len: int, batch_size: int, seed: int = 0):
-        self.train = torch.from_numpy(train.astype(np.int64))
+    The stream, the generator and the batch are all on `device`, so a GPU run makes its batches on the GPU
+    (one randint + one gather per step, no host->device copy). On the CPU the draws are the same as before
+    the device option existed."""
+
+    def __init__(self, train: np.ndarray, seq_len: int, batch_size: int, seed: int = 0,
+                 device: Union[str, torch.device] = "cpu"):
+        self.device = torch.device(device)
+        self.train = torch.from_numpy(train.astype(np.int64)).to(self.device)
         self.seq_len = seq_len
         self.batch_size = batch_size
-        self.g = torch.Generator().manual_seed(seed)
+        self.g = torch.Generator(device=self.device).manual_seed(seed)
+        self.offsets = torch.arange(seq_len - 1, device=self.device)[None]
+        self.bos = torch.full((batch_size, 1), BOS, dtype=torch.int64, device=self.device)
 
     def next(self) -> torch.Tensor:
         body = self.seq_len - 1
-        starts = torch.randint(0, len(self.train) - body, (self.batch_size,), generator=self.g)
-        idx = starts[:, None] + torch.arange(body)[None]
-        x = self.train[idx]
-        return torch.cat([torch.full((self.batch_size, 1), BOS, dtype=torch.int64), x], dim=1)
+        starts = torch.randint(0, len(self.train) - body, (self.batch_size,), generator=self.g, device=self.device)
+        x = self.train[starts[:, None] + self.offsets]
+        return torch.cat([self.bos, x], dim=1)
 
     def state_dict(self):
         return {"g": self.g.get_state()}

@@ -9,6 +9,9 @@ in how attention is scheduled, never in what is computed:
 * `forward_train()` is the vectorized x_t (+) x_0 training pass. It computes the three-part mask of the paper
   in split form (x_0 block-causal; x_t to earlier x_0 blocks and to its own x_t block, one softmax over
   both) instead of a 2n x 2n masked attention. `forward_train_reference()` is the literal 2n x 2n version.
+  With `backbone.attn_impl = "sdpa"` (torch >= 2.0 only, see `HAS_SDPA`; the trainer turns it on for CUDA)
+  the same pass uses `F.scaled_dot_product_attention` with the literal boolean mask (`block_diff_mask`), which
+  runs fused attention kernels on a GPU; the default "explicit" is the split form above.
 * SUBS is not part of the network (it is applied by the loss and by the sampler), as in the reference.
 """
 from __future__ import annotations
@@ -23,6 +26,8 @@ import torch.nn.functional as F
 from .config import BD3LMConfig
 
 MASK_FILL = -1e9  # finite: a fully masked (padding) row stays finite
+HAS_SDPA = hasattr(F, "scaled_dot_product_attention")  # torch >= 2.0
+ATTN_IMPLS = ("explicit", "sdpa")
 
 
 class LayerNorm(nn.Module):
@@ -48,7 +53,7 @@ class TimestepEmbedder(nn.Module):
     @staticmethod
     def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
         half = dim // 2
-        freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32, device=t.device) / half)
         args = t[:, None].float() * freqs[None]
         emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
         if dim % 2:
@@ -159,6 +164,8 @@ class DITBackbone(nn.Module):
             [DDiTBlock(d, config.n_heads, config.cond_dim, dropout=config.dropout) for _ in range(config.n_blocks)]
         )
         self.output_layer = DDitFinalLayer(d, config.vocab_size, config.cond_dim)
+        self.attn_impl = "explicit"  # forward_train's attention: "explicit" (split form) or "sdpa"
+        self._mask_cache = {}  # (n, block size, device) -> block_diff_mask, for the sdpa path
 
     # ------------------------------------------------------------------
     def conditioning(self) -> torch.Tensor:
@@ -186,12 +193,13 @@ class DITBackbone(nn.Module):
         cfg = self.config
         B, Q = input_ids.shape
         H, D = cfg.n_heads, cfg.head_dim
+        dev = input_ids.device
         if past_key is None:
-            past_key = torch.zeros(cfg.n_blocks, B, H, 0, D)
-            past_value = torch.zeros(cfg.n_blocks, B, H, 0, D)
+            past_key = torch.zeros(cfg.n_blocks, B, H, 0, D, device=dev)
+            past_value = torch.zeros(cfg.n_blocks, B, H, 0, D, device=dev)
         P = past_key.shape[3]
         if attention_mask is None:
-            attention_mask = torch.ones(B, Q, P + Q, dtype=torch.bool)
+            attention_mask = torch.ones(B, Q, P + Q, dtype=torch.bool, device=dev)
         c = self.conditioning()
         cos, sin = self.rotary_emb.cos_sin(position_ids)
         x = self.vocab_embed(input_ids)
@@ -212,25 +220,53 @@ class DITBackbone(nn.Module):
         return logits, torch.stack(pk), torch.stack(pv)
 
     # ------------------------------------------------------------------
+    def _train_mask(self, n: int, block_size: int, device: torch.device) -> torch.Tensor:
+        key = (n, block_size, str(device))
+        m = self._mask_cache.get(key)
+        if m is None:
+            m = self._mask_cache[key] = block_diff_mask(n, block_size, device)
+        return m
+
     def forward_train(self, xt: torch.Tensor, x0: torch.Tensor, block_size: int) -> torch.Tensor:
-        """Vectorized x_t (+) x_0 pass in split-attention form. Returns logits of the x_t half [B,n,V]."""
+        """Vectorized x_t (+) x_0 pass. Returns logits of the x_t half [B,n,V].
+
+        attn_impl "explicit": split-attention form (below). "sdpa": one fused attention call per layer over
+        the 2n tokens with the literal three-part mask (the last layer: the x_t queries only). Both compute
+        the same function (tested); fills for masked scores follow the score dtype, so both run under
+        bf16 autocast."""
         B, n = xt.shape
         L = block_size
         if n % L:
             raise ValueError(f"sequence length {n} is not a multiple of block size {L}")
+        if self.attn_impl not in ATTN_IMPLS:
+            raise ValueError(f"attn_impl {self.attn_impl!r}: expected one of {ATTN_IMPLS}")
+        if self.attn_impl == "sdpa" and not HAS_SDPA:
+            raise RuntimeError("attn_impl 'sdpa' needs torch >= 2.0 (F.scaled_dot_product_attention)")
         nb = n // L
         D = self.config.head_dim
         scale = 1.0 / math.sqrt(D)
         c = self.conditioning()
-        pos = torch.arange(n, device=xt.device)[None].expand(B, n)
+        pos = torch.arange(n, device=xt.device)[None]  # [1, n]: cos/sin broadcast over the batch
         cos, sin = self.rotary_emb.cos_sin(pos)
         cos2, sin2 = torch.cat([cos, cos], dim=2), torch.cat([sin, sin], dim=2)
+        x = self.vocab_embed(torch.cat([xt, x0], dim=1))
+        nl = len(self.blocks)
+        if self.attn_impl == "sdpa":
+            full = self._train_mask(n, L, xt.device)  # [2n, 2n], rows/cols: x_t then x_0; True = attend
+            for li, block in enumerate(self.blocks):
+                mod = block.modulation(c)
+                q, k, v = block.qkv(x, mod, cos2, sin2)
+                dt = v.dtype  # rotary leaves q, k in fp32; under autocast v is bf16
+                if li == nl - 1:
+                    a = F.scaled_dot_product_attention(q[:, :, :n].to(dt), k.to(dt), v, attn_mask=full[:n])
+                    x = block.finish(x[:, :n], a, mod)
+                    break
+                a = F.scaled_dot_product_attention(q.to(dt), k.to(dt), v, attn_mask=full)
+                x = block.finish(x, a, mod)
+            return self.head(x, c)
         blk = torch.arange(n, device=xt.device) // L
         causal0 = blk[:, None] >= blk[None, :]  # x0 -> x0 (M_BC)
         offset = blk[:, None] > blk[None, :]  # xt -> x0 (M_OBC)
-        neg = torch.finfo(torch.float32).min
-        x = self.vocab_embed(torch.cat([xt, x0], dim=1))
-        nl = len(self.blocks)
         for li, block in enumerate(self.blocks):
             mod = block.modulation(c)
             q, k, v = block.qkv(x, mod, cos2, sin2)
@@ -240,6 +276,7 @@ class DITBackbone(nn.Module):
             H = q.shape[1]
             # x_t half: keys = earlier x_0 blocks, then its own x_t block; one softmax over both.
             s_t0 = torch.matmul(qt, k0.transpose(-1, -2)) * scale
+            neg = torch.finfo(s_t0.dtype).min  # fp32 min overflows a bf16 fill (autocast)
             s_t0 = s_t0.masked_fill(~offset, neg)
             qb = qt.reshape(B, H, nb, L, D)
             kb = kt.reshape(B, H, nb, L, D)
@@ -253,7 +290,7 @@ class DITBackbone(nn.Module):
                 x = block.finish(x[:, :n], a_t, mod)
                 break
             s_00 = torch.matmul(q0, k0.transpose(-1, -2)) * scale
-            s_00 = s_00.masked_fill(~causal0, neg)
+            s_00 = s_00.masked_fill(~causal0, torch.finfo(s_00.dtype).min)
             a_0 = torch.matmul(torch.softmax(s_00, dim=-1), v0)
             x = block.finish(x, torch.cat([a_t, a_0], dim=2), mod)
         return self.head(x, c)

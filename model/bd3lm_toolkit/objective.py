@@ -1,4 +1,7 @@
-"""The BD3-LM objective: masked forward process per block, SUBS parameterisation, NELBO with 1/t weights."""
+"""The BD3-LM objective: masked forward process per block, SUBS parameterisation, NELBO with 1/t weights.
+
+Everything runs on the device of the tokens (training) or of the model (evaluation, grid search); random draws
+come from a generator on that device. On the CPU the draws are the same as before the device support existed."""
 from __future__ import annotations
 
 import math
@@ -10,15 +13,18 @@ NEG_INF = -1e6  # what the reference adds to the [MASK] logit
 
 
 def sample_t(batch: int, num_blocks: int, eps_min: float, eps_max: float, generator: Optional[torch.Generator] = None,
-             antithetic: bool = True) -> torch.Tensor:
+             antithetic: bool = True, device: Optional[torch.device] = None) -> torch.Tensor:
     """One mask rate per (sequence, block), low-discrepancy over the batch: the B*nb draws are stratified
-    into B*nb equal slices of [0, 1), then mapped into [eps_min, eps_max]. Returns [B, nb]."""
+    into B*nb equal slices of [0, 1), then mapped into [eps_min, eps_max]. Returns [B, nb] on `device`
+    (default: the generator's, else the CPU)."""
+    if device is None:
+        device = generator.device if generator is not None else torch.device("cpu")
     if eps_min >= 1 and eps_max >= 1:
-        return torch.ones(batch, num_blocks)
-    u = torch.rand(batch, num_blocks, generator=generator)
+        return torch.ones(batch, num_blocks, device=device)
+    u = torch.rand(batch, num_blocks, generator=generator, device=device)
     if antithetic:
         m = batch * num_blocks
-        offset = (torch.arange(m, dtype=torch.float32) / m).view(batch, num_blocks)
+        offset = (torch.arange(m, dtype=torch.float32, device=device) / m).view(batch, num_blocks)
         u = (u / m + offset) % 1
     return u * (eps_max - eps_min) + eps_min
 
@@ -26,7 +32,7 @@ def sample_t(batch: int, num_blocks: int, eps_min: float, eps_max: float, genera
 def q_xt(x0: torch.Tensor, t_tok: torch.Tensor, mask_id: int, generator: Optional[torch.Generator] = None,
          keep_first: bool = True) -> torch.Tensor:
     """Mask each token independently with probability t (its block's rate). The first token (BOS) is kept."""
-    move = torch.rand(x0.shape, generator=generator) < t_tok
+    move = torch.rand(x0.shape, generator=generator, device=x0.device) < t_tok
     xt = torch.where(move, torch.full_like(x0, mask_id), x0)
     if keep_first:
         xt[:, 0] = x0[:, 0]
@@ -48,7 +54,7 @@ def token_nll(model, x0: torch.Tensor, block_size: int, eps_min: float, eps_max:
     Returns (nll [B,n], xt [B,n], t per token [B,n])."""
     B, n = x0.shape
     nb = n // block_size
-    t = sample_t(B, nb, eps_min, eps_max, generator)
+    t = sample_t(B, nb, eps_min, eps_max, generator, device=x0.device)
     t_tok = t.repeat_interleave(block_size, dim=1)
     if eps_min >= 1 and eps_max >= 1:
         xt = torch.full_like(x0, mask_id)
@@ -64,9 +70,14 @@ def token_nll(model, x0: torch.Tensor, block_size: int, eps_min: float, eps_max:
     return nll, xt, t_tok
 
 
-def training_loss(model, x0, block_size, eps_min, eps_max, mask_id, generator=None) -> torch.Tensor:
+def training_loss(model, x0: torch.Tensor, block_size: int, eps_min: float, eps_max: float, mask_id: int,
+                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
     nll, _, _ = token_nll(model, x0, block_size, eps_min, eps_max, mask_id, generator)
     return nll.mean()  # the reference divides by all tokens during training
+
+
+def model_device(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 @torch.no_grad()
@@ -76,13 +87,14 @@ def evaluate(model, seqs: torch.Tensor, block_size: int, mask_id: int, batch_siz
     The first token (BOS) is excluded. Returns nll (nats), ppl, bits per byte/token."""
     if eps_min is None:
         eps_min = 1.0 if block_size == 1 else 1e-3
-    g = torch.Generator().manual_seed(seed)
+    dev = model_device(model)
+    g = torch.Generator(device=dev).manual_seed(seed)
     total, count = 0.0, 0
     was_training = model.training
     model.eval()
     for _ in range(repeats):
         for i in range(0, len(seqs), batch_size):
-            x0 = seqs[i:i + batch_size]
+            x0 = seqs[i:i + batch_size].to(dev)
             nll, _, _ = token_nll(model, x0, block_size, eps_min, eps_max, mask_id, g)
             total += float(nll[:, 1:].sum())
             count += nll[:, 1:].numel()
@@ -112,14 +124,15 @@ def search_interval(model, seqs: torch.Tensor, block_size: int, mask_id: int, in
     """Grid search of the clipped schedule: for each [beta, omega], the variance of the per-(sequence, block)
     NELBO estimate on held-out data; the best interval has the lowest variance (the paper's criterion)."""
     intervals = intervals or interval_grid()
+    dev = model_device(model)
     was_training = model.training
     model.eval()
     results = []
     for lo, hi in intervals:
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator(device=dev).manual_seed(seed)
         vals = []
         for i in range(0, len(seqs), batch_size):
-            x0 = seqs[i:i + batch_size]
+            x0 = seqs[i:i + batch_size].to(dev)
             nll, _, _ = token_nll(model, x0, block_size, lo, hi, mask_id, g)
             vals.append(nll.view(nll.shape[0], -1, block_size).mean(-1).flatten())
         v = torch.cat(vals)
