@@ -1,7 +1,11 @@
 """PyTorch reference-sampler timing (the baseline the engine benchmark compares against).
 
   bash model/scripts/python.sh -m bd3lm_toolkit.bench_reference --ckpt <dir> --json [--blocks 2] [--threads 2]
-      [--algorithm cached-queries|released] [--max-forwards 4]
+      [--algorithm cached-queries|released] [--max-forwards 4] [--device cpu|cuda]
+
+--device cuda runs the forwards (weights, K/V or q|k|v window cache) on the GPU in fp32; the token choice stays
+on the CPU as in the reference (one row of logits is copied back per forward, which is also a sync). Timers are
+read after torch.cuda.synchronize(), so queued GPU work is counted.
 
 Algorithms (--algorithm):
   cached-queries (default): `ReferenceSampler`, which attends only the block's L' queries against a post-rotary
@@ -49,6 +53,7 @@ class ReleasedWindow:
     def __init__(self, model: BD3LM):
         self.bb = model.eval().backbone
         self.cfg = model.config
+        self.device = next(model.parameters()).device
         self.cache = [None] * self.cfg.n_blocks
         self.first_position = 0
 
@@ -67,13 +72,13 @@ class ReleasedWindow:
         if not P:
             self.first_position = start
         c = bb.conditioning()
-        positions = torch.arange(self.first_position, start + Q)[None]
+        positions = torch.arange(self.first_position, start + Q, device=self.device)[None]
         cos, sin = bb.rotary_emb.cos_sin(positions)  # rotary over the whole window, every call
         keep = None
         if block_causal:
             blk = positions[0] // L
             keep = blk[:, None] >= blk[None, :]
-        x = bb.vocab_embed(torch.tensor([ids]))
+        x = bb.vocab_embed(torch.tensor([ids], device=self.device))
         new = []
         for i, block in enumerate(bb.blocks):
             mod = block.modulation(c)
@@ -104,6 +109,11 @@ class ReleasedWindow:
             self.forward(ids, start, store=True, block_causal=True)
 
 
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
     cfg = model.config
     L, V, M = cfg.block_size, cfg.vocab_size, cfg.mask_id
@@ -115,6 +125,7 @@ def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
     start = n_full * L
     x = rest + [M] * (L - len(rest))
     past = win.length
+    sync(win.device)
     t0 = time.time()
     fw = tokens = 0
     with torch.no_grad():
@@ -124,12 +135,13 @@ def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
             noise = torch.empty(L, V).exponential_(generator=g)
             masked = [i for i, t in enumerate(x) if t == M]
             j = masked[int(torch.randint(len(masked), (1,), generator=g))]
-            p, _ = nucleus(subs_probs(logits[j:j + 1], M, 1.0), 0.9)
+            p, _ = nucleus(subs_probs(logits[j:j + 1].cpu(), M, 1.0), 0.9)
             x[j] = int(torch.argmax(p[0] / noise[j].to(torch.float64)))
             tokens += 1
         if M not in x:
             win.forward(x, start, store=True)  # commit
             fw += 1
+    sync(win.device)
     secs = time.time() - t0
     ms = 1000 * secs / max(fw, 1)
     return {"tokens": tokens, "seconds": round(secs, 4), "tokens_per_s": round(1000 * L / ((L + 1) * ms), 3),
@@ -156,12 +168,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--algorithm", choices=ALGORITHMS, default="cached-queries")
     ap.add_argument("--max-forwards", type=int, default=4, help="released: timed forwards per point")
+    ap.add_argument("--device", default="cpu", help="cpu (default) | cuda[:i] | auto (cuda when available)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    dev_name = args.device
+    if dev_name == "auto":
+        dev_name = "cuda" if torch.cuda.is_available() else "cpu"
+    if dev_name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
+    device = torch.device(dev_name)
     t0 = time.time()
-    model = load_checkpoint(args.ckpt)
+    model = load_checkpoint(args.ckpt).to(device)
+    sync(device)
     load_s = time.time() - t0
     cfg = model.config
     L, W = cfg.block_size, cfg.model_length
@@ -179,7 +199,8 @@ def main(argv=None) -> int:
         full = measure(model, window_prompt, args.blocks, args.seed)
     out = {
         "impl": "pytorch-reference", "algorithm": args.algorithm, "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "device": str(device),
+        **({"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}),
         "ckpt": args.ckpt, "load_seconds": round(load_s, 2),
         "shape": {"layers": cfg.n_blocks, "hidden": cfg.hidden_dim, "heads": cfg.n_heads, "vocab": cfg.vocab_size,
                   "block_size": L, "context_length": W},

@@ -105,15 +105,24 @@ class ReferenceSampler:
         self.opt = options
         self.step_fn = step_fn or (lambda *a: model.step(*a))
         self.forwards = 0
+        # The forwards (and the K/V cache) run on the model's device; the token choice (float64 SUBS, nucleus,
+        # Exp(1) noise from a CPU generator) stays on the CPU, so a GPU run draws exactly what a CPU run draws.
+        self.device = next(model.parameters()).device
 
     @torch.no_grad()
     def _step(self, ids: List[int], start: int, pk, pv):
         Q = len(ids)
         P = pk.shape[3]
         self.forwards += 1
-        lg, k, v = self.step_fn(torch.tensor([ids]), torch.arange(start, start + Q)[None], pk, pv,
-                                torch.ones(1, Q, P + Q, dtype=torch.bool))
+        dev = self.device
+        lg, k, v = self.step_fn(torch.tensor([ids], device=dev), torch.arange(start, start + Q, device=dev)[None], pk, pv,
+                                torch.ones(1, Q, P + Q, dtype=torch.bool, device=dev))
         return lg[0], k, v
+
+    def _sync(self) -> None:
+        """Wait for queued GPU work so wall-clock readings include it (no-op on the CPU)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     @torch.no_grad()
     def generate(self, prompt: List[int], record: bool = False,
@@ -124,7 +133,7 @@ class ReferenceSampler:
         if not prompt or prompt[0] != cfg.bos_id:
             raise ValueError(f"the prompt must start with BOS ({cfg.bos_id})")
         g = torch.Generator().manual_seed(opt.seed)
-        pk = torch.zeros(cfg.n_blocks, 1, cfg.n_heads, 0, cfg.head_dim)
+        pk = torch.zeros(cfg.n_blocks, 1, cfg.n_heads, 0, cfg.head_dim, device=self.device)
         pv = torch.zeros_like(pk)
         tokens: List[int] = []
         blocks_rec = []
@@ -145,6 +154,7 @@ class ReferenceSampler:
             commit(blk, b * L)
             tokens += blk
         rest = prompt[n_full * L:]
+        self._sync()
         prompt_seconds = time.time() - t0
         prompt_forwards = self.forwards
         stop_reason = None
@@ -169,7 +179,7 @@ class ReferenceSampler:
                     j = masked[int(torch.randint(len(masked), (1,), generator=g))]
                 # A candidate is drawn for every row in the reference, but only the revealed row's is used (the
                 # position is chosen independently of the candidates), so only row j is computed here.
-                p_full = subs_probs(logits[j:j + 1], M, opt.temperature)[0]
+                p_full = subs_probs(logits[j:j + 1].cpu(), M, opt.temperature)[0]
                 p, kept = nucleus(p_full[None], opt.top_p)
                 p, kept = p[0], kept[0]
                 x[j] = int(torch.argmax(p / noise[j].to(torch.float64)))
@@ -197,6 +207,7 @@ class ReferenceSampler:
                     entropy_nats(tokens[-opt.entropy_window:]) < opt.entropy_threshold:
                 stop_reason = "entropy"
             block_index += 1
+        self._sync()
         out = {"tokens": tokens, "stop_reason": stop_reason, "forwards": self.forwards,
                "seconds": time.time() - t0, "generated": len(tokens) - len(prompt),
                "prompt_seconds": prompt_seconds, "prompt_forwards": prompt_forwards}
