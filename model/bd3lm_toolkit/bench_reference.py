@@ -1,7 +1,7 @@
 """PyTorch reference-sampler timing (the baseline the engine benchmark compares against).
 
   bash model/scripts/python.sh -m bd3lm_toolkit.bench_reference --ckpt <dir> --json [--blocks 2] [--threads 2]
-      [--algorithm cached-queries|released] [--max-forwards 4] [--device cpu|cuda]
+      [--algorithm cached-queries|released|released-nocache] [--max-forwards 4] [--device cpu|cuda]
 
 --device cuda runs the forwards (weights, K/V or q|k|v window cache) on the GPU in fp32; the token choice stays
 on the CPU as in the reference (one row of logits is copied back per forward, which is also a sync). Timers are
@@ -17,7 +17,16 @@ Algorithms (--algorithm):
                one block-causal pass (not timed). Only the first --max-forwards forwards of a block are timed (a
                full window costs seconds per forward on 2 cores); tokens_per_s is then extrapolated to first
                hitting as 1000 * L' / ((L' + 1) * ms_per_forward) (L' denoising forwards + 1 commit per block,
-               the window length, hence the cost, constant within a block).
+               the window length, hence the cost, constant within a block). This is the released code's
+               `sampling.kv_cache=true` path (its sampling scripts set it), which allocates its cache with
+               device='cuda' in bf16 (models/dit.py and models/hf/modeling_bd3lm.py `reset_kv_cache`): in the
+               released code it cannot run on a CPU at all.
+  released-nocache: the released sampler with its config default `sampling.kv_cache: False` (configs/config.yaml),
+               the only released mode that runs on a CPU: every denoising forward runs the WHOLE DiT over the
+               window (up to context_length tokens, block-causal mask), casts the window's logits to float64
+               (`self.forward(x, ...).to(torch.float64)` before `[:, -block_size:]`), keeps the block's rows,
+               exp + full-sort nucleus. First hitting: L' forwards per block, no commit forward; tokens_per_s =
+               1000 / ms_per_forward. The same --max-forwards extrapolation.
 
 Two measurements, batch 1, first-hitting (L' denoising forwards + 1 commit forward per block), top-p 0.9:
   start:       generation right after BOS (past grows from 0)
@@ -39,7 +48,7 @@ from .checkpoint import load_checkpoint
 from .dit import BD3LM, MASK_FILL, apply_rotary, modulate
 from .sampler import ReferenceSampler, SamplerOptions, nucleus, subs_probs
 
-ALGORITHMS = ("cached-queries", "released")
+ALGORITHMS = ("cached-queries", "released", "released-nocache")
 
 
 class ReleasedWindow:
@@ -149,6 +158,39 @@ def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
             "tokens_per_s_basis": "1000 * L' / ((L' + 1) * ms_per_forward): first hitting, extrapolated"}
 
 
+def measure_released_nocache(model, prompt, max_forwards: int, seed: int) -> dict:
+    """The released sampler without a cache (see the module doc): whole-window forwards."""
+    cfg = model.config
+    L, V, M, W = cfg.block_size, cfg.vocab_size, cfg.mask_id, cfg.model_length
+    g = torch.Generator().manual_seed(seed)
+    n_full = len(prompt) // L
+    rest = prompt[n_full * L:]
+    committed = prompt[:n_full * L][-(W - L):] if W > L else []  # the window: at most context_length tokens
+    x = rest + [M] * (L - len(rest))
+    device = next(model.parameters()).device
+    sync(device)
+    t0 = time.time()
+    fw = tokens = 0
+    with torch.no_grad():
+        while M in x and fw < max_forwards:
+            window = ReleasedWindow(model)  # no cache: every position of the window goes through every layer
+            logits = window.forward(committed + x, 0, store=False, block_causal=True)
+            p_x0 = logits.to(torch.float64)[-L:]  # as released: the cast covers the whole window's logits
+            fw += 1
+            noise = torch.empty(L, V).exponential_(generator=g)
+            masked = [i for i, t in enumerate(x) if t == M]
+            j = masked[int(torch.randint(len(masked), (1,), generator=g))]
+            p, _ = nucleus(subs_probs(p_x0[j:j + 1].cpu(), M, 1.0), 0.9)
+            x[j] = int(torch.argmax(p[0] / noise[j].to(torch.float64)))
+            tokens += 1
+    sync(device)
+    secs = time.time() - t0
+    ms = 1000 * secs / max(fw, 1)
+    return {"tokens": tokens, "seconds": round(secs, 4), "tokens_per_s": round(1000 / ms, 3),
+            "forwards": fw, "ms_per_forward": round(ms, 3), "past_length_start": len(committed),
+            "tokens_per_s_basis": "1000 / ms_per_forward: first hitting, L' whole-window forwards per block, extrapolated"}
+
+
 def measure(model, prompt, blocks: int, seed: int) -> dict:
     L = model.config.block_size
     n_new = blocks * L - (len(prompt) % L)
@@ -188,10 +230,11 @@ def main(argv=None) -> int:
     g = torch.Generator().manual_seed(args.seed)
     hi = 256 if cfg.tokenizer == "bytes" else cfg.vocab_size - 2
     window_prompt = [cfg.bos_id] + torch.randint(0, hi, (W - L - 1,), generator=g).tolist()
-    if args.algorithm == "released":
-        measure_released(model, [cfg.bos_id], 1, args.seed)  # warm-up
-        start = measure_released(model, [cfg.bos_id], args.max_forwards, args.seed)
-        full = measure_released(model, window_prompt, args.max_forwards, args.seed)
+    if args.algorithm in ("released", "released-nocache"):
+        run = measure_released if args.algorithm == "released" else measure_released_nocache
+        run(model, [cfg.bos_id], 1, args.seed)  # warm-up
+        start = run(model, [cfg.bos_id], args.max_forwards, args.seed)
+        full = run(model, window_prompt, args.max_forwards, args.seed)
     else:
         # warm-up: one block (first calls at a new shape are slow)
         measure(model, [cfg.bos_id], 1, args.seed)

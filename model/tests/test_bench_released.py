@@ -2,7 +2,7 @@
 the cached-queries path (model.step with a post-rotary K/V cache), including after the window slides."""
 import torch
 
-from bd3lm_toolkit.bench_reference import ReleasedWindow, measure_released
+from bd3lm_toolkit.bench_reference import ReleasedWindow, measure_released, measure_released_nocache
 
 
 def test_released_matches_cached_block_logits(small_model):
@@ -44,3 +44,18 @@ def test_released_prefill_equals_block_commits(small_model):
     assert float((a.forward(blk, W - L, False) - b.forward(blk, W - L, False)).abs().max()) <= 1e-4
     r = measure_released(small_model, [cfg.bos_id] + ids[1:], 2, 0)
     assert r["forwards"] == 2 and r["past_length_start"] == W - L and r["tokens_per_s"] > 0
+
+
+def test_released_nocache_whole_window_equals_cached_block_logits(small_model):
+    """The no-cache released path (whole window through every layer, block-causal) gives the same block logits
+    as the cached path, and the measurement reports a full window as its past."""
+    cfg = small_model.config
+    L, W, V, M = cfg.block_size, cfg.model_length, cfg.vocab_size, cfg.mask_id
+    ids = torch.randint(0, V - 2, (W - L,), generator=torch.Generator().manual_seed(5)).tolist()
+    cached = ReleasedWindow(small_model)
+    cached.prefill(ids)
+    blk = [M if i % 3 else 7 for i in range(L)]
+    whole = ReleasedWindow(small_model).forward(ids + blk, 0, store=False, block_causal=True)[-L:]
+    assert float((whole - cached.forward(blk, W - L, False)).abs().max()) <= 1e-4
+    r = measure_released_nocache(small_model, [cfg.bos_id] + ids[1:], min(3, L), 0)
+    assert r["forwards"] == r["tokens"] == min(3, L) and r["past_length_start"] == W - L and r["tokens_per_s"] > 0
