@@ -581,8 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--prompt", default="And God said")
     ap.add_argument("--top-p", type=float, default=0.9)
     ap.add_argument("--startup-s", type=float, default=45.0, help="allowance for a trainer's start (imports, CUDA, data)")
-    ap.add_argument("--trainer-final-s", type=float, default=25.0, help="allowance for a trainer's final eval + save")
-    ap.add_argument("--final-reserve-s", type=float, default=25.0, help="time kept for the final phase (samples, files)")
+    ap.add_argument("--trainer-final-s", type=float, default=20.0, help="allowance for a trainer's final eval + save")
+    ap.add_argument("--final-reserve-s", type=float, default=20.0, help="time kept for the final phase (samples, files)")
     ap.add_argument("--safety-s", type=float, default=5.0, help="margin before the total budget")
     ap.add_argument("--progress-every-s", type=float, default=15.0)
     return ap
