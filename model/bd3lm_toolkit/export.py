@@ -1,12 +1,16 @@
 """Export a BD3-LM checkpoint folder to a model package (docs/model-package.md, format version 1).
 
   npm run model:export -- --from <checkpoint-dir> --out models/<name> [--dtypes float32,float16] [--name N]
+      [--no-logit-index]
 
 The graph is the KV-cached denoiser: inputs input_ids/position_ids [B,Q] int64, past_key/past_value [L,B,H,P,D],
-attention_mask bool [B,Q,P+Q]; outputs logits float32 [B,Q,V] (raw), present_key/present_value [L,B,H,Q,D]
-(the step tokens' K/V, keys post-rotary). The adaLN modulation of the constant zero-sigma conditioning is
-computed once and folded: into the LayerNorm scale/bias (shift, 1 + scale) and into the output projections
-(gates), so sigma_map and adaLN are not in the graph.
+attention_mask bool [B,Q,P+Q], logit_index int64 [B,N] (which step positions get logits; --no-logit-index leaves
+it out and the graph returns logits for all Q); outputs logits float32 [B,N,V] (raw), present_key/present_value
+[L,B,H,Q,D] (the step tokens' K/V, keys post-rotary). The final hidden states are gathered at logit_index
+before the final norm and output layer, so only N of the Q positions pay for the vocabulary-wide projection.
+The adaLN modulation of the constant zero-sigma conditioning is computed once and folded: into the LayerNorm
+scale/bias (shift, 1 + scale) and into the output projections (gates), so sigma_map and adaLN are not in the
+graph.
 
 The float16 graph stores weight matrices and past/present K/V as float16 and computes in float32 inside (weights are
 cast once when the session loads; K/V cast at the graph edge); logits stay float32.
@@ -37,6 +41,7 @@ from .dit import BD3LM, MASK_FILL, count_parameters, rotate_half
 OPSET = 17
 GRAPH_FILES = {"float32": "model.onnx", "float16": "model.fp16.onnx"}
 INPUTS = ["input_ids", "position_ids", "past_key", "past_value", "attention_mask"]
+LOGIT_INDEX = "logit_index"
 OUTPUTS = ["logits", "present_key", "present_value"]
 
 
@@ -74,7 +79,7 @@ class FoldedDenoiser(nn.Module):
             self.head_b = nn.Parameter(bb.output_layer.linear.bias.detach().clone())
         self.register_buffer("neg", torch.tensor(MASK_FILL, dtype=torch.float32))
 
-    def forward(self, input_ids, position_ids, past_key, past_value, attention_mask):
+    def forward(self, input_ids, position_ids, past_key, past_value, attention_mask, logit_index=None):
         B, Q = input_ids.shape[0], input_ids.shape[1]
         H, D = self.n_heads, self.head_dim
         x = F.embedding(input_ids, self.embedding)
@@ -103,12 +108,19 @@ class FoldedDenoiser(nn.Module):
             h = F.layer_norm(x, [self.d], L.ln2_w, L.ln2_b, 1e-5)
             h = F.gelu(torch.matmul(h, L.fc1_w.t()) + L.fc1_b, approximate="tanh")
             x = x + torch.matmul(h, L.fc2_w.t()) + L.fc2_b
+        if logit_index is not None:
+            # [B,N] step positions -> hidden states [B,N,d]; norm and output layer run on those rows only
+            x = torch.gather(x, 1, logit_index.unsqueeze(-1).expand(-1, -1, self.d))
         h = F.layer_norm(x, [self.d], self.lnf_w, self.lnf_b, 1e-5)
         logits = torch.matmul(h, self.head_w.t()) + self.head_b
         return logits, torch.stack(pk), torch.stack(pv)
 
 
-def _export_fp32(model: BD3LM, path: str) -> None:
+def graph_inputs(logit_index: bool) -> List[str]:
+    return INPUTS + [LOGIT_INDEX] if logit_index else list(INPUTS)
+
+
+def _export_fp32(model: BD3LM, path: str, logit_index: bool = True) -> None:
     cfg = model.config
     folded = FoldedDenoiser(model).eval()
     B, Q, P = 2, 3, 5
@@ -117,19 +129,24 @@ def _export_fp32(model: BD3LM, path: str) -> None:
     pk = torch.randn(cfg.n_blocks, B, cfg.n_heads, P, cfg.head_dim)
     pv = torch.randn(cfg.n_blocks, B, cfg.n_heads, P, cfg.head_dim)
     mask = torch.ones(B, Q, P + Q, dtype=torch.bool)
+    args = (ids, pos, pk, pv, mask)
+    if logit_index:
+        args = args + (torch.tensor([[2, 0], [1, 1]], dtype=torch.long),)  # N = 2 != Q: N is its own axis
     dyn = {
         "input_ids": {0: "batch", 1: "step"},
         "position_ids": {0: "batch", 1: "step"},
         "past_key": {1: "batch", 3: "past"},
         "past_value": {1: "batch", 3: "past"},
         "attention_mask": {0: "batch", 1: "step", 2: "total"},
-        "logits": {0: "batch", 1: "step"},
+        "logits": {0: "batch", 1: "num_logits" if logit_index else "step"},
         "present_key": {1: "batch", 3: "step"},
         "present_value": {1: "batch", 3: "step"},
     }
+    if logit_index:
+        dyn[LOGIT_INDEX] = {0: "batch", 1: "num_logits"}
     with torch.no_grad():
         torch.onnx.export(
-            folded, (ids, pos, pk, pv, mask), path, input_names=INPUTS, output_names=OUTPUTS,
+            folded, args, path, input_names=graph_inputs(logit_index), output_names=OUTPUTS,
             dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True,
         )
     m = onnx.load(path)
@@ -214,7 +231,7 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def manifest_for(cfg: BD3LMConfig, name: str, graphs: List[Dict], training: Optional[Dict]) -> Dict:
+def manifest_for(cfg: BD3LMConfig, name: str, graphs: List[Dict], training: Optional[Dict], logit_index: bool = True) -> Dict:
     man = {
         "format": "bd3lm-onnx",
         "format_version": 1,
@@ -232,7 +249,7 @@ def manifest_for(cfg: BD3LMConfig, name: str, graphs: List[Dict], training: Opti
         "context_length": cfg.model_length,
         "rotary_base": cfg.rotary_base,
         "graphs": graphs,
-        "io": {"inputs": {k: k for k in INPUTS}, "outputs": {k: k for k in OUTPUTS}},
+        "io": {"inputs": {k: k for k in graph_inputs(logit_index)}, "outputs": {k: k for k in OUTPUTS}},
     }
     if training:
         man["training"] = training
@@ -264,7 +281,10 @@ def default_card(cfg: BD3LMConfig, name: str, params: int, source: str, man: Dic
     lines += [
         "",
         "Graph I/O: `input_ids`/`position_ids` int64 [B,Q]; `past_key`/`past_value` [L,B,H,P,D] (post-rotary keys; P may be 0); "
-        "`attention_mask` bool [B,Q,P+Q]; outputs `logits` float32 [B,Q,V] (raw: SUBS is the sampler's job), "
+        "`attention_mask` bool [B,Q,P+Q]; "
+        + ("`logit_index` int64 [B,N] (the step positions that get logits, N >= 1); outputs `logits` float32 [B,N,V] "
+           if "logit_index" in man["io"]["inputs"] else "outputs `logits` float32 [B,Q,V] ")
+        + "(raw: SUBS is the sampler's job), "
         "`present_key`/`present_value` [L,B,H,Q,D]. The float16 graph has float16 weight matrices and K/V (vectors such as rotary frequencies stay float32) and computes in float32.",
     ]
     if extra:
@@ -273,7 +293,10 @@ def default_card(cfg: BD3LMConfig, name: str, params: int, source: str, man: Dic
 
 
 def export_package(model_or_dir, out_dir: str, name: Optional[str] = None, dtypes=("float32", "float16"),
-                   card_extra: str = "", source: Optional[str] = None, training: Optional[Dict] = None) -> Dict:
+                   card_extra: str = "", source: Optional[str] = None, training: Optional[Dict] = None,
+                   logit_index: bool = True) -> Dict:
+    """Writes the package; `logit_index=False` exports the graph without the `logit_index` input (logits for
+    every step position, the format before that input existed)."""
     if isinstance(model_or_dir, str):
         model = load_checkpoint(model_or_dir)
         source = source or model_or_dir
@@ -289,7 +312,7 @@ def export_package(model_or_dir, out_dir: str, name: Optional[str] = None, dtype
     graphs = []
     with tempfile.TemporaryDirectory() as tmp:
         f32 = os.path.join(tmp, "model.onnx")
-        _export_fp32(model, f32)
+        _export_fp32(model, f32, logit_index)
         for dt in dtypes:
             dst = os.path.join(out_dir, GRAPH_FILES[dt])
             if dt == "float32":
@@ -302,7 +325,7 @@ def export_package(model_or_dir, out_dir: str, name: Optional[str] = None, dtype
         training = {"objective": tr.get("objective", "bd3lm"), "block_size": int(tr.get("block_size", cfg.block_size))}
         if tr.get("noise_interval") and training["objective"] == "bd3lm":
             training["noise_interval"] = [float(x) for x in tr["noise_interval"]]
-    man = manifest_for(cfg, name, graphs, training)
+    man = manifest_for(cfg, name, graphs, training, logit_index)
     with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
         json.dump(man, fh, indent=2)
         fh.write("\n")
@@ -319,10 +342,13 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default=None, help="package name (default: the folder name)")
     ap.add_argument("--dtypes", default="float32,float16")
     ap.add_argument("--card-extra", default=None, help="markdown file appended to the generated README card")
+    ap.add_argument("--no-logit-index", action="store_true",
+                    help="leave the logit_index input out (logits for every step position, as before it existed)")
     args = ap.parse_args(argv)
     extra = open(args.card_extra).read() if args.card_extra else ""
     try:
-        man = export_package(args.src, args.out, args.name, [d.strip() for d in args.dtypes.split(",") if d.strip()], extra)
+        man = export_package(args.src, args.out, args.name, [d.strip() for d in args.dtypes.split(",") if d.strip()], extra,
+                             logit_index=not args.no_logit_index)
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,11 @@ Cases (PyTorch reference = the unfolded DiT's `step`): past length 0; one block 
 positions beyond the context (sliding window, absolute positions); a ragged batch (rows with different past
 lengths, padded and masked; each row must equal that sequence run alone) plus a fully masked padding row; and
 the folded step [previous clean block ; current block] vs commit-then-step.
+
+A package whose manifest declares `logit_index` gets every step position in the cases above (logits for all Q),
+plus `logit_index` cases: the positions a sampler asks for (one masked position as first hitting does, every
+masked position of the block as ddpm/confidence do, a ragged batch whose short rows repeat an index, the current
+half of the folded step); their logits must equal the matching rows of the full logits.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,10 +41,47 @@ def history_kv(model: BD3LM, tokens: torch.Tensor, start: int = 0) -> Tuple[torc
     return k, v
 
 
-def _feeds(ids, pos, pk, pv, mask, dtype) -> Dict[str, np.ndarray]:
+def _feeds(ids, pos, pk, pv, mask, dtype, logit_index: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
     fd = np.float16 if dtype == "float16" else np.float32
-    return {"input_ids": ids.numpy().astype(np.int64), "position_ids": pos.numpy().astype(np.int64),
-            "past_key": pk.numpy().astype(fd), "past_value": pv.numpy().astype(fd), "attention_mask": mask.numpy()}
+    feeds = {"input_ids": ids.numpy().astype(np.int64), "position_ids": pos.numpy().astype(np.int64),
+             "past_key": pk.numpy().astype(fd), "past_value": pv.numpy().astype(fd), "attention_mask": mask.numpy()}
+    if logit_index is not None:
+        feeds["logit_index"] = np.ascontiguousarray(logit_index, dtype=np.int64)
+    return feeds
+
+
+def all_positions(batch: int, step: int) -> np.ndarray:
+    """logit_index that asks for every step position: the graph then returns the full [B,Q,V] logits."""
+    return np.tile(np.arange(step, dtype=np.int64), (batch, 1))
+
+
+def padded_index(rows: List[List[int]]) -> np.ndarray:
+    """[B,N] from per-row position lists: a shorter row repeats its last index, an empty row asks for 0."""
+    n = max(1, max(len(r) for r in rows))
+    return np.array([(r or [0]) + [(r or [0])[-1]] * (n - max(1, len(r))) for r in rows], dtype=np.int64)
+
+
+def logit_index_cases(cases: List[Dict], mask_id: int, block_size: int) -> List[Dict]:
+    """[{name, base, index [B,N]}]: positions a sampler asks for, on the inputs of the named base case."""
+    by = {c["name"]: c for c in cases}
+
+    def masked(case, row, lo=0):
+        ids = case["inputs"][0][row].tolist()
+        return [i for i in range(lo, len(ids)) if ids[i] == mask_id]
+
+    p0 = masked(by["past0"], 0)
+    rag = by["ragged_batch"]
+    r0, r1 = masked(rag, 0), masked(rag, 1)
+    fold = masked(by["folded_commit"], 0, block_size)
+    return [
+        {"name": "li_past0_one", "base": "past0", "index": padded_index([p0[len(p0) // 2:len(p0) // 2 + 1]])},
+        {"name": "li_past0_masked", "base": "past0", "index": padded_index([p0])},
+        # rows of different lengths (row 1 keeps two positions, padded by repeating), padding row 2 asks for 0
+        {"name": "li_ragged_batch", "base": "ragged_batch", "index": padded_index([r0, r1[:2], []])},
+        {"name": "li_ragged_one", "base": "ragged_batch", "index": padded_index([r0[-1:], r1[:1], [0]])},
+        {"name": "li_folded_step", "base": "folded_commit", "index": padded_index([fold])},
+        {"name": "li_folded_one", "base": "folded_commit", "index": padded_index([fold[:1]])},
+    ]
 
 
 @torch.no_grad()
@@ -128,15 +170,36 @@ def run_parity(package_dir: str, model: BD3LM, dtypes=None, seed: int = 0) -> Di
     from .ort_node import run_cases
 
     man = json.load(open(os.path.join(package_dir, "manifest.json")))
+    has_index = "logit_index" in man["io"]["inputs"]
     cases = build_cases(model, seed)
+    extra = logit_index_cases(cases, model.config.mask_id, model.config.block_size) if has_index else []
+    by = {c["name"]: c for c in cases}
     report: Dict[str, Dict[str, Dict[str, float]]] = {}
     L = model.config.block_size
     for gph in man["graphs"]:
         dt = gph["dtype"]
         if dtypes and dt not in dtypes:
             continue
-        outs = run_cases(os.path.join(package_dir, gph["file"]), [_feeds(*c["inputs"], dt) for c in cases])
-        rep = {}
+        feeds = []
+        for c in cases:
+            ids = c["inputs"][0]
+            feeds.append(_feeds(*c["inputs"], dt, all_positions(*ids.shape) if has_index else None))
+        for x in extra:
+            feeds.append(_feeds(*by[x["base"]]["inputs"], dt, x["index"]))
+        outs = run_cases(os.path.join(package_dir, gph["file"]), feeds)
+        rep, li_rep = {}, {}
+        full = {c["name"]: o for c, o in zip(cases, outs)}
+        for x, o in zip(extra, outs[len(cases):]):
+            idx = x["index"]
+            got = o["logits"]
+            if got.shape != (*idx.shape, model.config.vocab_size) or not np.all(np.isfinite(got)):
+                raise AssertionError(f"{dt} {x['name']}: logits {got.shape}, expected {(*idx.shape, model.config.vocab_size)}, finite")
+            rows = np.arange(idx.shape[0])[:, None]
+            want_ort = full[x["base"]]["logits"][rows, idx]
+            want_pt = by[x["base"]]["expect"]["logits"].numpy()[rows, idx]
+            real = [0, 1] if x["base"] == "ragged_batch" else list(range(idx.shape[0]))  # row 2 is padding
+            li_rep[x["name"]] = {"ms": round(o["__ms"], 3), "vs_full_rows": _max(got, want_ort),
+                                 "logits": _max(got[real], want_pt[real])}
         for c, o in zip(cases, outs):
             for k in ("logits", "present_key", "present_value"):
                 if not np.all(np.isfinite(o[k].astype(np.float32))):
@@ -161,7 +224,7 @@ def run_parity(package_dir: str, model: BD3LM, dtypes=None, seed: int = 0) -> Di
                 for k in ("logits", "present_key", "present_value"):
                     r[k] = _max(o[k], c["expect"][k])
             rep[c["name"]] = r
-        report[dt] = rep
+        report[dt] = {**rep, **li_rep}
     return report
 
 

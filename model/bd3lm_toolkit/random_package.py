@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     cfg.validate("arguments")
     out = os.path.abspath(args.out)
     ckpt = out + ".ckpt"
-    stamp = {"config": cfg.to_json_dict(), "seed": args.seed, "dtypes": args.dtypes, "exporter": 2}  # bump when export changes
+    stamp = {"config": cfg.to_json_dict(), "seed": args.seed, "dtypes": args.dtypes, "exporter": 3}  # bump when export changes (3: logit_index)
     stamp_path = os.path.join(out, ".random_package.json")
     if not args.force and os.path.isfile(stamp_path) and json.load(open(stamp_path)) == stamp:
         print(json.dumps({"package": out, "checkpoint": ckpt, "cached": True}))

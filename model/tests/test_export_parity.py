@@ -34,7 +34,8 @@ def test_manifest_matches_contract(package, small_model):
     for g in man["graphs"]:
         raw = open(os.path.join(package, g["file"]), "rb").read()
         assert g["bytes"] == len(raw) and g["sha256"] == hashlib.sha256(raw).hexdigest()
-    assert man["io"]["inputs"] == {k: k for k in ["input_ids", "position_ids", "past_key", "past_value", "attention_mask"]}
+    assert man["io"]["inputs"] == {k: k for k in ["input_ids", "position_ids", "past_key", "past_value", "attention_mask",
+                                                  "logit_index"]}
     assert os.path.isfile(os.path.join(package, "README.md"))
 
 
@@ -59,8 +60,9 @@ def test_graph_io_signature(package):
         "past_key": ("FLOAT", [2, "batch", 4, "past", 16]),
         "past_value": ("FLOAT", [2, "batch", 4, "past", 16]),
         "attention_mask": ("BOOL", ["batch", "step", "total"]),
+        "logit_index": ("INT64", ["batch", "num_logits"]),
     }
-    assert outs["logits"] == ("FLOAT", ["batch", "step", 258])
+    assert outs["logits"] == ("FLOAT", ["batch", "num_logits", 258])
     assert outs["present_key"][0] == "FLOAT" and outs["present_key"][1][1] == "batch"
     m16, ins16, outs16 = _io(os.path.join(package, "model.fp16.onnx"))
     assert ins16["past_key"][0] == "FLOAT16" and outs16["present_value"][0] == "FLOAT16" and outs16["logits"][0] == "FLOAT"
@@ -110,7 +112,9 @@ def test_ort_parity(package, small_model, capsys):
         for k, v in r.items():
             if k != "ms":
                 assert v <= FP16_TOL, f"float16 {name} {k}: {v}"
-    assert set(rep["float32"]) == {"past0", "past1block", "full_context", "beyond_context", "ragged_batch", "folded_commit"}
+    assert set(rep["float32"]) == {"past0", "past1block", "full_context", "beyond_context", "ragged_batch", "folded_commit",
+                                   "li_past0_one", "li_past0_masked", "li_ragged_batch", "li_ragged_one", "li_folded_step",
+                                   "li_folded_one"}
 
 
 @pytest.mark.skipif(node_available() is not None, reason=str(node_available()))

@@ -37,6 +37,23 @@ describe("ModelManifestSchema", () => {
     expect(issuePaths(manifest)).toEqual([]);
   });
 
+  it("accepts io.inputs with or without the optional logit_index", () => {
+    expect("logit_index" in manifest.io.inputs).toBe(false);
+    const parsed = ModelManifestSchema.parse(manifest);
+    expect(parsed.io.inputs.logit_index).toBeUndefined();
+    const withIndex = {
+      ...manifest,
+      io: { ...manifest.io, inputs: { ...manifest.io.inputs, logit_index: "logit_index" } },
+    };
+    expect(ModelManifestSchema.parse(withIndex).io.inputs.logit_index).toBe("logit_index");
+    expect(
+      issuePaths({ ...withIndex, io: { ...withIndex.io, inputs: { ...withIndex.io.inputs, logit_index: "" } } }),
+    ).toEqual(["io.inputs.logit_index"]);
+    expect(
+      issuePaths({ ...manifest, io: { ...manifest.io, inputs: { ...manifest.io.inputs, logits_index: "x" } } }),
+    ).toEqual(["io.inputs"]);
+  });
+
   it("refuses another format version or format, naming the field", () => {
     expect(issuePaths({ ...manifest, format_version: 2 })).toEqual(["format_version"]);
     expect(issuePaths({ ...manifest, format: "gguf" })).toEqual(["format"]);

@@ -59,6 +59,11 @@ export const ModelManifestSchema = z
         past_key: TensorNameSchema,
         past_value: TensorNameSchema,
         attention_mask: TensorNameSchema,
+        /**
+         * Optional: the graph takes int64 [B, N] step positions and returns logits [B, N, V] for those only.
+         * Absent in packages exported before it existed; their logits are [B, Q, V].
+         */
+        logit_index: TensorNameSchema.optional(),
       }),
       outputs: z.strictObject({
         logits: TensorNameSchema,
