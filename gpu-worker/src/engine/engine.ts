@@ -3,7 +3,8 @@
  * Each step is schedule -> execute -> update with plain data between them:
  * - schedule (scheduler/schedule.ts): admit waiting requests that fit (batch slots, KV budget), then pick the
  *   rows of the next forward (a prefill chunk, or every running sequence's current block with its folded commit);
- * - execute: sync the batched past from the per-sequence caches, build tokens/positions/mask, run the graph;
+ * - execute: sync the batched past from the per-sequence caches, build tokens/positions/mask, plan each row's
+ *   denoising step (which positions' logits it reads: batch/logit-index.ts), run the graph;
  * - update (scheduler/blocks.ts): cache the clean blocks' keys/values, run one denoising step per row, close
  *   finished blocks into BlockOutputs, release finished sequences.
  * Sequences join and leave between forwards, which for each sequence is a block boundary (a joining sequence
@@ -12,6 +13,8 @@
  */
 import type { ModelManifest } from "@bd3-serve/shared";
 import { buildAttentionMask } from "./batch/attention-mask.ts";
+import { allPositionsLayout, gatheredLayout, type LogitLayout } from "./batch/logit-index.ts";
+import type { RowPlan } from "./batch/row-plan.ts";
 import { buildStepInputs } from "./batch/step-inputs.ts";
 import { BatchPast } from "./kv/batch-past.ts";
 import { KvBudget } from "./kv/kv-budget.ts";
@@ -22,7 +25,7 @@ import { createOrtRunner } from "./model/ort-runner.ts";
 import type { DenoiserRunner } from "./model/runner.ts";
 import { createBlockRandomness } from "./sampler/rng.ts";
 import { createSoftmaxScratch } from "./sampler/softmax.ts";
-import { closeBlock, denoiseStep } from "./scheduler/blocks.ts";
+import { closeBlock, type DenoisePlan, denoiseStep, planDenoiseStep } from "./scheduler/blocks.ts";
 import type { EngineContext, RandomnessFactory } from "./scheduler/context.ts";
 import { createSequence, RequestRejectedError } from "./scheduler/create-sequence.ts";
 import { type ForwardPlan, scheduleForward } from "./scheduler/schedule.ts";
@@ -56,6 +59,12 @@ export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | 
   randomnessFor?: RandomnessFactory;
   /** Benchmarks only (vLLM's ignore_eos): EOS and the repetition check never end a document. */
   ignoreEos?: boolean;
+  /**
+   * With a graph that takes `logit_index`: "needed" (default) asks for the positions the step samples from
+   * (first hitting / ddpm: the positions it reveals; confidence: the masked ones); "all" asks for every step
+   * position, the work of a graph without it (benchmarks and equivalence tests). Ignored without it.
+   */
+  logitPositions?: "needed" | "all";
 }
 
 class BlockDiffusionEngine implements Engine {
@@ -67,6 +76,7 @@ class BlockDiffusionEngine implements Engine {
   private readonly maxBatchSize: number;
   private readonly prefillChunkBlocks: number;
   private readonly logger: EngineLogger;
+  private readonly logitPositions: "needed" | "all";
   private waiting: Sequence[] = [];
   private running: Sequence[] = [];
   private readonly finishedUsage = new Map<string, RequestUsage>();
@@ -92,6 +102,7 @@ class BlockDiffusionEngine implements Engine {
   ) {
     this.executionProvider = runner.executionProvider;
     this.logger = options.logger ?? silentLogger;
+    this.logitPositions = options.logitPositions ?? "needed";
     const layout = kvLayoutFromManifest(manifest, runner.kvDtype);
     const windowBlocks = manifest.context_length / manifest.block_size;
     this.context = {
@@ -216,6 +227,13 @@ class BlockDiffusionEngine implements Engine {
     const caches = plan.sequences.map((sequence) => sequence.kv as SequenceKvCache);
     const past = this.batchPast[plan.kind].sync(caches);
     const step = buildStepInputs(plan.rows, blockSize, maskTokenId);
+    // Choices that do not depend on the logits are made now, so the graph computes only the logits read.
+    const denoisePlans = plan.rows.map((row, r) =>
+      row.segments.some((segment) => segment.kind === "denoise")
+        ? planDenoiseStep(plan.sequences[r] as Sequence, this.context)
+        : null,
+    );
+    const logits = this.logitLayout(plan.rows, denoisePlans, step.stepLength);
     const attentionMask = buildAttentionMask({
       batchSize: step.batchSize,
       stepLength: step.stepLength,
@@ -235,11 +253,14 @@ class BlockDiffusionEngine implements Engine {
       pastKey: past.key,
       pastValue: past.value,
       attentionMask,
+      ...(logits.logitIndex ? { logitIndex: logits.logitIndex } : {}),
     });
     const ran = performance.now();
-    const expectedLogits = step.batchSize * step.stepLength * vocabSize;
+    const expectedLogits = step.batchSize * logits.perRow * vocabSize;
     if (output.logits.length !== expectedLogits) {
-      throw new Error(`graph returned ${output.logits.length} logits, expected ${expectedLogits} (B*Q*V)`);
+      throw new Error(
+        `graph returned ${output.logits.length} logits, expected ${expectedLogits} (${step.batchSize}x${logits.perRow}x${vocabSize})`,
+      );
     }
     const present = {
       key: output.presentKey,
@@ -260,8 +281,13 @@ class BlockDiffusionEngine implements Engine {
           sequence.cleanQueue.shift();
           return;
         }
-        const rowBase = (r * step.stepLength + tokenOffset) * vocabSize;
-        const done = denoiseStep(sequence, output.logits, (position) => rowBase + position * vocabSize, this.context);
+        const done = denoiseStep(
+          sequence,
+          denoisePlans[r] ?? null,
+          output.logits,
+          (position) => logits.offset(r, tokenOffset + position),
+          this.context,
+        );
         if (done) {
           const block = closeBlock(sequence, this.context);
           this.generatedTokens += block.tokenIds.length;
@@ -280,6 +306,22 @@ class BlockDiffusionEngine implements Engine {
     this.counters.kvCopyBytes += past.bytesCopied;
     if (plan.rows.some((row) => row.segments.length * blockSize < step.stepLength)) this.counters.paddedForwards++;
     return outputs;
+  }
+
+  /** Where each row's logits are: every step position, or only those the rows' denoising steps read. */
+  private logitLayout(
+    rows: readonly RowPlan[],
+    plans: readonly (DenoisePlan | null)[],
+    stepLength: number,
+  ): LogitLayout {
+    const { blockSize, vocabSize } = this.context;
+    if (!this.runner.takesLogitIndex) return allPositionsLayout(rows.length, stepLength, vocabSize);
+    const needed = rows.map((row, r) => {
+      if (this.logitPositions === "all") return Array.from({ length: stepLength }, (_, position) => position);
+      const offset = row.segments.findIndex((segment) => segment.kind === "denoise") * blockSize;
+      return (plans[r]?.logitPositions ?? []).map((position) => offset + position);
+    });
+    return gatheredLayout(needed, vocabSize);
   }
 
   private failBatch(plan: ForwardPlan, error: unknown): BlockOutput[] {

@@ -3,7 +3,10 @@
  * - Execution providers are tried in preference order; each one that fails to load is logged and the next is
  *   tried (a missing CUDA provider throws at session creation even with "cpu" listed after it).
  * - Feeds are filtered to the inputs the graph declares; declared outputs and the past dtype are checked
- *   against the manifest so a mismatched package fails at load, naming the field.
+ *   against the manifest so a mismatched package fails at load, naming the field. A graph input the manifest
+ *   does not name could never be fed, so it is refused at load too.
+ * - `logit_index` (optional in the manifest) is fed when the manifest names it: the graph then requires it in
+ *   every forward, and warm-up checks that the logits follow it.
  * - Warm-up runs the shapes of the first steps so the first real request is not paying for them.
  * `session.run` occupies the JS thread for the whole forward (STACK.md); the engine awaits it once per step.
  */
@@ -69,6 +72,18 @@ function checkGraph(session: ort.InferenceSession, manifest: ModelManifest, dtyp
       throw new ModelPackageError(`manifest field "io.outputs.${field}": the graph has no output "${outputs[field]}"`);
     }
   }
+  if (inputs.logit_index !== undefined && !session.inputNames.includes(inputs.logit_index)) {
+    throw new ModelPackageError(
+      `manifest field "io.inputs.logit_index": the graph has no input "${inputs.logit_index}"`,
+    );
+  }
+  const named = new Set<string>(Object.values(inputs));
+  const unnamed = session.inputNames.filter((name) => !named.has(name));
+  if (unnamed.length > 0) {
+    throw new ModelPackageError(
+      `manifest field "io.inputs": the graph has inputs the manifest does not name (${unnamed.join(", ")})`,
+    );
+  }
   const past = session.inputMetadata.find((meta) => meta.name === inputs.past_key);
   if (past?.isTensor && past.type !== dtype) {
     throw new ModelPackageError(
@@ -101,12 +116,21 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   }
   const { num_layers: numLayers, num_heads: numHeads, head_dim: headDim } = manifest.architecture;
   const names = manifest.io;
+  const logitIndexName = names.inputs.logit_index;
 
   const runner: DenoiserRunner = {
     executionProvider: provider,
     kvDtype: dtype,
+    takesLogitIndex: logitIndexName !== undefined,
     async run(inputs: ForwardInputs): Promise<ForwardOutputs> {
       const { batchSize: b, stepLength: q, pastLength: p } = inputs;
+      if ((logitIndexName !== undefined) !== (inputs.logitIndex !== undefined)) {
+        throw new Error(
+          logitIndexName !== undefined
+            ? `the graph requires ${logitIndexName} (manifest io.inputs.logit_index) and none was given`
+            : "logitIndex given for a graph without logit_index",
+        );
+      }
       const candidates: Record<string, ort.Tensor> = {
         [names.inputs.input_ids]: new ort.Tensor("int64", inputs.inputIds, [b, q]),
         [names.inputs.position_ids]: new ort.Tensor("int64", inputs.positionIds, [b, q]),
@@ -114,6 +138,10 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         [names.inputs.past_value]: new ort.Tensor(dtype, inputs.pastValue, [numLayers, b, numHeads, p, headDim]),
         [names.inputs.attention_mask]: new ort.Tensor("bool", inputs.attentionMask, [b, q, p + q]),
       };
+      if (logitIndexName !== undefined && inputs.logitIndex !== undefined) {
+        const n = b > 0 ? inputs.logitIndex.length / b : 0;
+        candidates[logitIndexName] = new ort.Tensor("int64", inputs.logitIndex, [b, n]);
+      }
       const feeds: Record<string, ort.Tensor> = {};
       let bytesIn = 0;
       for (const [name, tensor] of Object.entries(candidates)) {
@@ -151,14 +179,18 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   return runner;
 }
 
-/** Runs the step shapes of a document's start (one block, then a folded commit) on an empty past. */
+/**
+ * Runs the step shapes of a document's start (one block, then a folded commit) on an empty past; with
+ * `logit_index`, logits for one position (first hitting), and checks that the graph returned just those.
+ */
 async function warmUp(runner: DenoiserRunner, manifest: ModelManifest, runs: number): Promise<void> {
   const blockSize = manifest.block_size;
   for (const stepLength of [blockSize, 2 * blockSize]) {
     for (let i = 0; i < runs; i++) {
       const inputIds = new BigInt64Array(stepLength).fill(BigInt(manifest.mask_token_id));
       const positionIds = BigInt64Array.from({ length: stepLength }, (_, index) => BigInt(index));
-      await runner.run({
+      const logitIndex = runner.takesLogitIndex ? BigInt64Array.of(BigInt(stepLength - 1)) : undefined;
+      const output = await runner.run({
         batchSize: 1,
         stepLength,
         pastLength: 0,
@@ -167,7 +199,16 @@ async function warmUp(runner: DenoiserRunner, manifest: ModelManifest, runs: num
         pastKey: runner.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0),
         pastValue: runner.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0),
         attentionMask: new Uint8Array(stepLength * stepLength).fill(1),
+        ...(logitIndex ? { logitIndex } : {}),
       });
+      const expected = (logitIndex ? logitIndex.length : stepLength) * manifest.vocab_size;
+      if (output.logits.length !== expected) {
+        throw new ModelPackageError(
+          `manifest field "${logitIndex ? "io.inputs.logit_index" : "io.outputs.logits"}": the graph returned ${output.logits.length} logits for ${
+            logitIndex ? `${logitIndex.length} asked` : `${stepLength} step`
+          } position(s), expected ${expected}`,
+        );
+      }
     }
   }
 }

@@ -18,10 +18,15 @@ export interface ForwardInputs {
   pastValue: KvArray;
   /** [B, Q, P + Q], 1 = may attend */
   attentionMask: Uint8Array;
+  /**
+   * [B, N] step positions to compute logits for (batch/logit-index.ts); only for a runner whose graph takes
+   * `logit_index`, which then requires it. Absent: logits for all Q positions.
+   */
+  logitIndex?: BigInt64Array;
 }
 
 export interface ForwardOutputs {
-  /** [B, Q, V] */
+  /** [B, N, V] for the fed `logitIndex`, else [B, Q, V] */
   logits: Float32Array;
   /** [L, B, H, Q, D] */
   presentKey: KvArray;
@@ -34,6 +39,8 @@ export interface ForwardOutputs {
 export interface DenoiserRunner {
   readonly executionProvider: ExecutionProviderName;
   readonly kvDtype: KvDtype;
+  /** The graph takes `logit_index` (and requires it in every forward); absent or false: it returns all Q. */
+  readonly takesLogitIndex?: boolean;
   run(inputs: ForwardInputs): Promise<ForwardOutputs>;
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
- * Block lifecycle of a sequence: open a block to denoise, apply one denoising step to it from the forward's
- * logits, and close it (stopping criteria, text) into a BlockOutput. Opening the next block queues the closed
- * one as a clean block, so its keys/values are computed in the next forward (the folded commit).
+ * Block lifecycle of a sequence: open a block to denoise, plan one denoising step before the forward (which
+ * positions' logits it reads), apply it from the forward's logits, and close it (stopping criteria, text) into
+ * a BlockOutput. Opening the next block queues the closed one as a clean block, so its keys/values are computed
+ * in the next forward (the folded commit).
  */
 import { positionConfidence, sampleToken, type TokenSamplingParams } from "../sampler/pipeline.ts";
 import { createRevealStrategy } from "../sampler/reveal.ts";
@@ -52,28 +53,56 @@ function samplingParams(sequence: Sequence, context: EngineContext): TokenSampli
 }
 
 /**
- * One denoising step of the sequence's block. `logitsOffset(position)` gives the offset of that block
- * position's logits in `logits`. Returns true when the block has no masked position left to generate.
+ * What one denoising step of a block reads from the forward, decided before the forward runs: the masked
+ * positions, and the positions to reveal when the strategy does not look at the logits (first hitting: one
+ * uniformly chosen position; ddpm: the next group of reveal times). Choosing before the forward draws the same
+ * random numbers in the same order as choosing after it (each step draws its choice, then its token noise), so
+ * the tokens are unchanged; it lets the forward compute logits only for `logitPositions`.
+ */
+export interface DenoisePlan {
+  /** Masked positions of the block that it generates, ascending. */
+  masked: number[];
+  /** Positions to reveal, ascending; null when the strategy chooses from the logits (confidence). */
+  chosen: number[] | null;
+  /** Block positions whose logits the step reads: `chosen`, or every masked position. */
+  logitPositions: number[];
+}
+
+/** Plans the next denoising step of the sequence's block; null when it has no masked position left. */
+export function planDenoiseStep(sequence: Sequence, context: EngineContext): DenoisePlan | null {
+  const block = sequence.block;
+  if (!block) return null;
+  const masked = block.generate.filter((position) => block.tokens[position] === context.maskTokenId);
+  if (masked.length === 0) return null;
+  if (block.strategy.needsConfidence) return { masked, chosen: null, logitPositions: masked };
+  const chosen = block.strategy.choose(masked, block.randomness);
+  return { masked, chosen, logitPositions: chosen };
+}
+
+/**
+ * Applies a planned denoising step of the sequence's block. `logitsOffset(position)` gives the offset of that
+ * block position's logits in `logits` (defined for the plan's `logitPositions`). Returns true when the block
+ * has no masked position left to generate.
  */
 export function denoiseStep(
   sequence: Sequence,
+  plan: DenoisePlan | null,
   logits: Float32Array,
   logitsOffset: (position: number) => number,
   context: EngineContext,
 ): boolean {
   const block = sequence.block;
-  if (!block) return true;
-  const masked = block.generate.filter((position) => block.tokens[position] === context.maskTokenId);
-  if (masked.length === 0) return true;
+  if (!block || !plan) return true;
+  const { masked } = plan;
   const params = samplingParams(sequence, context);
-  let confidences: Float64Array | undefined;
-  if (block.strategy.needsConfidence) {
-    confidences = new Float64Array(context.blockSize);
+  let chosen = plan.chosen;
+  if (!chosen) {
+    const confidences = new Float64Array(context.blockSize);
     for (const position of masked) {
       confidences[position] = positionConfidence(logits, logitsOffset(position), params).maxProbability;
     }
+    chosen = block.strategy.choose(masked, block.randomness, confidences);
   }
-  const chosen = block.strategy.choose(masked, block.randomness, confidences);
   for (const position of chosen) {
     block.tokens[position] = sampleToken(
       logits,
