@@ -1,7 +1,7 @@
 /**
  * Engine benchmark (prints numbers; not a timed test):
  *   npm run bench:engine -- [--model <dir>]... [--ckpt <dir>=<checkpoint>]... [--dtype float32|float16] [--threads N]
- *     [--skip-reference] [--json]
+ *     [--ep cpu|webgpu|cuda[,...]] [--skip-reference] [--json]
  * For each model (default: the demo package and the random released-shape package, when present):
  * - tokens/s and forwards/s at batch 1, 4, 8 for first_hitting, ddpm and confidence (L'/4 steps per block);
  * - per-block time (batch 1, first hitting) at the start of a document, with a full window, at 8x the context;
@@ -19,6 +19,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SamplingStrategy } from "@bd3-serve/shared";
+import type { ExecutionProviderName } from "../src/engine/types.ts";
 import {
   measureAtPosition,
   measureThroughput,
@@ -55,12 +56,21 @@ function peakRssMb(): number {
 
 async function benchModel(
   modelDir: string,
-  options: { dtype: "float32" | "float16"; threads?: number; skipReference: boolean; ckpt?: string },
+  options: {
+    dtype: "float32" | "float16";
+    threads?: number;
+    skipReference: boolean;
+    ckpt?: string;
+    executionProviders: ExecutionProviderName[];
+  },
 ): Promise<ModelReport> {
   const engine = await openEngine({
     modelDir,
     dtype: options.dtype,
     maxBatchSize: 8,
+    executionProviders: options.executionProviders,
+    // Each execution provider that fails to load is logged with the one tried next.
+    logger: { info: () => {}, warn: (obj, msg) => log(`warn: ${msg ?? ""} ${JSON.stringify(obj)}`) },
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   });
   const manifest = engine.manifest;
@@ -291,11 +301,13 @@ async function main(): Promise<void> {
       ckpt: { type: "string", multiple: true },
       dtype: { type: "string", default: "float32" },
       threads: { type: "string" },
+      ep: { type: "string", default: "cpu" },
       "skip-reference": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
   const dtype = values.dtype === "float16" ? "float16" : "float32";
+  const executionProviders = values.ep.split(",").map((name) => name.trim()) as ExecutionProviderName[];
   const models = (values.model ?? DEFAULT_MODELS).map((dir) => resolve(repoRoot, dir));
   const reports: ModelReport[] = [];
   for (const modelDir of models) {
@@ -309,6 +321,7 @@ async function main(): Promise<void> {
       await benchModel(modelDir, {
         dtype,
         skipReference: values["skip-reference"],
+        executionProviders,
         ...(values.threads ? { threads: Number(values.threads) } : {}),
         ...checkpointOption(values.ckpt ?? [], modelDir),
       }),
