@@ -71,7 +71,7 @@ function fail(message: string): never {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return (error instanceof Error ? error.message : String(error)).trim();
 }
 
 function list(value: string | undefined, fallback: number[]): number[] {
@@ -604,6 +604,7 @@ async function probeMode(writer: ReportWriter, modelDir: string): Promise<void> 
 }
 
 function fmt(value: unknown, digits = 1): string {
+  if (value === undefined || value === null) return "-";
   return typeof value === "number" ? value.toFixed(digits) : String(value);
 }
 
