@@ -36,7 +36,7 @@ APP=$RT/app
 NODE=$RT/bin/node
 DEMO=models/kjv-bd3lm-b16
 RELEASED=$RT/released
-THREADS=$(nproc 2>/dev/null || echo 16)
+THREADS=${BD3_CPU_THREADS:-$(nproc 2>/dev/null || echo 16)}  # BD3_CPU_THREADS: fewer when training shares the CPU
 
 mkdir -p "$OUTDIR" "$W" "$APP" "$RT/bin"
 OUTDIR=$(cd "$OUTDIR" && pwd)
