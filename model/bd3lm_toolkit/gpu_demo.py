@@ -176,7 +176,8 @@ class Driver:
 
     def progress_line(self, run: Run) -> str:
         recs = read_jsonl(run.log_path)
-        last = next((r for r in reversed(recs) if "loss" in r), None)
+        # training records only: preflight records carry a "loss" too, without step/lr/throughput
+        last = next((r for r in reversed(recs) if "loss" in r and "step" in r and "tok_per_s" in r), None)
         ev = next((r for r in reversed(recs) if r.get("event") in ("eval", "final_eval")), None)
         pre = [r for r in recs if r.get("event") == "preflight" and r.get("ok") and "attn_impl" in r]
         s = f"{run.name}:"
@@ -216,7 +217,10 @@ class Driver:
             if now - last_progress >= self.args.progress_every_s:
                 last_progress = now
                 for r in live:
-                    self.say(self.progress_line(r))
+                    try:
+                        self.say(self.progress_line(r))
+                    except Exception as e:  # a progress line must never end the run
+                        self.say(f"{r.name}: (progress line failed: {e!r})")
             time.sleep(0.5)
 
     @staticmethod
@@ -236,7 +240,7 @@ class Driver:
             run.out_fh.close()
             run.out_fh = None
         final = self.final_record(run)
-        if run.rc == 0 and final:
+        if run.rc == 0 and final and all(k in final for k in ("step", "tokens", "val_bpb", "bound")):
             self.say(f"{run.name}: done in {run.ended - run.started:.0f}s: {final['step']} steps, "
                      f"{final['tokens'] / 1e6:.1f}M tokens, val {final['val_bpb']:.4f} bits/byte ({final['bound']})"
                      + (f", stopped by {final['stopped']}" if final.get("stopped") else ""))
@@ -260,7 +264,7 @@ class Driver:
         recs = read_jsonl(run.log_path)
         start = next((r for r in recs if r.get("event") == "start"), {})
         final = self.final_record(run)
-        prog = [r for r in recs if "loss" in r]
+        prog = [r for r in recs if "loss" in r and "step" in r and "tok_per_s" in r]  # training records only
         rec: Dict[str, Any] = {
             "block_size": run.block_size, "init_from": os.path.relpath(run.init_from, self.work) if run.init_from else None,
             "rc": run.rc, "signals": run.signalled, "wall_s": round((run.ended or time.time()) - run.started, 1),
@@ -295,7 +299,7 @@ class Driver:
                "--warmup-frac", f"{a.warmup_frac}", "--min-lr-frac", f"{a.min_lr_frac}", "--log-every", str(a.log_every),
                "--eval-every-min", f"{eval_every_min}", "--eval-seqs", str(a.eval_seqs),
                "--eval-batch-size", str(a.eval_batch_size), "--final-eval-seqs", str(a.final_eval_seqs),
-               "--final-eval-repeats", "2", "--no-state", "--device", self.device, "--attention", a.attention,
+               "--final-eval-repeats", "2", "--no-state", "--device", self.device, "--preflight", "--attention", a.attention,
                "--data", self.corpus, "--context", str(a.context)]
         threads = a.threads or (max(1, (os.cpu_count() or 1) // concurrent) if concurrent > 1 else None)
         if threads:

@@ -240,6 +240,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu", help="auto | cpu | cuda[:i] (auto = cuda when available)")
     ap.add_argument("--bf16", action="store_true", help="CUDA: bf16 autocast for the forward pass and the loss")
+    ap.add_argument("--preflight", action="store_true",
+                    help="run the attention/bf16 preflight on any device (always done on cuda)")
     ap.add_argument("--attention", choices=["auto", "explicit", "sdpa"], default="auto",
                     help="forward_train attention: auto = sdpa on CUDA when torch has it (checked by the preflight), "
                          "explicit on the CPU")
@@ -306,7 +308,7 @@ def main(argv=None) -> int:
         if not HAS_SDPA:
             raise SystemExit(f"--attention sdpa: torch {torch.__version__} has no scaled_dot_product_attention")
         model.backbone.attn_impl = "sdpa"
-    if device.type == "cuda":
+    if device.type == "cuda" or args.preflight:
         want_sdpa = HAS_SDPA and args.attention in ("auto", "sdpa")
         impl, use_bf16 = preflight(model, vsmall[:2], args.block_size, eps_min, eps_max, cfg.mask_id,
                                    want_sdpa, use_bf16, log)
