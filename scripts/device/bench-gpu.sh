@@ -107,7 +107,7 @@ if command -v nvidia-smi >/dev/null; then
 else
   note "nvidia-smi: not found"
 fi
-if ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+if ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' && ldconfig -p 2>/dev/null | grep -q 'libGLdispatch\.so\.0'; then
   log "Vulkan loader already present: $(ldconfig -p | grep 'libvulkan\.so\.1' | head -1)"
 else
   for deb in "$CARRY"/debs/*.deb; do dpkg -x "$deb" "$VK_ROOT" || note "dpkg -x $deb failed"; done

@@ -79,13 +79,17 @@ xz -9 -c "$tmp/bench.mjs" >"$carry/bench.mjs.xz"
 say "bundle: $(stat -c %s "$tmp/bench.mjs") bytes, $(stat -c %s "$carry/bench.mjs.xz") compressed"
 rm -rf "$tmp"
 
-# 4. the Vulkan loader (amd64 .deb, whatever this host's processor)
-if ! ls "$carry"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
-  say "apt-get download libvulkan1 (amd64)"
+# 4. the Vulkan loader and the GL vendor-neutral dispatch libraries (amd64 .deb, whatever this host's processor).
+# The loader alone is not enough on the H200 machines: the NVIDIA ICD (libGLX_nvidia.so.0) then answers
+# "Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr'" and Dawn finds no adapter (seen
+# 2026-11-28); with the glvnd set of /work/.library/device/README.md the WebGPU EP came up.
+GL_DEBS=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+if ! ls "$carry"/debs/libglvnd0_*.deb >/dev/null 2>&1; then
+  say "apt-get download ${GL_DEBS[*]} (amd64)"
   mkdir -p /tmp/amd64/partial
   o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
   apt-get "${o[@]}" update >/dev/null
-  (cd "$carry/debs" && apt-get "${o[@]}" download libvulkan1)
+  (cd "$carry/debs" && apt-get "${o[@]}" download "${GL_DEBS[@]}")
 fi
 
 # 5. the released-shape package without weights
