@@ -10,10 +10,12 @@
  *   checkpoint folder is known: --ckpt <package dir>=<checkpoint dir>, else <package>.ckpt/ next to the package,
  *   else the "source checkpoint" row of the package's README.md. Two reference algorithms: `cached-queries`
  *   (the toolkit's sampler, block queries against a post-rotary cache; every model) and, for the released-shape
- *   model, `released` (a cost model of the released BD3-LM sampler: rotary and attention over the whole window
- *   on every forward; a few timed forwards per point). Both ratios are printed.
+ *   model, `released` (a cost model of the released sampler's kv_cache=true path, which the released code can
+ *   only run on CUDA: rotary and attention over the whole window on every forward) and `released-nocache`
+ *   (the released config default, kv_cache False: the whole DiT over the window on every forward; the only
+ *   released mode that runs on a CPU); a few timed forwards per point. All ratios are printed.
  * Then checks the issue's goals against what was measured; the 30x full-window goal is checked against the
- * released-algorithm reference, which is how the issue defines the reference.
+ * released sampler as it runs on a CPU (`released-nocache`), which is what the issue's figures describe.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
@@ -40,8 +42,10 @@ interface ModelReport {
   positions: PositionResult[];
   /** cached-queries reference (the toolkit's sampler). */
   reference: ReferenceResult | string;
-  /** released-algorithm reference (released-shape model only). */
+  /** released-algorithm reference, kv_cache=true cost model (released-shape model only). */
   releasedReference: ReferenceResult | string;
+  /** released sampler with its config default kv_cache=false (released-shape model only). */
+  releasedNoCacheReference: ReferenceResult | string;
   peakRssMb: number;
   goals: { goal: string; measured: string; met: boolean }[];
 }
@@ -145,6 +149,7 @@ async function benchModel(
     : isLarge
       ? "not run"
       : "not run (released-shape model only)";
+  let releasedNoCacheReference: ReferenceResult | string = releasedReference;
   if (!options.skipReference) {
     const ckpt = options.ckpt ?? findCheckpoint(modelDir);
     if (ckpt && existsSync(`${ckpt}/config.json`)) {
@@ -162,12 +167,16 @@ async function benchModel(
         return best;
       };
       reference = runRounds("cached-queries");
-      if (isLarge) releasedReference = runRounds("released");
+      if (isLarge) {
+        releasedReference = runRounds("released");
+        releasedNoCacheReference = runRounds("released-nocache");
+      }
     } else {
       reference = `no checkpoint found for ${modelDir} (pass --ckpt ${modelDir}=<checkpoint dir>)`;
       releasedReference = isLarge ? reference : releasedReference;
+      releasedNoCacheReference = isLarge ? reference : releasedNoCacheReference;
     }
-    for (const result of isLarge ? [reference, releasedReference] : [reference]) {
+    for (const result of isLarge ? [reference, releasedReference, releasedNoCacheReference] : [reference]) {
       if (typeof result === "string") log(`  reference: ${result}`);
       else
         log(
@@ -184,12 +193,13 @@ async function benchModel(
     positions,
     reference,
     releasedReference,
+    releasedNoCacheReference,
     peakRssMb: peakRssMb(),
     goals: [],
   };
   report.goals = evaluateGoals(report, isLarge);
   const [start, full] = positions;
-  for (const ref of [reference, releasedReference]) {
+  for (const ref of [reference, releasedReference, releasedNoCacheReference]) {
     if (typeof ref === "string" || !start || !full) continue;
     log(
       `  vs the ${ref.algorithm} reference (batch 1, first hitting): ${(start.tokensPerSecond / ref.start.tokensPerSecond).toFixed(1)}x at the start, ${(full.tokensPerSecond / ref.fullWindow.tokensPerSecond).toFixed(1)}x with a full window`,
@@ -248,12 +258,17 @@ function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goal
       met: atStart >= 3,
     });
   }
-  if (isLarge && typeof report.releasedReference !== "string" && full) {
-    // The issue defines the reference as the released algorithm (attention over the whole window per forward).
-    const atFull = full.tokensPerSecond / report.releasedReference.fullWindow.tokensPerSecond;
+  if (isLarge && typeof report.releasedNoCacheReference !== "string" && full) {
+    // The released sampler as a CPU can run it (config default kv_cache=false; its kv_cache=true path allocates
+    // on CUDA): the issue's ~5.6 s per full-window forward describes this mode.
+    const atFull = full.tokensPerSecond / report.releasedNoCacheReference.fullWindow.tokensPerSecond;
+    const kvPath =
+      typeof report.releasedReference === "string"
+        ? ""
+        : `; vs the released kv_cache=true cost model (CUDA-only in the released code) ${(full.tokensPerSecond / report.releasedReference.fullWindow.tokensPerSecond).toFixed(1)}x`;
     goals.push({
-      goal: ">= 30x the reference with a full window (released-algorithm reference, as the issue defines it)",
-      measured: `${atFull.toFixed(1)}x`,
+      goal: ">= 30x the reference with a full window (the released sampler as it runs on a CPU: kv_cache=false)",
+      measured: `${atFull.toFixed(1)}x${kvPath}`,
       met: atFull >= 30,
     });
   }
