@@ -4,13 +4,13 @@
  * positions ("needed") and every step position ("all": the work of a graph without it), plus optionally a
  * package exported without it; and the prefill forwards of a prompt that fills the window (bytes per prompt
  * token). Rounds are interleaved and the fastest kept (the host is shared).
- *   npx tsx gpu-worker/src/engine/tools/measure-logit-index.ts [--model models/.cache/random-owt-b16]
+ *   npx tsx gpu-worker/bench/logit-index.ts [--model models/.cache/random-owt-b16]
  *     [--without <package without logit_index>] [--rounds 3] [--blocks 2] [--threads N]
  */
 import { parseArgs } from "node:util";
-import { measureAtPosition } from "../../../bench/measure.ts";
-import { createEngine } from "../engine.ts";
-import type { Engine } from "../types.ts";
+import { measureAtPosition } from "./measure.ts";
+import { createEngine } from "../src/engine/engine.ts";
+import type { Engine } from "../src/engine/types.ts";
 
 const { values } = parseArgs({
   options: {
