@@ -1,136 +1,142 @@
-"""Package the trained demo model(s): export, card with the measured numbers and samples, fixtures.
+"""Package a demo model (kjv-bd3lm-b16 or kjv-bd3lm-b4) from its checkpoint: graphs, measurements, card, fixture.
 
-  bash model/scripts/python.sh -m bd3lm_toolkit.demo --run /tmp/runs/b16 --ar-run /tmp/runs/ar \
-      [--other-run /tmp/runs/b4] --out models/kjv-bd3lm-b16 [--samples 3]
+  bash model/scripts/python.sh -m bd3lm_toolkit.demo --package models/kjv-bd3lm-b16 --ckpt <checkpoint-dir>
+      [--training models/kjv-bd3lm-b16/training] [--skip export,samples,engine,parity,fixture] [--verdict TEXT]
+
+Steps, in this order (--skip leaves any of them out; the card is always rewritten):
+  export   checkpoint -> model.onnx + model.fp16.onnx + manifest.json (`export.export_package`, with logit_index)
+  samples  reference-sampler samples: prompts card.SAMPLE_PROMPTS x seeds card.SAMPLE_SEEDS, top-p 0.9,
+           200 new bytes                                                                 -> <training>/measured.json
+  engine   npm run generate -- --model <package> --prompt "And God said" --max-tokens 200 --seed 0 --json
+           (the TypeScript engine, CPU execution provider, float32 graph)                -> <training>/measured.json
+  parity   ORT (onnxruntime-node) vs PyTorch, max |diff| per graph dtype (`parity.run_parity`) -> measured.json
+  card     <package>/README.md from the training logs in --training + measured.json (`card.write_card`)
+  fixture  <package>/fixtures/sampler-demo.json (`fixtures.demo`, prompt "And God said", 3 blocks)
+
+The training logs of the run that produced the checkpoint (results.json, train.log, logs.jsonl of `gpu_demo`;
+c16/c4 .log.jsonl and .config.json of the continuation) must already be in --training (see model/README.md,
+"Demo models"). The card alone, without a checkpoint: `python -m bd3lm_toolkit.card --package <package>`.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import sys
-from typing import Dict, List, Optional
+import time
+from typing import Dict
 
 import torch
 
+from . import card
 from .checkpoint import load_checkpoint
 from .data import decode_bytes, encode_bytes
-from .dit import count_parameters
 from .export import export_package
 from .sampler import ReferenceSampler, SamplerOptions
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+REPO = card.REPO
+STEPS = ("export", "samples", "engine", "parity", "fixture")
+SAMPLE_TOKENS = 200
+TOP_P = 0.9
+ENGINE_PROMPT = card.ENGINE_PROMPT
 
 
-def read_log(run: str) -> Dict:
-    start, final, evals = None, None, []
-    with open(os.path.join(run, "log.jsonl")) as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r.get("event") == "start" and start is None:
-                start = r
-            elif r.get("event") == "final_eval":
-                final = r
-            elif r.get("event") == "eval":
-                evals.append(r)
-    return {"start": start, "final": final, "evals": evals}
+def read_measured(training: str) -> Dict:
+    path = os.path.join(training, "measured.json")
+    if os.path.isfile(path):
+        with open(path) as fh:
+            return json.load(fh)
+    return {"format": "bd3lm-demo-measured", "version": 1,
+            "note": "measured by bd3lm_toolkit.demo from the (uncommitted) checkpoints; read by bd3lm_toolkit.card",
+            "packages": {}}
 
 
-def row(name: str, run: Optional[str]) -> Optional[str]:
-    if not run or not os.path.isfile(os.path.join(run, "log.jsonl")):
-        return None
-    lg = read_log(run)
-    f = lg["final"]
-    if not f:
-        return None
-    cfg = load_checkpoint(os.path.join(run, "checkpoint")).config
-    tr = cfg.training or {}
-    init = f"init from {os.path.basename(os.path.dirname(tr['init_from'].rstrip('/')))}" if tr.get("init_from") else "from scratch"
-    interval = "t = 1 (exact NLL)" if cfg.block_size == 1 else f"U[{tr['noise_interval'][0]}, {tr['noise_interval'][1]}]"
-    return (f"| {name} | {cfg.block_size} | {interval} | {init} | {f['step']:,} | {f['tokens'] / 1e6:.2f}M | "
-            f"{f['train_seconds'] / 60:.1f} | {f['val_nll']:.4f} | {f['val_bpb']:.3f} | {f['val_ppl']:.3f} | {f['bound']} |")
+def write_measured(training: str, data: Dict) -> None:
+    path = os.path.join(training, "measured.json")
+    with open(path + ".tmp", "w") as fh:
+        json.dump(data, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def reference_samples(model) -> Dict:
+    out = []
+    for prompt in card.SAMPLE_PROMPTS:
+        ids = encode_bytes(prompt)
+        for seed in card.SAMPLE_SEEDS:
+            opts = SamplerOptions(top_p=TOP_P, temperature=1.0, max_new_tokens=SAMPLE_TOKENS, seed=seed)
+            res = ReferenceSampler(model, opts).generate(ids)
+            out.append({"prompt": prompt, "seed": seed, "text": decode_bytes(res["tokens"][1:]),
+                        "stop_reason": res["stop_reason"], "new_tokens": len(res["tokens"]) - len(ids),
+                        "forwards": res["forwards"]})
+            print(f"sample prompt {prompt!r} seed {seed}: {out[-1]['text']!r}", flush=True)
+    return {"sampler": "bd3lm_toolkit.sampler.ReferenceSampler (first hitting)", "top_p": TOP_P, "temperature": 1.0,
+            "max_new_tokens": SAMPLE_TOKENS, "stop_on_eos": SamplerOptions().stop_on_eos, "device": "cpu",
+            "torch": torch.__version__.split("+")[0], "samples": out}
+
+
+def engine_sample(package_rel: str) -> Dict:
+    args = ["--model", package_rel, "--prompt", ENGINE_PROMPT, "--max-tokens", str(SAMPLE_TOKENS), "--seed", "0"]
+    shown = "npm run generate -- " + " ".join(a if " " not in a else json.dumps(a) for a in args)
+    t0 = time.time()
+    proc = subprocess.run(["npm", "run", "--silent", "generate", "--", *args, "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"engine run failed (rc {proc.returncode}): {proc.stderr[-2000:]}")
+    last = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("{")][-1]
+    res = json.loads(last)
+    res["command"] = shown
+    res["dtype"] = "float32"
+    res["wall_s"] = round(time.time() - t0, 1)
+    return res
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bd3lm_toolkit.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", required=True, help="run folder of the model to package")
-    ap.add_argument("--ar-run", default=None)
-    ap.add_argument("--other-run", action="append", default=[], help="[label=]run-dir, another row in the table")
-    ap.add_argument("--out", required=True, help="package folder (repository-relative, e.g. models/kjv-bd3lm-b16)")
-    ap.add_argument("--samples", type=int, default=3)
-    ap.add_argument("--sample-tokens", type=int, default=192)
-    ap.add_argument("--fixture-blocks", type=int, default=3)
-    ap.add_argument("--no-fixture", action="store_true")
-    ap.add_argument("--verdict", default="", help="a sentence on the sample quality for the card")
+    ap.add_argument("--package", required=True, help="package folder, repository-relative (models/kjv-bd3lm-b16)")
+    ap.add_argument("--ckpt", required=True, help="the checkpoint folder to package (config.json + model.safetensors)")
+    ap.add_argument("--training", default=card.DEFAULT_TRAINING, help="training logs folder (default: %(default)s)")
+    ap.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {','.join(STEPS)}")
+    ap.add_argument("--verdict", default=None, help="a sentence on the sample quality, kept in measured.json for the card")
     args = ap.parse_args(argv)
-    ckpt = os.path.join(args.run, "checkpoint")
-    model = load_checkpoint(ckpt)
-    cfg = model.config
-    tr = cfg.training or {}
-    name = os.path.basename(os.path.normpath(args.out))
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if skip - set(STEPS):
+        raise SystemExit(f"--skip: unknown step(s) {sorted(skip - set(STEPS))} (steps: {', '.join(STEPS)})")
+    package_rel = os.path.relpath(os.path.join(REPO, args.package) if not os.path.isabs(args.package) else args.package, REPO)
+    package = os.path.join(REPO, package_rel)
+    name = os.path.basename(os.path.normpath(package))
+    model = load_checkpoint(args.ckpt)
+    L = model.config.block_size
+    if card.PACKAGES.get(L) != name:
+        raise SystemExit(f"{args.ckpt} has L' = {L}; the demo package for it is {card.PACKAGES.get(L)!r}, not {name!r}")
 
-    rows = [r for r in [row("AR baseline", args.ar_run), row(f"**this model** ({name})", args.run)] +
-            [row(*(o.rsplit("=", 1) if "=" in o else (os.path.basename(os.path.normpath(o)), o))) for o in args.other_run] if r]
-    samples: List[str] = []
-    prompts = ["", "And God said", "In the beginning"]
-    for i in range(args.samples):
-        p = prompts[i % len(prompts)]
-        res = ReferenceSampler(model, SamplerOptions(top_p=0.9, max_new_tokens=args.sample_tokens, seed=i)).generate(encode_bytes(p))
-        samples.append(decode_bytes(res["tokens"][1:]))
-
-    threads = tr.get("threads", "?")
-    st = read_log(args.run)["start"] or {}
-    repeats = (st.get("args") or {}).get("final_eval_repeats", 1)
-    lines = [
-        "## Training",
-        "",
-        "Corpus: the King James Bible (public domain), dumped with Debian's `bible` program (package `bible-kjv`),",
-        "verse numbers and chapter headings removed, one book per document; byte-level tokens (0..255 = bytes,",
-        "256 = BOS/EOS, 257 = [MASK]). The last 5% of the token stream (206,896 tokens: the end of the New",
-        "Testament) is held out; sequences are BOS + 255 bytes. Data licence: public domain (KJV). The weights",
-        "are released under this repository's licence.",
-        "",
-        f"Recipe: an AR model (BD3-LM with L' = 1 and every x_t token masked, i.e. the exact AR objective) trained",
-        f"from scratch, then this model initialised from it and fine-tuned with the BD3-LM objective (L' = {cfg.block_size},",
-        f"clipped schedule {tr.get('noise_interval')}, vectorized x_t (+) x_0 pass), EMA weights. AdamW, batch",
-        f"{tr.get('batch_size')} x 256 tokens, {threads} CPU thread(s) per run (torch 1.13, OpenBLAS) on a 2-core machine",
-        "shared with other jobs (the AR run, then the L' = 16 and L' = 4 fine-tunes in parallel): throughput",
-        "varied between ~300 and ~2,300 tokens/s, so these are small, undertrained models.",
-        "",
-        f"Held-out results (BOS excluded; BD3 rows are NELBO upper bounds with t ~ U[1e-3, 1], {repeats} pass(es) over",
-        "the held-out set; the AR row is the exact NLL). Minutes are training wall-clock.",
-        "",
-        "| model | L' | train t | init | steps | tokens | minutes | NLL (nats/byte) | bits/byte | PPL |  |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        f"Parameters: {count_parameters(model):,} in the checkpoint, of which the adaLN/sigma_map part is folded into",
-        "constants in the graph.",
-        "",
-        "## Samples",
-        "",
-        f"Reference sampler (first hitting, top-p 0.9, L' = {cfg.block_size}, one forward per token + one commit per block),",
-        f"seeds 0..{args.samples - 1}, prompts after BOS shown in the first line:",
-        "",
-    ]
-    for i, s in enumerate(samples):
-        lines += [f"Sample {i} (prompt {prompts[i % len(prompts)]!r}):", "", "```", s.replace("```", "'''"), "```", ""]
-    if args.verdict:
-        lines += ["Verdict: " + args.verdict, ""]
-    lines += [
-        "## Fixtures",
-        "",
-        "`fixtures/sampler-demo.json`: a reference-sampler run with its noise and reveal positions, for the engine's",
-        "replay test (format in `model/README.md`).",
-    ]
-    man = export_package(model, os.path.join(REPO, args.out), name=name, card_extra="\n".join(lines),
-                         source=f"{ckpt} (not committed; regenerate with the recipe in model/README.md)")
-    print(json.dumps({"out": args.out, "graphs": man["graphs"], "rows": rows}, indent=1))
-    for s in samples:
-        print("----\n" + s)
-    if not args.no_fixture:
+    if "export" not in skip:
+        man = export_package(model, package, name=name)
+        print(json.dumps({"out": package_rel, "graphs": man["graphs"]}, indent=1), flush=True)
+    measured = read_measured(args.training)
+    entry = measured["packages"].setdefault(name, {})
+    if "samples" not in skip:
+        entry["reference"] = reference_samples(model)
+        write_measured(args.training, measured)
+    if "engine" not in skip:
+        entry["engine"] = engine_sample(package_rel)
+        print(f"engine: {entry['engine']['text']!r}", flush=True)
+        write_measured(args.training, measured)
+    if "parity" not in skip:
+        from .parity import run_parity
+        rep = run_parity(package, model)
+        entry["parity"] = {dt: max(v for case in r.values() for k, v in case.items() if k != "ms") for dt, r in rep.items()}
+        print(f"parity max |diff|: {entry['parity']}", flush=True)
+        write_measured(args.training, measured)
+    if args.verdict is not None:
+        entry["verdict"] = args.verdict
+        write_measured(args.training, measured)
+    text = card.write_card(package, args.training)
+    print(f"wrote {package_rel}/README.md ({len(text):,} characters)", flush=True)
+    if "fixture" not in skip:
         from .fixtures import demo as demo_fixture
-        demo_fixture(ckpt, args.out, "And God said", args.fixture_blocks)
+        demo_fixture(args.ckpt, package_rel, ENGINE_PROMPT, 3)
     return 0
 
 

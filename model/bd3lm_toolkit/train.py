@@ -197,7 +197,7 @@ def preflight(model: BD3LM, x0: torch.Tensor, block_size: int, eps_min: float, e
     raise SystemExit("preflight: no configuration could run a training step on " + str(dev))
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="bd3lm_toolkit.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="run folder")
     ap.add_argument("--block-size", type=int, default=16)
@@ -248,7 +248,11 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", "--data", dest="data_dir", default=None,
                     help="corpus: a kjv.txt file (plain or xz) or a folder holding kjv.txt (default: the cache folder)")
     ap.add_argument("--log-every", type=int, default=20)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.threads:
         torch.set_num_threads(args.threads)
