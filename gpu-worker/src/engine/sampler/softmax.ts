@@ -53,7 +53,7 @@ const BUCKET_START_WEIGHT = Float64Array.from({ length: NUM_BUCKETS }, (_, k) =>
  * the remainder r < 1/64 (relative error < 1e-11), several times faster than Math.exp. Tokens more than 32
  * tempered nats below the top get weight 0: together they hold under 50k * e^-32 < 1e-9 of the mass.
  */
-function weightOf(gap: number, bucket: number): number {
+export function weightOf(gap: number, bucket: number): number {
   if (bucket >= NUM_BUCKETS - 1) return 0;
   const r = gap - bucket / BUCKETS_PER_NAT;
   return (BUCKET_START_WEIGHT[bucket] as number) * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r / 24))));
@@ -70,30 +70,58 @@ export function temperedSoftmax(
 ): SoftmaxStats {
   const { weights, buckets, bucketMass } = scratch;
   bucketMass.fill(0, 0, scratch.usedBuckets);
+  const state = { sumWeights: 0, highestBucket: -1 };
+  // Two ranges around [MASK] instead of a test per token; the summation order is the same as one loop
+  // that skips it, so sums (and thus draws) are bit-identical.
+  softmaxRange(logits, offset, 0, Math.min(maskTokenId, vocabSize), maxLogit, inverseTemperature, scratch, state);
+  if (maskTokenId >= 0 && maskTokenId < vocabSize) {
+    // SUBS: [MASK] has no mass (its logit may even exceed the max, which excludes it).
+    weights[maskTokenId] = 0;
+    buckets[maskTokenId] = NUM_BUCKETS - 1;
+  }
+  softmaxRange(logits, offset, Math.max(0, maskTokenId + 1), vocabSize, maxLogit, inverseTemperature, scratch, state);
+  scratch.usedBuckets = state.highestBucket + 1;
+  return { sumWeights: state.sumWeights };
+}
+
+/**
+ * The softmax pass over token ids [from, to). The hot loop of sampling (50k tokens per position on GPT-2's
+ * vocabulary): weightOf is inlined by hand and the bucket is `scaled | 0` (scaled is in [0, lastBucket) there),
+ * which halved its time on V8; the arithmetic is exactly weightOf's.
+ */
+function softmaxRange(
+  logits: Float32Array,
+  offset: number,
+  from: number,
+  to: number,
+  maxLogit: number,
+  inverseTemperature: number,
+  scratch: SoftmaxScratch,
+  state: { sumWeights: number; highestBucket: number },
+): void {
+  const { weights, buckets, bucketMass } = scratch;
   const lastBucket = NUM_BUCKETS - 1;
-  let sumWeights = 0;
-  let highestBucket = -1;
-  for (let v = 0; v < vocabSize; v++) {
-    if (v === maskTokenId) {
-      // SUBS: [MASK] has no mass (its logit may even exceed the max, which excludes it).
+  let { sumWeights, highestBucket } = state;
+  for (let v = from; v < to; v++) {
+    // gap >= 0 in tempered nats below the top token; NaN / -Infinity logits land in the last bucket.
+    const gap = (maxLogit - (logits[offset + v] as number)) * inverseTemperature;
+    const scaled = gap * BUCKETS_PER_NAT;
+    if (!(scaled < lastBucket)) {
       weights[v] = 0;
       buckets[v] = lastBucket;
       continue;
     }
-    // gap >= 0 in tempered nats below the top token; NaN / -Infinity logits land in the last bucket.
-    const gap = (maxLogit - (logits[offset + v] as number)) * inverseTemperature;
-    const scaled = gap * BUCKETS_PER_NAT;
-    const bucket = scaled < lastBucket ? Math.floor(scaled) : lastBucket;
-    const weight = weightOf(gap, bucket);
+    const bucket = scaled | 0;
+    const r = gap - bucket / BUCKETS_PER_NAT;
+    const weight = (BUCKET_START_WEIGHT[bucket] as number) * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r / 24))));
     weights[v] = weight;
     buckets[v] = bucket;
-    if (bucket === lastBucket) continue;
     if (bucket > highestBucket) highestBucket = bucket;
     bucketMass[bucket] = (bucketMass[bucket] as number) + weight;
     sumWeights += weight;
   }
-  scratch.usedBuckets = highestBucket + 1;
-  return { sumWeights };
+  state.sumWeights = sumWeights;
+  state.highestBucket = highestBucket;
 }
 
 /** Only the sum of the weights (the top token's probability is 1 / sum): what confidence ranking needs. */
@@ -105,13 +133,38 @@ export function temperedWeightSum(
   maxLogit: number,
   inverseTemperature: number,
 ): number {
+  const end = Math.min(maskTokenId, vocabSize);
+  let sumWeights = weightSumRange(logits, offset, 0, end, maxLogit, inverseTemperature, 0);
+  sumWeights = weightSumRange(
+    logits,
+    offset,
+    Math.max(0, maskTokenId + 1),
+    vocabSize,
+    maxLogit,
+    inverseTemperature,
+    sumWeights,
+  );
+  return sumWeights;
+}
+
+function weightSumRange(
+  logits: Float32Array,
+  offset: number,
+  from: number,
+  to: number,
+  maxLogit: number,
+  inverseTemperature: number,
+  initial: number,
+): number {
   const lastBucket = NUM_BUCKETS - 1;
-  let sumWeights = 0;
-  for (let v = 0; v < vocabSize; v++) {
-    if (v === maskTokenId) continue;
+  let sumWeights = initial;
+  for (let v = from; v < to; v++) {
     const gap = (maxLogit - (logits[offset + v] as number)) * inverseTemperature;
     const scaled = gap * BUCKETS_PER_NAT;
-    sumWeights += weightOf(gap, scaled < lastBucket ? Math.floor(scaled) : lastBucket);
+    if (!(scaled < lastBucket)) continue;
+    const bucket = scaled | 0;
+    const r = gap - bucket / BUCKETS_PER_NAT;
+    sumWeights += (BUCKET_START_WEIGHT[bucket] as number) * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r / 24))));
   }
   return sumWeights;
 }
