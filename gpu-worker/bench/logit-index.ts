@@ -8,9 +8,9 @@
  *     [--without <package without logit_index>] [--rounds 3] [--blocks 2] [--threads N]
  */
 import { parseArgs } from "node:util";
-import { measureAtPosition } from "./measure.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import type { Engine } from "../src/engine/types.ts";
+import { measureAtPosition } from "./measure.ts";
 
 const { values } = parseArgs({
   options: {
