@@ -27,6 +27,7 @@ import * as ort from "onnxruntime-node";
 import { loadModelPackage } from "../src/engine/model/model-package.ts";
 import type { Engine, EngineCounters, EngineLogger, ExecutionProviderName } from "../src/engine/types.ts";
 import {
+  counterDelta,
   measureAtPosition,
   measureThroughput,
   openEngine,
@@ -116,29 +117,6 @@ class ReportWriter {
     this.report.finished = error === undefined;
     this.flush();
   }
-}
-
-function counterDelta(after: EngineCounters | undefined, before: EngineCounters | undefined): EngineCounters {
-  const zero: EngineCounters = {
-    forwardMsTotal: 0,
-    prepareMsTotal: 0,
-    samplingMsTotal: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    kvCopyBytes: 0,
-    paddedForwards: 0,
-  };
-  const a = after ?? zero;
-  const b = before ?? zero;
-  return {
-    forwardMsTotal: a.forwardMsTotal - b.forwardMsTotal,
-    prepareMsTotal: a.prepareMsTotal - b.prepareMsTotal,
-    samplingMsTotal: a.samplingMsTotal - b.samplingMsTotal,
-    bytesIn: a.bytesIn - b.bytesIn,
-    bytesOut: a.bytesOut - b.bytesOut,
-    kvCopyBytes: a.kvCopyBytes - b.kvCopyBytes,
-    paddedForwards: a.paddedForwards - b.paddedForwards,
-  };
 }
 
 type Task = { kind: "tput"; strategy: SamplingStrategy; batchSize: number } | { kind: "pos"; label: PositionLabel };

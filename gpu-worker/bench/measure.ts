@@ -89,7 +89,7 @@ export async function measureThroughput(
   const seconds = (performance.now() - started) / 1_000;
   const after = engine.stats();
   const forwards = after.forwards - before.forwards;
-  const delta = counterDelta(after.counters as EngineCounters, before.counters as EngineCounters);
+  const delta = counterDelta(after.counters, before.counters);
   return {
     batchSize,
     strategy,
@@ -103,16 +103,21 @@ export async function measureThroughput(
   };
 }
 
-function counterDelta(after: EngineCounters, before: EngineCounters): EngineCounters {
-  return {
-    forwardMsTotal: after.forwardMsTotal - before.forwardMsTotal,
-    prepareMsTotal: after.prepareMsTotal - before.prepareMsTotal,
-    samplingMsTotal: after.samplingMsTotal - before.samplingMsTotal,
-    bytesIn: after.bytesIn - before.bytesIn,
-    bytesOut: after.bytesOut - before.bytesOut,
-    kvCopyBytes: after.kvCopyBytes - before.kvCopyBytes,
-    paddedForwards: after.paddedForwards - before.paddedForwards,
+/** after - before, counter by counter; a missing snapshot (an engine without counters) counts as zeros. */
+export function counterDelta(after: EngineCounters | undefined, before: EngineCounters | undefined): EngineCounters {
+  const delta: EngineCounters = {
+    forwardMsTotal: 0,
+    prepareMsTotal: 0,
+    samplingMsTotal: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    kvCopyBytes: 0,
+    paddedForwards: 0,
   };
+  for (const key of Object.keys(delta) as (keyof EngineCounters)[]) {
+    delta[key] = (after?.[key] ?? 0) - (before?.[key] ?? 0);
+  }
+  return delta;
 }
 
 /** A pseudo-random token id that is neither a special token nor [MASK]. */
@@ -170,7 +175,7 @@ export async function measureAtPosition(
   const elapsedMs = performance.now() - started;
   const after = engine.stats();
   engine.abortRequest(request.requestId);
-  const delta = counterDelta(after.counters as EngineCounters, before.counters as EngineCounters);
+  const delta = counterDelta(after.counters, before.counters);
   const busyMs = delta.forwardMsTotal + delta.prepareMsTotal + delta.samplingMsTotal;
   return {
     label,

@@ -123,6 +123,16 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def reveal_first_hitting(x: list, logits: torch.Tensor, mask_id: int, vocab_size: int, g: torch.Generator) -> None:
+    """One first-hitting step of the released sampler on block `x` (in place): Exp(1) noise for the block, a
+    uniformly chosen masked position, top-p 0.9 nucleus of its SUBS probabilities, the exponential race."""
+    noise = torch.empty(len(x), vocab_size).exponential_(generator=g)
+    masked = [i for i, t in enumerate(x) if t == mask_id]
+    j = masked[int(torch.randint(len(masked), (1,), generator=g))]
+    p, _ = nucleus(subs_probs(logits[j:j + 1].cpu(), mask_id, 1.0), 0.9)
+    x[j] = int(torch.argmax(p[0] / noise[j].to(torch.float64)))
+
+
 def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
     cfg = model.config
     L, V, M = cfg.block_size, cfg.vocab_size, cfg.mask_id
@@ -141,11 +151,7 @@ def measure_released(model, prompt, max_forwards: int, seed: int) -> dict:
         while M in x and fw < max_forwards:
             logits = win.forward(x, start, store=False)
             fw += 1
-            noise = torch.empty(L, V).exponential_(generator=g)
-            masked = [i for i, t in enumerate(x) if t == M]
-            j = masked[int(torch.randint(len(masked), (1,), generator=g))]
-            p, _ = nucleus(subs_probs(logits[j:j + 1].cpu(), M, 1.0), 0.9)
-            x[j] = int(torch.argmax(p[0] / noise[j].to(torch.float64)))
+            reveal_first_hitting(x, logits, M, V, g)
             tokens += 1
         if M not in x:
             win.forward(x, start, store=True)  # commit
@@ -177,11 +183,7 @@ def measure_released_nocache(model, prompt, max_forwards: int, seed: int) -> dic
             logits = window.forward(committed + x, 0, store=False, block_causal=True)
             p_x0 = logits.to(torch.float64)[-L:]  # as released: the cast covers the whole window's logits
             fw += 1
-            noise = torch.empty(L, V).exponential_(generator=g)
-            masked = [i for i, t in enumerate(x) if t == M]
-            j = masked[int(torch.randint(len(masked), (1,), generator=g))]
-            p, _ = nucleus(subs_probs(p_x0[j:j + 1].cpu(), M, 1.0), 0.9)
-            x[j] = int(torch.argmax(p[0] / noise[j].to(torch.float64)))
+            reveal_first_hitting(x, p_x0, M, V, g)
             tokens += 1
     sync(device)
     secs = time.time() - t0
