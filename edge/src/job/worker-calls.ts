@@ -52,6 +52,11 @@ function touch(core: JobCore, now: number): Partial<JobRecord> {
   return { lastHeartbeatAt: now, isStalled: false };
 }
 
+/** The finish_reason appended with the last committed block (null: none, or no block yet). */
+function lastFinishReason(core: JobCore, numBlocks: number) {
+  return numBlocks > 0 ? (core.store.block(numBlocks - 1)?.finishReason ?? null) : null;
+}
+
 /**
  * The lease reply. `final_finish_reason` is sent only when the last committed block ended the generation
  * (a worker died between that append and `finish`): left out when null, so workers older than the field,
@@ -69,8 +74,7 @@ export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<Le
     ...touch(core, now),
   });
   if (leased === null) return refuse("job_terminal", `the job is already ${job.status}`);
-  const finalFinishReason =
-    leased.numBlocks > 0 ? (core.store.block(leased.numBlocks - 1)?.finishReason ?? null) : null;
+  const finalFinishReason = lastFinishReason(core, leased.numBlocks);
   return {
     ok: true,
     reply: {
@@ -113,12 +117,9 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
   }
   // A block that carried a finish_reason ended the document: text after it would be past EOS / the stop
   // sequence / max_tokens, so a confused or outdated worker cannot extend a finished generation.
-  const lastFinishReason = job.numBlocks > 0 ? (core.store.block(job.numBlocks - 1)?.finishReason ?? null) : null;
-  if (lastFinishReason !== null) {
-    return refuse(
-      "generation_ended",
-      `block ${job.numBlocks - 1} ended the generation (${lastFinishReason}); finish the job`,
-    );
+  const endedWith = lastFinishReason(core, job.numBlocks);
+  if (endedWith !== null) {
+    return refuse("generation_ended", `block ${job.numBlocks - 1} ended the generation (${endedWith}); finish the job`);
   }
   core.store.insertBlock({ ...block, tokenIds, finishReason });
   const numBlocks = job.numBlocks + 1;
