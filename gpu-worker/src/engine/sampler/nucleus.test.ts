@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { selectNucleus } from "./nucleus.ts";
+import { collectNucleus, findNucleusCut } from "./nucleus.ts";
 import { createSoftmaxScratch, temperedSoftmax } from "./softmax.ts";
 import { subsPeak } from "./subs.ts";
 
@@ -26,8 +26,8 @@ function nucleusOf(logits: number[], maskTokenId: number, temperature: number, t
   const scratch = createSoftmaxScratch(vocabSize);
   const array = Float32Array.from(logits);
   const peak = subsPeak(array, 0, vocabSize, maskTokenId);
-  const { sumWeights } = temperedSoftmax(array, 0, vocabSize, maskTokenId, peak.maxLogit, 1 / temperature, scratch);
-  const nucleus = selectNucleus(vocabSize, sumWeights, topP, scratch);
+  const pass = temperedSoftmax(array, 0, vocabSize, maskTokenId, peak.maxLogit, 1 / temperature, scratch);
+  const nucleus = collectNucleus(pass, findNucleusCut(pass, topP, peak.argmax, scratch), scratch);
   return Array.from(scratch.candidateIds.subarray(0, nucleus.count));
 }
 

@@ -7,8 +7,9 @@ const params = { vocabSize: 5, maskTokenId: 4, temperature: 1, topP: 1 };
 
 describe("SUBS", () => {
   it("never picks [MASK], however large its logit", () => {
-    const logits = Float32Array.of(1, 2, 3, 0, 100);
-    expect(subsPeak(logits, 0, 5, 4)).toEqual({ argmax: 2, maxLogit: 3 });
+    expect(subsPeak(Float32Array.of(1, 2, 3, 0, 100), 0, 5, 4)).toEqual({ argmax: 2, maxLogit: 3 });
+    expect(subsPeak(Float32Array.of(7, 2, 7, 0, 100), 0, 5, 4)).toEqual({ argmax: 0, maxLogit: 7 });
+    expect(subsPeak(Float32Array.of(100, 2, 3, 9, 9), 0, 5, 0)).toEqual({ argmax: 3, maxLogit: 9 });
   });
 });
 
@@ -21,8 +22,10 @@ describe("sampling one position", () => {
       logits,
       0,
       { ...params, temperature: 0 },
-      () => {
-        throw new Error("no noise at temperature 0");
+      {
+        uniform: () => {
+          throw new Error("no noise at temperature 0");
+        },
       },
       scratch,
     );
@@ -31,7 +34,7 @@ describe("sampling one position", () => {
 
   it("reads the logits of the position at the given offset", () => {
     const logits = Float32Array.of(0, 9, 5, 1, 50, 7, 0, 0, 0, 50);
-    expect(sampleToken(logits, 5, { ...params, temperature: 0 }, () => 1, scratch)).toBe(0);
+    expect(sampleToken(logits, 5, { ...params, temperature: 0 }, { uniform: () => 0.5 }, scratch)).toBe(0);
   });
 
   it("sharpens with low temperature and flattens with high temperature", () => {
@@ -49,8 +52,24 @@ describe("sampling one position", () => {
     const logits = Float32Array.of(Math.log(0.7), Math.log(0.2), Math.log(0.1), -100, 0);
     for (let i = 0; i < 50; i++) {
       // noise that strongly favours token 2, which lies outside the 0.8 nucleus
-      const token = sampleToken(logits, 0, { ...params, topP: 0.8 }, (id) => (id === 2 ? 1e-9 : 1), scratch);
+      const token = sampleToken(
+        logits,
+        0,
+        { ...params, topP: 0.8 },
+        { exponential: (id) => (id === 2 ? 1e-9 : 1) },
+        scratch,
+      );
       expect(token).toBe(0);
     }
+    // uniforms right up to 1 stay inside the nucleus {0} too (0.7 + 0.2 > 0.8)
+    for (const u of [0, 0.3, 0.999_999]) {
+      expect(sampleToken(logits, 0, { ...params, topP: 0.8 }, { uniform: () => u }, scratch)).toBe(0);
+    }
+  });
+
+  it("draws live tokens by inverse CDF over the nucleus: low uniforms the heavy token, high ones the light", () => {
+    const logits = Float32Array.of(Math.log(0.6), Math.log(0.3), Math.log(0.1), -100, 0);
+    const draw = (u: number) => sampleToken(logits, 0, params, { uniform: () => u }, scratch);
+    expect([0, 0.59, 0.61, 0.89, 0.91, 0.999].map(draw)).toEqual([0, 0, 1, 1, 2, 2]);
   });
 });

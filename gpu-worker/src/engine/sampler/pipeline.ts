@@ -1,9 +1,9 @@
 /**
- * The per-position sampling pipeline: SUBS -> temperature -> softmax -> nucleus (top-p) -> exponential race.
+ * The per-position sampling pipeline: SUBS -> temperature -> softmax -> nucleus (top-p) -> draw.
  * Each stage is a small function in its own file; this one only chains them for one position of the logits.
  */
-import { type ExponentialNoise, raceDraw } from "./draw.ts";
-import { selectNucleus } from "./nucleus.ts";
+import { type ExponentialNoise, inverseCdfDraw, raceDraw } from "./draw.ts";
+import { collectNucleus, findNucleusCut } from "./nucleus.ts";
 import { type SoftmaxScratch, temperedSoftmax, temperedWeightSum } from "./softmax.ts";
 import { subsPeak } from "./subs.ts";
 
@@ -14,6 +14,12 @@ export interface TokenSamplingParams {
   temperature: number;
   topP: number;
 }
+
+/**
+ * Where a position's randomness comes from: live sampling takes one uniform (inverse CDF); a replay of the
+ * reference sampler's recorded noise races its Exp(1) draws. Neither is drawn for a greedy position.
+ */
+export type TokenNoise = { uniform: () => number } | { exponential: ExponentialNoise };
 
 export interface PositionConfidence {
   /** Probability of the most likely token after SUBS and temperature (1 for greedy). */
@@ -30,14 +36,9 @@ export function positionConfidence(
 ): PositionConfidence {
   const peak = subsPeak(logits, offset, params.vocabSize, params.maskTokenId);
   if (params.temperature <= 0) return { maxProbability: 1, ...peak };
-  const sumWeights = temperedWeightSum(
-    logits,
-    offset,
-    params.vocabSize,
-    params.maskTokenId,
-    peak.maxLogit,
-    1 / params.temperature,
-  );
+  const inverseTemperature = 1 / params.temperature;
+  const { vocabSize, maskTokenId } = params;
+  const sumWeights = temperedWeightSum(logits, offset, vocabSize, maskTokenId, peak.maxLogit, inverseTemperature);
   return { maxProbability: 1 / sumWeights, ...peak };
 }
 
@@ -46,20 +47,16 @@ export function sampleToken(
   logits: Float32Array,
   offset: number,
   params: TokenSamplingParams,
-  noise: ExponentialNoise,
+  noise: TokenNoise,
   scratch: SoftmaxScratch,
 ): number {
-  const peak = subsPeak(logits, offset, params.vocabSize, params.maskTokenId);
+  const { vocabSize, maskTokenId } = params;
+  const peak = subsPeak(logits, offset, vocabSize, maskTokenId);
   if (params.temperature <= 0) return peak.argmax;
-  const { sumWeights } = temperedSoftmax(
-    logits,
-    offset,
-    params.vocabSize,
-    params.maskTokenId,
-    peak.maxLogit,
-    1 / params.temperature,
-    scratch,
-  );
-  const nucleus = selectNucleus(params.vocabSize, sumWeights, params.topP, scratch);
-  return raceDraw(nucleus.count, scratch, noise);
+  const inverseTemperature = 1 / params.temperature;
+  const pass = temperedSoftmax(logits, offset, vocabSize, maskTokenId, peak.maxLogit, inverseTemperature, scratch);
+  const cut = findNucleusCut(pass, params.topP, peak.argmax, scratch);
+  if ("uniform" in noise) return inverseCdfDraw(pass, cut, noise.uniform(), scratch);
+  const nucleus = collectNucleus(pass, cut, scratch);
+  return raceDraw(nucleus.count, scratch, noise.exponential);
 }

@@ -9,15 +9,15 @@ export interface BlockRandomness {
   /** Uniform in [0, 1). */
   uniform(): number;
   /**
-   * Exp(1) noise for the race that draws `tokenId` at block position `position`. Called once per nucleus
-   * member in ascending token id order, for each revealed position in ascending position order.
+   * Recorded Exp(1) noise (replays of the reference sampler): when present, tokens are drawn by the race over
+   * it, called once per nucleus member in ascending token id order, for each revealed position in ascending
+   * position order. Live randomness leaves it out and draws each revealed position's token from one `uniform()`
+   * (inverse CDF), in ascending position order after the step's choice.
    */
-  exponential(position: number, tokenId: number): number;
+  exponential?(position: number, tokenId: number): number;
   /** Optional override of the first-hitting choice (fixtures record which position was revealed). */
   choosePosition?(maskedPositions: readonly number[]): number;
 }
-
-import { zigguratExponential } from "./ziggurat.ts";
 
 const TWO_POW_32 = 4_294_967_296;
 const TWO_POW_53 = 9_007_199_254_740_992;
@@ -84,10 +84,5 @@ export function createBlockRandomness(seed: number, blockIndex: number): BlockRa
   const seedLow = seed >>> 0;
   const seedHigh = Math.floor(seed / TWO_POW_32) >>> 0;
   const rng = new Xoshiro128([seedLow, seedHigh, blockIndex >>> 0, 0x62643364]);
-  const nextUint32 = () => rng.nextUint32();
-  const nextFloat = () => rng.nextFloat();
-  return {
-    uniform: () => rng.nextFloat(),
-    exponential: () => zigguratExponential(nextUint32, nextFloat),
-  };
+  return { uniform: () => rng.nextFloat() };
 }

@@ -4,8 +4,9 @@
  * a BlockOutput. Opening the next block queues the closed one as a clean block, so its keys/values are computed
  * in the next forward (the folded commit).
  */
-import { positionConfidence, sampleToken, type TokenSamplingParams } from "../sampler/pipeline.ts";
+import { positionConfidence, sampleToken, type TokenNoise, type TokenSamplingParams } from "../sampler/pipeline.ts";
 import { createRevealStrategy } from "../sampler/reveal.ts";
+import type { BlockRandomness } from "../sampler/rng.ts";
 import { REPETITION_WINDOW_TOKENS } from "../stopping/entropy.ts";
 import { finishBlock } from "../stopping/finish-block.ts";
 import type { BlockOutput } from "../types.ts";
@@ -108,12 +109,19 @@ export function denoiseStep(
       logits,
       logitsOffset(position),
       params,
-      (tokenId) => block.randomness.exponential(position, tokenId),
+      tokenNoise(block.randomness, position),
       context.scratch,
     );
   }
   block.forwards++;
   return masked.length === chosen.length;
+}
+
+/** A position's token noise: the block's recorded Exp(1) noise when it has some (replays), else a uniform. */
+function tokenNoise(randomness: BlockRandomness, position: number): TokenNoise {
+  const { exponential } = randomness;
+  if (exponential) return { exponential: (tokenId) => exponential(position, tokenId) };
+  return { uniform: () => randomness.uniform() };
 }
 
 /** Closes the finished block: applies the stopping criteria and, unless it ends the document, opens the next. */

@@ -38,7 +38,9 @@ describe("incremental detokenization", () => {
     const tokenizer = createByteTokenizer();
     fc.assert(
       fc.property(
-        fc.string({ unit: "grapheme", maxLength: 40 }),
+        // U+FFFD itself is left out: a text may legitimately end in it, which the check below could not tell
+        // from a half character.
+        fc.string({ unit: "grapheme", maxLength: 40 }).filter((text) => !text.includes("\uFFFD")),
         fc.array(fc.nat(8), { maxLength: 20 }),
         (text, cuts) => {
           const ids = tokenizer.encode(text);
