@@ -4,16 +4,19 @@
       [--no-logit-index]
 
 The graph is the KV-cached denoiser: inputs input_ids/position_ids [B,Q] int64, past_key/past_value [L,B,H,P,D],
-attention_mask bool [B,Q,P+Q], logit_index int64 [B,N] (which step positions get logits; --no-logit-index leaves
-it out and the graph returns logits for all Q); outputs logits float32 [B,N,V] (raw), present_key/present_value
-[L,B,H,Q,D] (the step tokens' K/V, keys post-rotary). The final hidden states are gathered at logit_index
-before the final norm and output layer, so only N of the Q positions pay for the vocabulary-wide projection.
-The adaLN modulation of the constant zero-sigma conditioning is computed once and folded: into the LayerNorm
-scale/bias (shift, 1 + scale) and into the output projections (gates), so sigma_map and adaLN are not in the
-graph.
+attention_mask bool [B,Q,P+Q], logit_index int64 [M] (flat indices row * Q + position into the batch's B*Q step
+positions, any order, duplicates allowed; --no-logit-index leaves it out and the graph returns logits for all
+B x Q positions); outputs logits float32 [M,V] (raw; [B,Q,V] without logit_index), present_key/present_value
+[L,B,H,Q,D] (the step tokens' K/V, keys post-rotary) and logit_stats float32 [M,2] ([B,Q,2] without
+logit_index): per logits row [max, logsumexp] over the vocabulary without the [MASK] column (SUBS), from the
+same float32 logits. The final hidden states [B,Q,d] are flattened to [B*Q,d] and gathered at logit_index
+before the final norm and output layer, so only the M positions asked for pay for the vocabulary-wide
+projection. The adaLN modulation of the constant zero-sigma conditioning is computed once and folded: into the
+LayerNorm scale/bias (shift, 1 + scale) and into the output projections (gates), so sigma_map and adaLN are not
+in the graph.
 
 The float16 graph stores weight matrices and past/present K/V as float16 and computes in float32 inside (weights are
-cast once when the session loads; K/V cast at the graph edge); logits stay float32.
+cast once when the session loads; K/V cast at the graph edge); logits and logit_stats stay float32.
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ OPSET = 17
 GRAPH_FILES = {"float32": "model.onnx", "float16": "model.fp16.onnx"}
 INPUTS = ["input_ids", "position_ids", "past_key", "past_value", "attention_mask"]
 LOGIT_INDEX = "logit_index"
-OUTPUTS = ["logits", "present_key", "present_value"]
+LOGIT_STATS = "logit_stats"
+OUTPUTS = ["logits", "present_key", "present_value", LOGIT_STATS]
 
 
 class FoldedDenoiser(nn.Module):
@@ -78,6 +82,10 @@ class FoldedDenoiser(nn.Module):
             self.head_w = nn.Parameter(bb.output_layer.linear.weight.detach().clone())
             self.head_b = nn.Parameter(bb.output_layer.linear.bias.detach().clone())
         self.register_buffer("neg", torch.tensor(MASK_FILL, dtype=torch.float32))
+        # SUBS for logit_stats: 0 everywhere, -inf at [MASK], added before the max / logsumexp
+        subs = torch.zeros(cfg.vocab_size, dtype=torch.float32)
+        subs[cfg.mask_id] = float("-inf")
+        self.register_buffer("subs_bias", subs)
 
     def forward(self, input_ids, position_ids, past_key, past_value, attention_mask, logit_index=None):
         B, Q = input_ids.shape[0], input_ids.shape[1]
@@ -109,11 +117,21 @@ class FoldedDenoiser(nn.Module):
             h = F.gelu(torch.matmul(h, L.fc1_w.t()) + L.fc1_b, approximate="tanh")
             x = x + torch.matmul(h, L.fc2_w.t()) + L.fc2_b
         if logit_index is not None:
-            # [B,N] step positions -> hidden states [B,N,d]; norm and output layer run on those rows only
-            x = torch.gather(x, 1, logit_index.unsqueeze(-1).expand(-1, -1, self.d))
+            # [M] flat indices row * Q + position -> hidden states [M,d]; norm and output layer run on those rows only
+            x = torch.index_select(x.reshape(-1, self.d), 0, logit_index)
         h = F.layer_norm(x, [self.d], self.lnf_w, self.lnf_b, 1e-5)
         logits = torch.matmul(h, self.head_w.t()) + self.head_b
-        return logits, torch.stack(pk), torch.stack(pv)
+        return logits, torch.stack(pk), torch.stack(pv), subs_stats(logits, self.subs_bias)
+
+
+def subs_stats(logits: torch.Tensor, subs_bias: torch.Tensor) -> torch.Tensor:
+    """[..., V] logits -> [..., 2]: [max, logsumexp] over the vocabulary with the [MASK] column excluded (subs_bias
+    is 0 everywhere and -inf there). The logsumexp is spelled out (max + log(sum(exp(z - max)))), so the graph
+    has ReduceMax/Exp/ReduceSum/Log rather than relying on a runtime's ReduceLogSumExp."""
+    z = logits + subs_bias
+    mx = torch.amax(z, dim=-1, keepdim=True)
+    lse = mx + torch.log(torch.sum(torch.exp(z - mx), dim=-1, keepdim=True))
+    return torch.cat([mx, lse], dim=-1)
 
 
 def graph_inputs(logit_index: bool) -> List[str]:
@@ -131,19 +149,21 @@ def _export_fp32(model: BD3LM, path: str, logit_index: bool = True) -> None:
     mask = torch.ones(B, Q, P + Q, dtype=torch.bool)
     args = (ids, pos, pk, pv, mask)
     if logit_index:
-        args = args + (torch.tensor([[2, 0], [1, 1]], dtype=torch.long),)  # N = 2 != Q: N is its own axis
+        # M = 4: not B, Q, B*Q or P, so it is its own axis; out of order, with a duplicate
+        args = args + (torch.tensor([5, 0, 5, 2], dtype=torch.long),)
     dyn = {
         "input_ids": {0: "batch", 1: "step"},
         "position_ids": {0: "batch", 1: "step"},
         "past_key": {1: "batch", 3: "past"},
         "past_value": {1: "batch", 3: "past"},
         "attention_mask": {0: "batch", 1: "step", 2: "total"},
-        "logits": {0: "batch", 1: "num_logits" if logit_index else "step"},
+        "logits": {0: "num_logits"} if logit_index else {0: "batch", 1: "step"},
         "present_key": {1: "batch", 3: "step"},
         "present_value": {1: "batch", 3: "step"},
+        LOGIT_STATS: {0: "num_logits"} if logit_index else {0: "batch", 1: "step"},
     }
     if logit_index:
-        dyn[LOGIT_INDEX] = {0: "batch", 1: "num_logits"}
+        dyn[LOGIT_INDEX] = {0: "num_logits"}
     with torch.no_grad():
         torch.onnx.export(
             folded, args, path, input_names=graph_inputs(logit_index), output_names=OUTPUTS,
@@ -282,10 +302,16 @@ def default_card(cfg: BD3LMConfig, name: str, params: int, source: str, man: Dic
         "",
         "Graph I/O: `input_ids`/`position_ids` int64 [B,Q]; `past_key`/`past_value` [L,B,H,P,D] (post-rotary keys; P may be 0); "
         "`attention_mask` bool [B,Q,P+Q]; "
-        + ("`logit_index` int64 [B,N] (the step positions that get logits, N >= 1); outputs `logits` float32 [B,N,V] "
+        + ("`logit_index` int64 [M] (flat indices row * Q + position of the step positions that get logits, M >= 1, any "
+           "order, duplicates allowed); outputs `logits` float32 [M,V] "
            if "logit_index" in man["io"]["inputs"] else "outputs `logits` float32 [B,Q,V] ")
         + "(raw: SUBS is the sampler's job), "
-        "`present_key`/`present_value` [L,B,H,Q,D]. The float16 graph has float16 weight matrices and K/V (vectors such as rotary frequencies stay float32) and computes in float32.",
+        "`present_key`/`present_value` [L,B,H,Q,D]"
+        + (", `logit_stats` float32 " + ("[M,2]" if "logit_index" in man["io"]["inputs"] else "[B,Q,2]")
+           + " (per logits row: max and logsumexp over the vocabulary without [MASK])"
+           if "logit_stats" in man["io"]["outputs"] else "")
+        + ". The float16 graph has float16 weight matrices and K/V (vectors such as rotary frequencies stay float32) and "
+        "computes in float32.",
     ]
     if extra:
         lines += ["", extra.rstrip()]

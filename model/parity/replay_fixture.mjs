@@ -48,7 +48,8 @@ function dropOldest(past, Pp, n) {
     }
   return out;
 }
-// A graph with a logit_index input returns logits only for the positions asked for (docs/model-package.md).
+// A graph with a logit_index input returns logits only for the positions asked for (docs/model-package.md):
+// logit_index is flat, int64 [M] of row * Q + position; with one row that is the position itself.
 const logitIndexName = man.io.inputs.logit_index;
 let forwards = 0;
 async function step(ids, start, want = [0]) {
@@ -61,7 +62,7 @@ async function step(ids, start, want = [0]) {
     past_value: new ort.Tensor("float32", pastV, [NL, 1, H, P, D]),
     attention_mask: new ort.Tensor("bool", new Uint8Array(Q * (P + Q)).fill(1), [1, Q, P + Q]),
   };
-  if (logitIndexName) feeds[logitIndexName] = new ort.Tensor("int64", BigInt64Array.from(want.map(BigInt)), [1, want.length]);
+  if (logitIndexName) feeds[logitIndexName] = new ort.Tensor("int64", BigInt64Array.from(want.map(BigInt)), [want.length]);
   const out = await session.run(feeds);
   return { logits: out.logits.data, k: out.present_key.data, v: out.present_value.data };
 }
