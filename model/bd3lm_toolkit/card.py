@@ -368,9 +368,17 @@ def parity_lines(tr: Dict, L: int) -> List[str]:
     p = ((tr["measured"].get("packages") or {}).get(PACKAGES[L]) or {}).get("parity")
     if not p:
         return []
-    return [f"Parity: ONNX Runtime (onnxruntime-node, CPU) vs the PyTorch checkpoint, max |diff| over all cases and "
-            f"outputs of `bd3lm_toolkit.parity` (logits and present K/V; with and without `logit_index`): float32 "
-            f"{p['float32']:.1e}, float16 {p['float16']:.1e}.", ""]
+    rel = ((tr["measured"].get("packages") or {}).get(PACKAGES[L]) or {}).get("parity_rel")
+    what = "logits, `logit_stats` and present K/V" if rel and any("logit_stats" in v for v in rel.values()) else "logits and present K/V"
+    line = (f"Parity: ONNX Runtime (onnxruntime-node, CPU) vs the PyTorch checkpoint, max |diff| over all cases and "
+            f"outputs of `bd3lm_toolkit.parity` ({what}; with and without `logit_index`): float32 "
+            f"{p['float32']:.1e}, float16 {p['float16']:.1e}.")
+    if rel:
+        parts = [f"{k} float32 {rel['float32'][k]:.1e}, float16 {rel['float16'][k]:.1e}"
+                 for k in ("logits", "logit_stats") if k in rel.get("float32", {}) and k in rel.get("float16", {})]
+        line += (" Relative (max |diff| / max |PyTorch value|; `logit_stats` against float64 max/logsumexp without "
+                 "[MASK]): " + "; ".join(parts) + ".")
+    return [line, ""]
 
 
 def card_extra(tr: Dict, L: int) -> str:

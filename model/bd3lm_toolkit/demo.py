@@ -4,12 +4,14 @@
       [--training models/kjv-bd3lm-b16/training] [--skip export,samples,engine,parity,fixture] [--verdict TEXT]
 
 Steps, in this order (--skip leaves any of them out; the card is always rewritten):
-  export   checkpoint -> model.onnx + model.fp16.onnx + manifest.json (`export.export_package`, with logit_index)
+  export   checkpoint -> model.onnx + model.fp16.onnx + manifest.json (`export.export_package`, with logit_index
+           and logit_stats)
   samples  reference-sampler samples: prompts card.SAMPLE_PROMPTS x seeds card.SAMPLE_SEEDS, top-p 0.9,
            200 new bytes                                                                 -> <training>/measured.json
   engine   npm run generate -- --model <package> --prompt "And God said" --max-tokens 200 --seed 0 --json
            (the TypeScript engine, CPU execution provider, float32 graph)                -> <training>/measured.json
-  parity   ORT (onnxruntime-node) vs PyTorch, max |diff| per graph dtype (`parity.run_parity`) -> measured.json
+  parity   ORT (onnxruntime-node) vs PyTorch, max |diff| and max relative diff of logits/logit_stats per graph dtype
+           (`parity.run_parity`)                                                         -> measured.json
   card     <package>/README.md from the training logs in --training + measured.json (`card.write_card`)
   fixture  <package>/fixtures/sampler-demo.json (`fixtures.demo`, prompt "And God said", 3 blocks)
 
@@ -124,10 +126,11 @@ def main(argv=None) -> int:
         print(f"engine: {entry['engine']['text']!r}", flush=True)
         write_measured(args.training, measured)
     if "parity" not in skip:
-        from .parity import run_parity
+        from .parity import max_abs, max_rel, run_parity
         rep = run_parity(package, model)
-        entry["parity"] = {dt: max(v for case in r.values() for k, v in case.items() if k != "ms") for dt, r in rep.items()}
-        print(f"parity max |diff|: {entry['parity']}", flush=True)
+        entry["parity"] = max_abs(rep)
+        entry["parity_rel"] = max_rel(rep)
+        print(f"parity max |diff|: {entry['parity']}; max relative diff: {entry['parity_rel']}", flush=True)
         write_measured(args.training, measured)
     if args.verdict is not None:
         entry["verdict"] = args.verdict

@@ -127,6 +127,8 @@ def build_cases(model: BD3LM, seed: int = 0) -> List[Dict]:
     def noisy_block():
         x = rand_tokens(L)
         x[torch.rand(1, L, generator=g) < 0.5] = mask_id
+        if not bool((x == mask_id).any()):  # a denoising step always has a masked position (no extra draws)
+            x[0, L - 1] = mask_id
         return x
 
     cases = []
