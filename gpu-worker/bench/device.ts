@@ -309,8 +309,11 @@ function buildFeeds(
   const logitIndexName = logitIndexInput(manifest);
   if (logitIndexName) {
     const n = Math.max(1, Math.min(step, logitPositions));
-    const index = BigInt64Array.from({ length: batch * n }, (_, i) => BigInt(step - n + (i % n)));
-    candidates[logitIndexName] = new ort.Tensor("int64", index, [batch, n]);
+    // flat indices row * Q + position (docs/model-package.md)
+    const index = BigInt64Array.from({ length: batch * n }, (_, i) =>
+      BigInt(Math.floor(i / n) * step + step - n + (i % n)),
+    );
+    candidates[logitIndexName] = new ort.Tensor("int64", index, [batch * n]);
   }
   const feeds: Record<string, ort.Tensor> = {};
   let bytesIn = 0;

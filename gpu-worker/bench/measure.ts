@@ -18,6 +18,27 @@ export interface ThroughputResult {
   forwardsPerSecond: number;
   /** Share of the time spent sampling (outside session.run). */
   samplingShare: number;
+  /** Step token rows and logits rows the graph computed per generated token (see graphMacsPerToken). */
+  tokenRowsPerToken: number;
+  logitRowsPerToken: number;
+}
+
+/**
+ * Multiply-accumulates the graph spent per generated token, from the rows it computed: every step token row
+ * costs the transformer body (per layer: QKV and output projections 4d^2, the MLP 2 d m), every logits row the
+ * output layer (d V). Attention over the past (2 d x window per layer and row) is left out: it grows with the
+ * window and is the same per token row for every strategy. The compute-bound limit of a strategy against first
+ * hitting is the ratio of these numbers: on a device that is compute-bound (a CPU at batch 4-8), tokens/s cannot
+ * exceed it, whatever the per-forward overheads.
+ */
+export function graphMacsPerToken(
+  architecture: { num_layers: number; hidden_size: number; mlp_hidden_size: number },
+  vocabSize: number,
+  result: Pick<ThroughputResult, "tokenRowsPerToken" | "logitRowsPerToken">,
+): number {
+  const d = architecture.hidden_size;
+  const bodyPerRow = architecture.num_layers * (4 * d * d + 2 * d * architecture.mlp_hidden_size);
+  return result.tokenRowsPerToken * bodyPerRow + result.logitRowsPerToken * d * vocabSize;
 }
 
 export interface PositionResult {
@@ -100,6 +121,8 @@ export async function measureThroughput(
     tokensPerSecond: tokens / seconds,
     forwardsPerSecond: forwards / seconds,
     samplingShare: delta.samplingMsTotal / (seconds * 1_000),
+    tokenRowsPerToken: delta.stepTokenRows / tokens,
+    logitRowsPerToken: delta.logitRows / tokens,
   };
 }
 
@@ -113,6 +136,8 @@ export function counterDelta(after: EngineCounters | undefined, before: EngineCo
     bytesOut: 0,
     kvCopyBytes: 0,
     paddedForwards: 0,
+    stepTokenRows: 0,
+    logitRows: 0,
   };
   for (const key of Object.keys(delta) as (keyof EngineCounters)[]) {
     delta[key] = (after?.[key] ?? 0) - (before?.[key] ?? 0);

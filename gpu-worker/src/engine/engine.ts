@@ -65,6 +65,11 @@ export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | 
    * position, the work of a graph without it (benchmarks and equivalence tests). Ignored without it.
    */
   logitPositions?: "needed" | "all";
+  /**
+   * Samples as if the graph returned no `logit_stats` (confidence from a pass over the logits, the peak
+   * searched): equivalence tests and benchmarks.
+   */
+  ignoreLogitStats?: boolean;
 }
 
 class BlockDiffusionEngine implements Engine {
@@ -77,6 +82,7 @@ class BlockDiffusionEngine implements Engine {
   private readonly prefillChunkBlocks: number;
   private readonly logger: EngineLogger;
   private readonly logitPositions: "needed" | "all";
+  private readonly usesLogitStats: boolean;
   private waiting: Sequence[] = [];
   private running: Sequence[] = [];
   private readonly finishedUsage = new Map<string, RequestUsage>();
@@ -93,6 +99,8 @@ class BlockDiffusionEngine implements Engine {
     bytesOut: 0,
     kvCopyBytes: 0,
     paddedForwards: 0,
+    stepTokenRows: 0,
+    logitRows: 0,
   };
 
   constructor(
@@ -103,6 +111,7 @@ class BlockDiffusionEngine implements Engine {
     this.executionProvider = runner.executionProvider;
     this.logger = options.logger ?? silentLogger;
     this.logitPositions = options.logitPositions ?? "needed";
+    this.usesLogitStats = !options.ignoreLogitStats;
     const layout = kvLayoutFromManifest(manifest, runner.kvDtype);
     const windowBlocks = manifest.context_length / manifest.block_size;
     this.context = {
@@ -256,11 +265,15 @@ class BlockDiffusionEngine implements Engine {
       ...(logits.logitIndex ? { logitIndex: logits.logitIndex } : {}),
     });
     const ran = performance.now();
-    const expectedLogits = step.batchSize * logits.perRow * vocabSize;
+    const expectedLogits = logits.numRows * vocabSize;
     if (output.logits.length !== expectedLogits) {
       throw new Error(
-        `graph returned ${output.logits.length} logits, expected ${expectedLogits} (${step.batchSize}x${logits.perRow}x${vocabSize})`,
+        `graph returned ${output.logits.length} logits, expected ${expectedLogits} (${logits.numRows}x${vocabSize})`,
       );
+    }
+    const stats = this.usesLogitStats ? output.logitStats : undefined;
+    if (stats && stats.length !== logits.numRows * 2) {
+      throw new Error(`graph returned ${stats.length} logit statistics, expected ${logits.numRows * 2}`);
     }
     const present = {
       key: output.presentKey,
@@ -284,8 +297,16 @@ class BlockDiffusionEngine implements Engine {
         const done = denoiseStep(
           sequence,
           denoisePlans[r] ?? null,
-          output.logits,
-          (position) => logits.offset(r, tokenOffset + position),
+          {
+            logits: output.logits,
+            offset: (position) => logits.offset(r, tokenOffset + position),
+            stats: stats
+              ? (position) => {
+                  const at = logits.row(r, tokenOffset + position) * 2;
+                  return { maxLogit: stats[at] as number, logSumExp: stats[at + 1] as number };
+                }
+              : null,
+          },
           this.context,
         );
         if (done) {
@@ -305,6 +326,8 @@ class BlockDiffusionEngine implements Engine {
     this.counters.bytesOut += output.bytesOut;
     this.counters.kvCopyBytes += past.bytesCopied;
     if (plan.rows.some((row) => row.segments.length * blockSize < step.stepLength)) this.counters.paddedForwards++;
+    this.counters.stepTokenRows += step.batchSize * step.stepLength;
+    this.counters.logitRows += logits.numRows;
     return outputs;
   }
 
@@ -321,7 +344,7 @@ class BlockDiffusionEngine implements Engine {
       const offset = row.segments.findIndex((segment) => segment.kind === "denoise") * blockSize;
       return (plans[r]?.logitPositions ?? []).map((position) => offset + position);
     });
-    return gatheredLayout(needed, vocabSize);
+    return gatheredLayout(needed, stepLength, vocabSize);
   }
 
   private failBatch(plan: ForwardPlan, error: unknown): BlockOutput[] {

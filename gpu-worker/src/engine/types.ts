@@ -89,6 +89,10 @@ export interface EngineCounters {
   kvCopyBytes: number;
   /** Forwards that included a padded (shorter) row. */
   paddedForwards: number;
+  /** Step token rows the graph ran (batch x step length per forward, padding included). */
+  stepTokenRows: number;
+  /** Logits rows the graph computed (the output layer's work: M with logit_index, else batch x step). */
+  logitRows: number;
 }
 
 export interface RequestUsage {

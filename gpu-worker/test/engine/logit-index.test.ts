@@ -21,7 +21,18 @@ interface ForwardRecord {
   stepLength: number;
   /** Per row: the step positions asked for, or null when every position was returned. */
   asked: number[][] | null;
+  /** Logits rows the graph returned. */
+  rows: number;
   logits: number;
+  /** Largest difference between the graph's logit_stats and [max, log-sum-exp] computed here (null: none). */
+  statsError: number | null;
+}
+
+/** [max, log-sum-exp] of one logits row with [MASK] (the last token) excluded, in float64. */
+function rowStats(logits: Float32Array, row: number): [number, number] {
+  const values = logits.subarray(row * VOCAB, row * VOCAB + VOCAB - 1);
+  const max = Math.max(...values);
+  return [max, max + Math.log(values.reduce((sum, value) => sum + Math.exp(value - max), 0))];
 }
 
 /** The tiny package's engine, with every forward's shape and logit_index recorded. */
@@ -34,14 +45,28 @@ async function recordingEngine(options: EngineInternalOptions = {}) {
     async run(inputs) {
       const output = await runner.run(inputs);
       const index = inputs.logitIndex ? Array.from(inputs.logitIndex, Number) : null;
-      const perRow = index ? index.length / inputs.batchSize : 0;
+      const asked = index ? Array.from({ length: inputs.batchSize }, (): number[] => []) : null;
+      for (const flat of index ?? []) asked?.[Math.floor(flat / inputs.stepLength)]?.push(flat % inputs.stepLength);
+      const rows = output.logits.length / VOCAB;
+      let statsError: number | null = null;
+      if (output.logitStats) {
+        statsError = 0;
+        for (let row = 0; row < rows; row++) {
+          const [max, logSumExp] = rowStats(output.logits, row);
+          statsError = Math.max(
+            statsError,
+            Math.abs((output.logitStats[2 * row] as number) - max),
+            Math.abs((output.logitStats[2 * row + 1] as number) - logSumExp),
+          );
+        }
+      }
       forwards.push({
         batchSize: inputs.batchSize,
         stepLength: inputs.stepLength,
-        asked: index
-          ? Array.from({ length: inputs.batchSize }, (_, r) => index.slice(r * perRow, (r + 1) * perRow))
-          : null,
+        asked,
+        rows,
         logits: output.logits.length,
+        statsError,
       });
       return output;
     },
@@ -87,6 +112,9 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_index: logits only for 
     for (const forward of needed.forwards) {
       const asked = forward.asked?.[0] ?? [];
       expect(forward.logits).toBe(asked.length * VOCAB);
+      // the graph's statistics of every row it returned agree with the logits
+      expect(forward.statsError).not.toBeNull();
+      expect(forward.statsError).toBeLessThan(1e-4);
       // the clean half of a folded step never needs logits
       if (forward.stepLength === 2 * BLOCK)
         for (const position of asked) expect(position).toBeGreaterThanOrEqual(BLOCK);
@@ -96,7 +124,7 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_index: logits only for 
     expect(needed.stats.counters?.bytesOut).toBeLessThan(all.stats.counters?.bytesOut ?? 0);
   });
 
-  it("gives a ragged batch of 3 (prefill, folded steps, padded rows) the tokens of full logits and of each alone", async () => {
+  it("gives a ragged batch of 3 (prefill, folded steps, rows asking different counts) the tokens of full logits and of each alone", async () => {
     const requests = [
       request("r0", "A", "first_hitting", 1, 25),
       // 33 bytes + BOS: prefilled in chunks while the others decode
@@ -118,13 +146,20 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_index: logits only for 
     expect(tokensById(needed.blocks)).toEqual(tokensById(all.blocks));
     expect(needed.forwards.some((forward) => forward.batchSize === 3)).toBe(true);
     expect(needed.stats.counters?.paddedForwards).toBeGreaterThan(0);
+    let ragged = 0;
     for (const forward of needed.forwards) {
-      const perRow = forward.asked?.[0]?.length ?? 0;
-      expect(perRow).toBeGreaterThanOrEqual(1);
-      expect(forward.asked?.every((row) => row.length === perRow)).toBe(true);
-      expect(forward.logits).toBe(forward.batchSize * perRow * VOCAB);
-      expect(perRow).toBeLessThanOrEqual(BLOCK);
+      const counts = (forward.asked ?? []).map((row) => row.length);
+      const asked = counts.reduce((sum, count) => sum + count, 0);
+      // flat: exactly the positions asked for, none padded (one when no row reads logits: M >= 1)
+      expect(forward.rows).toBe(Math.max(1, asked));
+      expect(forward.logits).toBe(forward.rows * VOCAB);
+      for (const row of forward.asked ?? []) {
+        expect(new Set(row).size).toBe(row.length);
+        expect(row.length).toBeLessThanOrEqual(BLOCK);
+      }
+      if (new Set(counts).size > 1) ragged++;
     }
+    expect(ragged).toBeGreaterThan(0);
     for (const alone of requests) {
       const single = await generateAll([alone], {});
       expect(tokensById(single.blocks)[alone.requestId]).toEqual(tokensById(needed.blocks)[alone.requestId]);
@@ -132,8 +167,27 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_index: logits only for 
   });
 });
 
+describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_stats: confidence without a pass over the vocabulary", () => {
+  it.each([
+    ["first_hitting", 1],
+    ["ddpm", 1],
+    ["confidence", 1],
+    ["confidence", 0.7],
+  ] as const)("%s at temperature %s gives the tokens the logits alone give", async (strategy, temperature) => {
+    const requests = ["a", "b"].map((id, i) => ({
+      requestId: id,
+      prompt: i === 0 ? "Hello" : "In the beginning",
+      params: params({ seed: 11 + i, max_tokens: 40, strategy, steps_per_block: 2, temperature }),
+    }));
+    const withStats = await generateAll(requests, {});
+    const withoutStats = await generateAll(requests, { ignoreLogitStats: true });
+    expect(withStats.forwards.every((forward) => forward.statsError !== null)).toBe(true);
+    expect(tokensById(withStats.blocks)).toEqual(tokensById(withoutStats.blocks));
+  });
+});
+
 describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_index in the manifest and the graph", () => {
-  let manifest: { io: { inputs: Record<string, string> } } & Record<string, unknown>;
+  let manifest: { io: { inputs: Record<string, string>; outputs: Record<string, string> } } & Record<string, unknown>;
   let copyDir: string;
 
   beforeAll(async () => {
@@ -143,8 +197,15 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("logit_index in the manifest a
   });
   afterAll(() => rm(copyDir, { recursive: true, force: true }));
 
-  it("the tiny package declares it", () => {
+  it("the tiny package declares it, and logit_stats", () => {
     expect(manifest.io.inputs.logit_index).toBe("logit_index");
+    expect(manifest.io.outputs.logit_stats).toBe("logit_stats");
+  });
+
+  it("refuses a logit_stats name the graph does not have", async () => {
+    const outputs = { ...manifest.io.outputs, logit_stats: "stats" };
+    await writeFile(join(copyDir, "manifest.json"), JSON.stringify({ ...manifest, io: { ...manifest.io, outputs } }));
+    await expect(createEngine({ modelDir: copyDir })).rejects.toThrow(/"io.outputs.logit_stats".*"stats"/);
   });
 
   it("refuses a manifest that names no logit_index for a graph that takes one, and a wrong name", async () => {

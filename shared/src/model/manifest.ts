@@ -60,8 +60,8 @@ export const ModelManifestSchema = z
         past_value: TensorNameSchema,
         attention_mask: TensorNameSchema,
         /**
-         * Optional: the graph takes int64 [B, N] step positions and returns logits [B, N, V] for those only.
-         * Absent in packages exported before it existed; their logits are [B, Q, V].
+         * Optional: the graph takes int64 [M] flat indices (row * Q + step position) and returns logits [M, V]
+         * for those rows only. Absent: logits for every step position, [B, Q, V].
          */
         logit_index: TensorNameSchema.optional(),
       }),
@@ -69,6 +69,12 @@ export const ModelManifestSchema = z
         logits: TensorNameSchema,
         present_key: TensorNameSchema,
         present_value: TensorNameSchema,
+        /**
+         * Optional: float32 [..., 2] per logits row, [max, log-sum-exp] of the logits with [MASK] excluded, so
+         * a sampler ranking positions by their top probability (exp(max - lse) at temperature 1) need not pass
+         * over the vocabulary. Absent in packages exported before it existed.
+         */
+        logit_stats: TensorNameSchema.optional(),
       }),
     }),
     training: z

@@ -6,7 +6,9 @@
  *   against the manifest so a mismatched package fails at load, naming the field. A graph input the manifest
  *   does not name could never be fed, so it is refused at load too.
  * - `logit_index` (optional in the manifest) is fed when the manifest names it: the graph then requires it in
- *   every forward, and warm-up checks that the logits follow it.
+ *   every forward, and warm-up checks that the logits follow it. A graph whose `logit_index` is not flat ([M];
+ *   packages exported before it was, [B, N]) is refused at load.
+ * - `logit_stats` (optional) is returned when the manifest names it.
  * - Warm-up runs the shapes of the first steps so the first real request is not paying for them.
  * `session.run` occupies the JS thread for the whole forward (STACK.md); the engine awaits it once per step.
  */
@@ -72,9 +74,23 @@ function checkGraph(session: ort.InferenceSession, manifest: ModelManifest, dtyp
       throw new ModelPackageError(`manifest field "io.outputs.${field}": the graph has no output "${outputs[field]}"`);
     }
   }
-  if (inputs.logit_index !== undefined && !session.inputNames.includes(inputs.logit_index)) {
+  if (inputs.logit_index !== undefined) {
+    if (!session.inputNames.includes(inputs.logit_index)) {
+      throw new ModelPackageError(
+        `manifest field "io.inputs.logit_index": the graph has no input "${inputs.logit_index}"`,
+      );
+    }
+    const index = session.inputMetadata.find((meta) => meta.name === inputs.logit_index);
+    if (index?.isTensor && index.shape.length !== 1) {
+      throw new ModelPackageError(
+        `manifest field "io.inputs.logit_index": the graph takes it with ${index.shape.length} dimensions, the engine ` +
+          "feeds flat indices [M] (a package exported before logit_index was flat: export it again)",
+      );
+    }
+  }
+  if (outputs.logit_stats !== undefined && !session.outputNames.includes(outputs.logit_stats)) {
     throw new ModelPackageError(
-      `manifest field "io.inputs.logit_index": the graph has no input "${inputs.logit_index}"`,
+      `manifest field "io.outputs.logit_stats": the graph has no output "${outputs.logit_stats}"`,
     );
   }
   const named = new Set<string>(Object.values(inputs));
@@ -117,6 +133,7 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   const { num_layers: numLayers, num_heads: numHeads, head_dim: headDim } = manifest.architecture;
   const names = manifest.io;
   const logitIndexName = names.inputs.logit_index;
+  const statsName = names.outputs.logit_stats;
 
   const runner: DenoiserRunner = {
     executionProvider: provider,
@@ -139,8 +156,7 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         [names.inputs.attention_mask]: new ort.Tensor("bool", inputs.attentionMask, [b, q, p + q]),
       };
       if (logitIndexName !== undefined && inputs.logitIndex !== undefined) {
-        const n = b > 0 ? inputs.logitIndex.length / b : 0;
-        candidates[logitIndexName] = new ort.Tensor("int64", inputs.logitIndex, [b, n]);
+        candidates[logitIndexName] = new ort.Tensor("int64", inputs.logitIndex, [inputs.logitIndex.length]);
       }
       const feeds: Record<string, ort.Tensor> = {};
       let bytesIn = 0;
@@ -165,12 +181,14 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       const key = asKvArray(presentKey, dtype);
       const value = asKvArray(presentValue, dtype);
       const logitsData = logits.data as Float32Array;
+      const stats = statsName !== undefined ? ((results[statsName] as ort.Tensor).data as Float32Array) : undefined;
       return {
         logits: logitsData,
+        ...(stats ? { logitStats: stats } : {}),
         presentKey: key,
         presentValue: value,
         bytesIn,
-        bytesOut: logitsData.byteLength + key.byteLength + value.byteLength,
+        bytesOut: logitsData.byteLength + key.byteLength + value.byteLength + (stats?.byteLength ?? 0),
       };
     },
     close: () => session.release(),
@@ -201,7 +219,14 @@ async function warmUp(runner: DenoiserRunner, manifest: ModelManifest, runs: num
         attentionMask: new Uint8Array(stepLength * stepLength).fill(1),
         ...(logitIndex ? { logitIndex } : {}),
       });
-      const expected = (logitIndex ? logitIndex.length : stepLength) * manifest.vocab_size;
+      const rows = logitIndex ? logitIndex.length : stepLength;
+      if (output.logitStats && output.logitStats.length !== rows * 2) {
+        throw new ModelPackageError(
+          `manifest field "io.outputs.logit_stats": the graph returned ${output.logitStats.length} values for ${rows} logits row(s), expected ${rows * 2}`,
+        );
+      }
+      if (output.logitStats) checkLogitStats(output.logits, output.logitStats, manifest);
+      const expected = rows * manifest.vocab_size;
       if (output.logits.length !== expected) {
         throw new ModelPackageError(
           `manifest field "${logitIndex ? "io.inputs.logit_index" : "io.outputs.logits"}": the graph returned ${output.logits.length} logits for ${
@@ -210,5 +235,29 @@ async function warmUp(runner: DenoiserRunner, manifest: ModelManifest, runs: num
         );
       }
     }
+  }
+}
+
+/**
+ * The first row's `logit_stats` against its logits: the max with [MASK] excluded exactly (the same float32
+ * values), the log-sum-exp to float32 accuracy. Catches a graph whose statistics leave out the wrong token.
+ */
+function checkLogitStats(logits: Float32Array, stats: Float32Array, manifest: ModelManifest): void {
+  const vocabSize = manifest.vocab_size;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let v = 0; v < vocabSize; v++) {
+    if (v !== manifest.mask_token_id && (logits[v] as number) > max) max = logits[v] as number;
+  }
+  let sum = 0;
+  for (let v = 0; v < vocabSize; v++) {
+    if (v !== manifest.mask_token_id) sum += Math.exp((logits[v] as number) - max);
+  }
+  const logSumExp = max + Math.log(sum);
+  const [graphMax = Number.NaN, graphLogSumExp = Number.NaN] = stats;
+  if (graphMax !== max || !(Math.abs(graphLogSumExp - logSumExp) <= 1e-4 * Math.max(1, Math.abs(logSumExp)))) {
+    throw new ModelPackageError(
+      `manifest field "io.outputs.logit_stats": the graph says [${graphMax}, ${graphLogSumExp}] for a row whose max and ` +
+        `log-sum-exp without [MASK] are [${max}, ${logSumExp}]`,
+    );
   }
 }

@@ -19,15 +19,17 @@ export interface ForwardInputs {
   /** [B, Q, P + Q], 1 = may attend */
   attentionMask: Uint8Array;
   /**
-   * [B, N] step positions to compute logits for (batch/logit-index.ts); only for a runner whose graph takes
-   * `logit_index`, which then requires it. Absent: logits for all Q positions.
+   * [M] flat indices (row * Q + step position) of the positions to compute logits for (batch/logit-index.ts);
+   * only for a runner whose graph takes `logit_index`, which then requires it. Absent: logits for all B x Q.
    */
   logitIndex?: BigInt64Array;
 }
 
 export interface ForwardOutputs {
-  /** [B, N, V] for the fed `logitIndex`, else [B, Q, V] */
+  /** [M, V] for the fed `logitIndex`, else [B, Q, V] */
   logits: Float32Array;
+  /** [M, 2] or [B, Q, 2]: per logits row, [max, log-sum-exp] with [MASK] excluded; when the graph returns it. */
+  logitStats?: Float32Array;
   /** [L, B, H, Q, D] */
   presentKey: KvArray;
   presentValue: KvArray;

@@ -57,7 +57,7 @@ describe("inverse-CDF draw", () => {
   ) {
     const counts = new Map<number, number>();
     for (let i = 0; i < points; i++) {
-      const cut = findNucleusCut(pass, topP, topToken, scratch);
+      const cut = findNucleusCut(pass, topP, () => topToken, scratch);
       const token = inverseCdfDraw(pass, cut, (i + 0.5) / points, scratch);
       counts.set(token, (counts.get(token) ?? 0) + 1);
     }
@@ -74,7 +74,7 @@ describe("inverse-CDF draw", () => {
           const logits = Float32Array.from(values);
           const maskTokenId = logits.length - 1;
           const { scratch, pass, peak } = softmaxOf(logits, maskTokenId, temperature);
-          const cut = findNucleusCut(pass, topP, peak.argmax, scratch);
+          const cut = findNucleusCut(pass, topP, () => peak.argmax, scratch);
           const nucleus = collectNucleus(pass, cut, scratch);
           const members = new Map<number, number>();
           for (let i = 0; i < nucleus.count; i++) {
@@ -96,7 +96,14 @@ describe("inverse-CDF draw", () => {
     const logits = Float32Array.of(Math.log(0.7), Math.log(0.2), Math.log(0.1), 9);
     const { scratch, pass, peak } = softmaxOf(logits, 3, 1);
     for (const u of [0, 0.5, 0.999]) {
-      expect(inverseCdfDraw(pass, findNucleusCut(pass, 0.5, peak.argmax, scratch), u, scratch)).toBe(0);
+      expect(
+        inverseCdfDraw(
+          pass,
+          findNucleusCut(pass, 0.5, () => peak.argmax, scratch),
+          u,
+          scratch,
+        ),
+      ).toBe(0);
     }
   });
 
@@ -105,7 +112,7 @@ describe("inverse-CDF draw", () => {
     const rng = new Xoshiro128([5]);
     const logits = Float32Array.from({ length: vocabSize }, () => rng.nextFloat() * 2);
     const { scratch, pass, peak } = softmaxOf(logits, vocabSize - 1, 1);
-    const cut = findNucleusCut(pass, 0.9, peak.argmax, scratch);
+    const cut = findNucleusCut(pass, 0.9, () => peak.argmax, scratch);
     const nucleus = collectNucleus(pass, cut, scratch);
     const memberIds = new Set(scratch.candidateIds.subarray(0, nucleus.count));
     // The mean logit of the drawn tokens matches the nucleus's weighted mean logit.
@@ -118,7 +125,12 @@ describe("inverse-CDF draw", () => {
     let sum = 0;
     const n = 4_000;
     for (let i = 0; i < n; i++) {
-      const token = inverseCdfDraw(pass, findNucleusCut(pass, 0.9, peak.argmax, scratch), rng.nextFloat(), scratch);
+      const token = inverseCdfDraw(
+        pass,
+        findNucleusCut(pass, 0.9, () => peak.argmax, scratch),
+        rng.nextFloat(),
+        scratch,
+      );
       expect(memberIds.has(token)).toBe(true);
       sum += logits[token] as number;
     }

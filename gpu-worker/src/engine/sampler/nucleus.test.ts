@@ -27,7 +27,11 @@ function nucleusOf(logits: number[], maskTokenId: number, temperature: number, t
   const array = Float32Array.from(logits);
   const peak = subsPeak(array, 0, vocabSize, maskTokenId);
   const pass = temperedSoftmax(array, 0, vocabSize, maskTokenId, peak.maxLogit, 1 / temperature, scratch);
-  const nucleus = collectNucleus(pass, findNucleusCut(pass, topP, peak.argmax, scratch), scratch);
+  const nucleus = collectNucleus(
+    pass,
+    findNucleusCut(pass, topP, () => peak.argmax, scratch),
+    scratch,
+  );
   return Array.from(scratch.candidateIds.subarray(0, nucleus.count));
 }
 

@@ -27,7 +27,13 @@ export interface NucleusCut {
   topOnly: number;
 }
 
-export function findNucleusCut(pass: SoftmaxPass, topP: number, topToken: number, scratch: SoftmaxScratch): NucleusCut {
+/** `topToken()`: the top token (first argmax), asked for only when it alone exceeds top_p. */
+export function findNucleusCut(
+  pass: SoftmaxPass,
+  topP: number,
+  topToken: () => number,
+  scratch: SoftmaxScratch,
+): NucleusCut {
   const { buckets, bucketMass, candidateIds, candidateWeights, boundary } = scratch;
   const target = topP * pass.sumWeights;
   // Bucket where the cumulative mass first exceeds the target; buckets before it are wholly inside.
@@ -66,7 +72,7 @@ export function findNucleusCut(pass: SoftmaxPass, topP: number, topToken: number
   }
   if (taken === 0) {
     // Nothing of the crossing bucket fits. In bucket 0 that means the top token alone exceeds top_p.
-    const topOnly = crossing === 0 ? topToken : -1;
+    const topOnly = crossing === 0 ? topToken() : -1;
     return {
       crossing,
       massBefore,

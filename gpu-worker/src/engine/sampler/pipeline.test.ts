@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { positionConfidence, sampleToken } from "./pipeline.ts";
+import { confidenceFromStats, positionConfidence, sampleToken } from "./pipeline.ts";
 import { createSoftmaxScratch } from "./softmax.ts";
 import { subsPeak } from "./subs.ts";
 
@@ -71,5 +71,39 @@ describe("sampling one position", () => {
     const logits = Float32Array.of(Math.log(0.6), Math.log(0.3), Math.log(0.1), -100, 0);
     const draw = (u: number) => sampleToken(logits, 0, params, { uniform: () => u }, scratch);
     expect([0, 0.59, 0.61, 0.89, 0.91, 0.999].map(draw)).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+});
+
+describe("sampling with the graph's logit statistics", () => {
+  const vocabSize = 300;
+  const bigParams = { vocabSize, maskTokenId: vocabSize - 1, temperature: 1, topP: 0.9 };
+
+  it("draws the same token with the graph's max as with the peak pass, for any uniform", () => {
+    const scratch = createSoftmaxScratch(vocabSize);
+    const logits = Float32Array.from({ length: vocabSize }, (_, v) => Math.sin(v * 1.7) * 3 + (v === 17 ? 4 : 0));
+    const { maxLogit } = subsPeak(logits, 0, vocabSize, vocabSize - 1);
+    for (let i = 0; i < 200; i++) {
+      const u = (i + 0.5) / 200;
+      const plain = sampleToken(logits, 0, bigParams, { uniform: () => u }, scratch);
+      expect(sampleToken(logits, 0, bigParams, { uniform: () => u }, scratch, maxLogit)).toBe(plain);
+    }
+  });
+
+  it("finds the top token itself when it alone exceeds top_p (the first of tied maxima)", () => {
+    const scratch = createSoftmaxScratch(6);
+    const logits = Float32Array.of(0, 30, 0, 30, 0, 99);
+    const sharp = { vocabSize: 6, maskTokenId: 5, temperature: 1, topP: 0.3 };
+    expect(sampleToken(logits, 0, sharp, { uniform: () => 0.99 }, scratch, 30)).toBe(1);
+    expect(sampleToken(logits, 0, sharp, { uniform: () => 0.99 }, scratch)).toBe(1);
+  });
+
+  it("gives the confidence of a pass over the logits at temperature 1, and defers otherwise", () => {
+    const logits = Float32Array.of(2, 1, 0.5, -1, 40);
+    const { maxProbability } = positionConfidence(logits, 0, params);
+    const kept = [0, 1, 2, 3].map((v) => logits[v] as number);
+    const logSumExp = Math.log(kept.reduce((sum, logit) => sum + Math.exp(logit), 0));
+    expect(confidenceFromStats({ maxLogit: 2, logSumExp }, params)).toBeCloseTo(maxProbability, 12);
+    expect(confidenceFromStats({ maxLogit: 2, logSumExp }, { ...params, temperature: 0.7 })).toBeNull();
+    expect(confidenceFromStats({ maxLogit: Number.NaN, logSumExp }, params)).toBeNull();
   });
 });

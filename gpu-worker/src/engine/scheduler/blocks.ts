@@ -4,7 +4,14 @@
  * a BlockOutput. Opening the next block queues the closed one as a clean block, so its keys/values are computed
  * in the next forward (the folded commit).
  */
-import { positionConfidence, sampleToken, type TokenNoise, type TokenSamplingParams } from "../sampler/pipeline.ts";
+import {
+  confidenceFromStats,
+  type LogitStats,
+  positionConfidence,
+  sampleToken,
+  type TokenNoise,
+  type TokenSamplingParams,
+} from "../sampler/pipeline.ts";
 import { createRevealStrategy } from "../sampler/reveal.ts";
 import type { BlockRandomness } from "../sampler/rng.ts";
 import { REPETITION_WINDOW_TOKENS } from "../stopping/entropy.ts";
@@ -80,37 +87,48 @@ export function planDenoiseStep(sequence: Sequence, context: EngineContext): Den
   return { masked, chosen, logitPositions: chosen };
 }
 
+/** A forward's logits as one denoising block reads them (defined for its plan's `logitPositions`). */
+export interface BlockLogits {
+  logits: Float32Array;
+  /** Offset of a block position's logits in `logits`. */
+  offset(position: number): number;
+  /** The graph's `logit_stats` of a block position ([MASK] excluded), when the graph returns them. */
+  stats: ((position: number) => LogitStats) | null;
+}
+
 /**
- * Applies a planned denoising step of the sequence's block. `logitsOffset(position)` gives the offset of that
- * block position's logits in `logits` (defined for the plan's `logitPositions`). Returns true when the block
- * has no masked position left to generate.
+ * Applies a planned denoising step of the sequence's block from the forward's logits. Returns true when the
+ * block has no masked position left to generate.
  */
 export function denoiseStep(
   sequence: Sequence,
   plan: DenoisePlan | null,
-  logits: Float32Array,
-  logitsOffset: (position: number) => number,
+  blockLogits: BlockLogits,
   context: EngineContext,
 ): boolean {
   const block = sequence.block;
   if (!block || !plan) return true;
   const { masked } = plan;
+  const { logits, offset, stats } = blockLogits;
   const params = samplingParams(sequence, context);
   let chosen = plan.chosen;
   if (!chosen) {
     const confidences = new Float64Array(context.blockSize);
     for (const position of masked) {
-      confidences[position] = positionConfidence(logits, logitsOffset(position), params).maxProbability;
+      const fromGraph = stats ? confidenceFromStats(stats(position), params) : null;
+      confidences[position] = fromGraph ?? positionConfidence(logits, offset(position), params).maxProbability;
     }
     chosen = block.strategy.choose(masked, block.randomness, confidences);
   }
   for (const position of chosen) {
+    const maxLogit = stats?.(position).maxLogit;
     block.tokens[position] = sampleToken(
       logits,
-      logitsOffset(position),
+      offset(position),
       params,
       tokenNoise(block.randomness, position),
       context.scratch,
+      maxLogit !== undefined && Number.isFinite(maxLogit) ? maxLogit : undefined,
     );
   }
   block.forwards++;
