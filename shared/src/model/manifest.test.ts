@@ -54,6 +54,18 @@ describe("ModelManifestSchema", () => {
     ).toEqual(["io.inputs"]);
   });
 
+  it("accepts io.outputs with or without the optional logit_stats, naming it when malformed", () => {
+    const withStats = {
+      ...manifest,
+      io: { ...manifest.io, outputs: { ...manifest.io.outputs, logit_stats: "logit_stats" } },
+    };
+    expect(ModelManifestSchema.parse(manifest).io.outputs.logit_stats).toBeUndefined();
+    expect(ModelManifestSchema.parse(withStats).io.outputs.logit_stats).toBe("logit_stats");
+    expect(
+      issuePaths({ ...withStats, io: { ...withStats.io, outputs: { ...withStats.io.outputs, logit_stats: 3 } } }),
+    ).toEqual(["io.outputs.logit_stats"]);
+  });
+
   it("refuses another format version or format, naming the field", () => {
     expect(issuePaths({ ...manifest, format_version: 2 })).toEqual(["format_version"]);
     expect(issuePaths({ ...manifest, format: "gguf" })).toEqual(["format"]);
