@@ -5,7 +5,9 @@ export it to a package, for the engine benchmark. Nothing here is committed (mod
       [--dtypes float32,float16] [--layers N --hidden D --heads H --context C]  (overrides, e.g. for a smaller run)
 
 Writes <out>.ckpt/ (official HF layout checkpoint, usable by bench_reference) and <out>/ (package). Skips the
-work when both exist and were written with the same options (--force to redo).
+work when both exist and were written with the same options and exporter (--force to redo). When only the
+exporter changed (or with --force), an existing checkpoint written with the same config and seed is kept and
+only the package is re-exported from it (--new-checkpoint writes the checkpoint again as well).
 """
 from __future__ import annotations
 
@@ -32,7 +34,9 @@ def main(argv=None) -> int:
     ap.add_argument("--heads", type=int, default=None)
     ap.add_argument("--context", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--force", action="store_true", help="re-export even when the package is up to date")
+    ap.add_argument("--new-checkpoint", action="store_true", help="write the random checkpoint again even when one with "
+                    "the same config and seed exists")
     args = ap.parse_args(argv)
     cfg = released_config(args.block_size)
     changes = {k: v for k, v in {"n_blocks": args.layers, "hidden_dim": args.hidden, "n_heads": args.heads,
@@ -41,20 +45,27 @@ def main(argv=None) -> int:
     cfg.validate("arguments")
     out = os.path.abspath(args.out)
     ckpt = out + ".ckpt"
-    stamp = {"config": cfg.to_json_dict(), "seed": args.seed, "dtypes": args.dtypes, "exporter": 3}  # bump when export changes (3: logit_index)
+    # bump "exporter" when export changes (3: logit_index; 4: flat logit_index [M] and the logit_stats output)
+    stamp = {"config": cfg.to_json_dict(), "seed": args.seed, "dtypes": args.dtypes, "exporter": 4}
     stamp_path = os.path.join(out, ".random_package.json")
-    if not args.force and os.path.isfile(stamp_path) and json.load(open(stamp_path)) == stamp:
+    old = json.load(open(stamp_path)) if os.path.isfile(stamp_path) else None
+    if not args.force and old == stamp:
         print(json.dumps({"package": out, "checkpoint": ckpt, "cached": True}))
         return 0
     t0 = time.time()
-    # output_std 0.05 keeps the logits of a 768-wide random model in a realistic range (not one-hot)
-    write_random_checkpoint(ckpt, cfg, seed=args.seed, output_std=0.05)
+    reuse = (not args.new_checkpoint and old is not None and old.get("config") == stamp["config"]
+             and old.get("seed") == stamp["seed"] and os.path.isfile(os.path.join(ckpt, "config.json"))
+             and os.path.isfile(os.path.join(ckpt, "model.safetensors")))
+    if not reuse:
+        # output_std 0.05 keeps the logits of a 768-wide random model in a realistic range (not one-hot)
+        write_random_checkpoint(ckpt, cfg, seed=args.seed, output_std=0.05)
     t1 = time.time()
     man = export_package(ckpt, out, name=os.path.basename(out)[:64], dtypes=[d for d in args.dtypes.split(",") if d],
                          card_extra="Random weights of the released BD3-LM shape, for benchmarks only: no meaningful text.\n")
     with open(stamp_path, "w") as fh:
         json.dump(stamp, fh)
-    print(json.dumps({"package": out, "checkpoint": ckpt, "cached": False, "checkpoint_seconds": round(t1 - t0, 1),
+    print(json.dumps({"package": out, "checkpoint": ckpt, "cached": False, "checkpoint_reused": reuse,
+                      "checkpoint_seconds": round(t1 - t0, 1),
                       "export_seconds": round(time.time() - t1, 1), "graphs": man["graphs"]}))
     return 0
 
