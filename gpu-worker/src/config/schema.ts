@@ -54,6 +54,8 @@ export const WorkerEnvSchema = z
       .transform((value) => value.split(",").map((name) => name.trim()))
       .pipe(z.array(ExecutionProviderSchema).min(1)),
     INTRA_OP_NUM_THREADS: intFromEnv(1, 1_024).optional(),
+    /** Worker threads sampling beside the engine's thread; 0: none. Default: cores - 1, at most 7. */
+    SAMPLER_THREADS: intFromEnv(0, 64).optional(),
     /** Sequences generated together; also the number of messages this worker holds at once. */
     MAX_BATCH_SIZE: intFromEnv(1, 256).default(8),
     /** Host KV cache budget in bytes; default: the engine's (room for MAX_BATCH_SIZE full windows). */
@@ -132,6 +134,7 @@ export interface WorkerConfig {
     dtype: "float32" | "float16" | undefined;
     executionProviders: z.infer<typeof ExecutionProviderSchema>[];
     intraOpNumThreads: number | undefined;
+    samplerThreads: number | undefined;
     maxBatchSize: number;
     kvBudgetBytes: number | undefined;
   };
@@ -173,6 +176,7 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
       dtype: env.MODEL_DTYPE,
       executionProviders: env.EXECUTION_PROVIDERS,
       intraOpNumThreads: env.INTRA_OP_NUM_THREADS,
+      samplerThreads: env.SAMPLER_THREADS,
       maxBatchSize: env.MAX_BATCH_SIZE,
       kvBudgetBytes: env.KV_BUDGET_BYTES,
     },

@@ -11,6 +11,7 @@
  * starts at its first block; a leaving one has just closed its last). A forward that fails ends every sequence
  * of its batch with finish reason "error" and frees their caches; the engine stays usable.
  */
+import { availableParallelism } from "node:os";
 import type { ModelManifest } from "@bd3-serve/shared";
 import { buildAttentionMask } from "./batch/attention-mask.ts";
 import { allPositionsLayout, gatheredLayout, type LogitLayout } from "./batch/logit-index.ts";
@@ -23,9 +24,18 @@ import { SequenceKvCache } from "./kv/sequence-cache.ts";
 import { loadModelPackage } from "./model/model-package.ts";
 import { createOrtRunner } from "./model/ort-runner.ts";
 import type { DenoiserRunner } from "./model/runner.ts";
+import { SamplerPool } from "./sampler/parallel/sampler-pool.ts";
 import { createBlockRandomness } from "./sampler/rng.ts";
 import { createSoftmaxScratch } from "./sampler/softmax.ts";
-import { closeBlock, type DenoisePlan, denoiseStep, planDenoiseStep } from "./scheduler/blocks.ts";
+import {
+  applyReveals,
+  chooseReveals,
+  closeBlock,
+  type DenoisePlan,
+  drawToken,
+  type PositionDraw,
+  planDenoiseStep,
+} from "./scheduler/blocks.ts";
 import type { EngineContext, RandomnessFactory } from "./scheduler/context.ts";
 import { createSequence, RequestRejectedError } from "./scheduler/create-sequence.ts";
 import { type ForwardPlan, scheduleForward } from "./scheduler/schedule.ts";
@@ -70,7 +80,12 @@ export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | 
    * searched): equivalence tests and benchmarks.
    */
   ignoreLogitStats?: boolean;
+  /** Worker threads drawing tokens beside the engine's thread (createEngine starts it); closed with the engine. */
+  samplerPool?: SamplerPool | null;
 }
+
+/** Default sampler worker threads: the other cores, at most this many (more only split ~30 positions finer). */
+const SAMPLER_THREADS_MAX = 7;
 
 class BlockDiffusionEngine implements Engine {
   readonly executionProvider: ExecutionProviderName;
@@ -83,6 +98,7 @@ class BlockDiffusionEngine implements Engine {
   private readonly logger: EngineLogger;
   private readonly logitPositions: "needed" | "all";
   private readonly usesLogitStats: boolean;
+  private readonly samplerPool: SamplerPool | null;
   private waiting: Sequence[] = [];
   private running: Sequence[] = [];
   private readonly finishedUsage = new Map<string, RequestUsage>();
@@ -112,6 +128,7 @@ class BlockDiffusionEngine implements Engine {
     this.logger = options.logger ?? silentLogger;
     this.logitPositions = options.logitPositions ?? "needed";
     this.usesLogitStats = !options.ignoreLogitStats;
+    this.samplerPool = options.samplerPool ?? null;
     const layout = kvLayoutFromManifest(manifest, runner.kvDtype);
     const windowBlocks = manifest.context_length / manifest.block_size;
     this.context = {
@@ -227,6 +244,7 @@ class BlockDiffusionEngine implements Engine {
     this.waiting = [];
     this.batchPast.prefill.clear();
     this.batchPast.decode.clear();
+    await this.samplerPool?.close();
     await this.runner.close();
   }
 
@@ -281,7 +299,9 @@ class BlockDiffusionEngine implements Engine {
       batchSize: step.batchSize,
       stepLength: step.stepLength,
     };
-    const outputs: BlockOutput[] = [];
+    // Update: cache clean blocks, choose every row's reveals, draw all their tokens at once (on the sampler
+    // pool's threads too, when there is one), then write them and close finished blocks in row order.
+    const steps: { sequence: Sequence; plan: DenoisePlan | null; draws: PositionDraw[] }[] = [];
     plan.rows.forEach((row, r) => {
       const sequence = plan.sequences[r] as Sequence;
       // Aborted while the forward ran (run() yields before it starts): its slot is gone, emit nothing.
@@ -294,9 +314,10 @@ class BlockDiffusionEngine implements Engine {
           sequence.cleanQueue.shift();
           return;
         }
-        const done = denoiseStep(
+        const denoisePlan = denoisePlans[r] ?? null;
+        const draws = chooseReveals(
           sequence,
-          denoisePlans[r] ?? null,
+          denoisePlan,
           {
             logits: output.logits,
             offset: (position) => logits.offset(r, tokenOffset + position),
@@ -309,13 +330,21 @@ class BlockDiffusionEngine implements Engine {
           },
           this.context,
         );
-        if (done) {
-          const block = closeBlock(sequence, this.context);
-          this.generatedTokens += block.tokenIds.length;
-          outputs.push(block);
-        }
+        steps.push({ sequence, plan: denoisePlan, draws });
       });
     });
+    const tokens = this.drawTokens(steps.flatMap((step) => step.draws));
+    const outputs: BlockOutput[] = [];
+    let drawn = 0;
+    for (const { sequence, plan: denoisePlan, draws } of steps) {
+      const done = applyReveals(sequence, denoisePlan, draws, tokens.subarray(drawn, drawn + draws.length));
+      drawn += draws.length;
+      if (done) {
+        const block = closeBlock(sequence, this.context);
+        this.generatedTokens += block.tokenIds.length;
+        outputs.push(block);
+      }
+    }
     const sampled = performance.now();
     this.forwards++;
     this.lastForwardMs = ran - prepared;
@@ -329,6 +358,21 @@ class BlockDiffusionEngine implements Engine {
     this.counters.stepTokenRows += step.batchSize * step.stepLength;
     this.counters.logitRows += logits.numRows;
     return outputs;
+  }
+
+  /**
+   * The tokens of every reveal of a forward: on the sampler pool's worker threads and this one when the pool
+   * runs and every draw is a live one (a replay's recorded race noise is drawn here), else here, in order.
+   */
+  private drawTokens(draws: readonly PositionDraw[]): Int32Array {
+    const pool = this.samplerPool;
+    if (pool && pool.threads > 0 && draws.length > 1 && draws.every((draw) => !("exponential" in draw.noise))) {
+      return pool.sampleAll(
+        draws.map((draw) => ({ ...draw, uniform: draw.uniform ?? 0 })),
+        this.context.scratch,
+      );
+    }
+    return Int32Array.from(draws, (draw) => drawToken(draw, this.context.scratch));
   }
 
   /** Where each row's logits are: every step position, or only those the rows' denoising steps read. */
@@ -432,17 +476,32 @@ export function createEngineWithRunner(
 export async function createEngine(options: EngineOptions & EngineInternalOptions): Promise<Engine> {
   const logger = options.logger ?? silentLogger;
   const pkg = await loadModelPackage(options.modelDir, { dtype: options.dtype ?? "float32" });
-  const runner = await createOrtRunner(pkg, {
-    executionProviders: options.executionProviders ?? ["cpu"],
-    logger,
-    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-    ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
-  });
+  const samplerThreads = options.samplerThreads ?? Math.min(SAMPLER_THREADS_MAX, availableParallelism() - 1);
+  // The sampler's threads start while the session loads and warms up.
+  const startingPool = SamplerPool.start(pkg.manifest.vocab_size, samplerThreads, logger);
+  let runner: DenoiserRunner;
+  try {
+    runner = await createOrtRunner(pkg, {
+      executionProviders: options.executionProviders ?? ["cpu"],
+      logger,
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
+    });
+  } catch (error) {
+    await (await startingPool)?.close();
+    throw error;
+  }
+  const samplerPool = await startingPool;
   logger.info(
-    { model: pkg.manifest.name, dtype: pkg.dtype, executionProvider: runner.executionProvider },
+    {
+      model: pkg.manifest.name,
+      dtype: pkg.dtype,
+      executionProvider: runner.executionProvider,
+      samplerThreads: samplerPool?.threads ?? 0,
+    },
     "model loaded",
   );
-  return createEngineWithRunner(pkg.manifest, runner, { ...options, logger });
+  return createEngineWithRunner(pkg.manifest, runner, { ...options, logger, samplerPool });
 }
 
 export type { KvDtype };

@@ -25,6 +25,12 @@ export interface EngineOptions {
    * false: on a shared host spinning threads steal the cores the forward itself needs (measured ~1.5x slower).
    */
   allowSpinning?: boolean;
+  /**
+   * Worker threads that sample a forward's positions beside the engine's thread (sampler/parallel/); 0
+   * samples on the engine's thread only. Default: available cores - 1, at most 7 (the forward and the
+   * sampling never run at once, so they share the cores).
+   */
+  samplerThreads?: number;
   /** Sequences per forward, default 8. */
   maxBatchSize?: number;
   /** Host KV cache budget across all sequences, in bytes; default: room for maxBatchSize full windows. */

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     maxBatchSize: config.engine.maxBatchSize,
     ...(config.engine.dtype !== undefined ? { dtype: config.engine.dtype } : {}),
     ...(config.engine.intraOpNumThreads !== undefined ? { intraOpNumThreads: config.engine.intraOpNumThreads } : {}),
+    ...(config.engine.samplerThreads !== undefined ? { samplerThreads: config.engine.samplerThreads } : {}),
     ...(config.engine.kvBudgetBytes !== undefined ? { kvBudgetBytes: config.engine.kvBudgetBytes } : {}),
     logger: logger.child({ component: "engine" }),
   });

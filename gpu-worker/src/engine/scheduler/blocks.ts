@@ -13,7 +13,7 @@ import {
   type TokenSamplingParams,
 } from "../sampler/pipeline.ts";
 import { createRevealStrategy } from "../sampler/reveal.ts";
-import type { BlockRandomness } from "../sampler/rng.ts";
+import type { SoftmaxScratch } from "../sampler/softmax.ts";
 import { REPETITION_WINDOW_TOKENS } from "../stopping/entropy.ts";
 import { finishBlock } from "../stopping/finish-block.ts";
 import type { BlockOutput } from "../types.ts";
@@ -96,50 +96,84 @@ export interface BlockLogits {
   stats: ((position: number) => LogitStats) | null;
 }
 
+/** One position a denoising step reveals, with what its token draw needs (its noise already drawn). */
+export interface PositionDraw {
+  position: number;
+  logits: Float32Array;
+  offset: number;
+  params: TokenSamplingParams;
+  noise: TokenNoise;
+  /** The draw's uniform (live sampling at temperature > 0), else undefined (greedy, or a replay's race). */
+  uniform: number | undefined;
+  /** The row's max logit from the graph's logit_stats, when it returned them. */
+  maxLogit: number | undefined;
+}
+
 /**
- * Applies a planned denoising step of the sequence's block from the forward's logits. Returns true when the
- * block has no masked position left to generate.
+ * The reveals of a planned denoising step: the positions (confidence chooses them from the logits now) and
+ * each one's noise, drawn from the block's generator in ascending position order, as the reference does.
+ * Drawing the tokens is left to the caller (`drawToken` here, or a sampler pool for a whole forward).
  */
-export function denoiseStep(
+export function chooseReveals(
   sequence: Sequence,
   plan: DenoisePlan | null,
   blockLogits: BlockLogits,
   context: EngineContext,
-): boolean {
+): PositionDraw[] {
   const block = sequence.block;
-  if (!block || !plan) return true;
-  const { masked } = plan;
+  if (!block || !plan) return [];
   const { logits, offset, stats } = blockLogits;
   const params = samplingParams(sequence, context);
   let chosen = plan.chosen;
   if (!chosen) {
     const confidences = new Float64Array(context.blockSize);
-    for (const position of masked) {
+    for (const position of plan.masked) {
       const fromGraph = stats ? confidenceFromStats(stats(position), params) : null;
       confidences[position] = fromGraph ?? positionConfidence(logits, offset(position), params).maxProbability;
     }
-    chosen = block.strategy.choose(masked, block.randomness, confidences);
+    chosen = block.strategy.choose(plan.masked, block.randomness, confidences);
   }
-  for (const position of chosen) {
+  return chosen.map((position) => {
     const maxLogit = stats?.(position).maxLogit;
-    block.tokens[position] = sampleToken(
+    const { exponential } = block.randomness;
+    const uniform = !exponential && params.temperature > 0 ? block.randomness.uniform() : undefined;
+    const noise: TokenNoise = exponential
+      ? { exponential: (tokenId) => exponential(position, tokenId) }
+      : { uniform: () => uniform ?? 0 };
+    return {
+      position,
       logits,
-      offset(position),
+      offset: offset(position),
       params,
-      tokenNoise(block.randomness, position),
-      context.scratch,
-      maxLogit !== undefined && Number.isFinite(maxLogit) ? maxLogit : undefined,
-    );
-  }
-  block.forwards++;
-  return masked.length === chosen.length;
+      noise,
+      uniform,
+      maxLogit: maxLogit !== undefined && Number.isFinite(maxLogit) ? maxLogit : undefined,
+    };
+  });
 }
 
-/** A position's token noise: the block's recorded Exp(1) noise when it has some (replays), else a uniform. */
-function tokenNoise(randomness: BlockRandomness, position: number): TokenNoise {
-  const { exponential } = randomness;
-  if (exponential) return { exponential: (tokenId) => exponential(position, tokenId) };
-  return { uniform: () => randomness.uniform() };
+/** The token of one reveal, on this thread. */
+export function drawToken(draw: PositionDraw, scratch: SoftmaxScratch): number {
+  return sampleToken(draw.logits, draw.offset, draw.params, draw.noise, scratch, draw.maxLogit);
+}
+
+/**
+ * Writes the drawn tokens (`tokens[i]` for `draws[i]`) into the block. Returns true when the block has no
+ * masked position left to generate.
+ */
+export function applyReveals(
+  sequence: Sequence,
+  plan: DenoisePlan | null,
+  draws: readonly PositionDraw[],
+  tokens: ArrayLike<number>,
+): boolean {
+  const block = sequence.block;
+  if (!block || !plan) return true;
+  draws.forEach((draw, i) => {
+    block.tokens[draw.position] = tokens[i] as number;
+  });
+  block.forwards++;
+  return plan.masked.length === draws.length;
 }
 
 /** Closes the finished block: applies the stopping criteria and, unless it ends the document, opens the next. */
