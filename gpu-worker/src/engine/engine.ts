@@ -82,10 +82,19 @@ export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | 
   ignoreLogitStats?: boolean;
   /** Worker threads drawing tokens beside the engine's thread (createEngine starts it); closed with the engine. */
   samplerPool?: SamplerPool | null;
+  /** Token evaluations a forward's draws need before the pool takes a share; default POOL_MIN_TOKEN_EVALUATIONS. */
+  samplerPoolMinWork?: number;
 }
 
 /** Default sampler worker threads: the other cores, at most this many (more only split ~30 positions finer). */
 const SAMPLER_THREADS_MAX = 7;
+/**
+ * Below this many token evaluations (positions x vocabulary) a forward's draws stay on the engine's thread:
+ * waking a worker costs tens of microseconds, what sampling a few positions of a 258-token vocabulary takes
+ * (the demo model ran ~1.4x slower at batch 1 through the pool); two positions of GPT-2's 50k vocabulary
+ * (~2 ms) are worth it.
+ */
+const POOL_MIN_TOKEN_EVALUATIONS = 100_000;
 
 class BlockDiffusionEngine implements Engine {
   readonly executionProvider: ExecutionProviderName;
@@ -99,6 +108,7 @@ class BlockDiffusionEngine implements Engine {
   private readonly logitPositions: "needed" | "all";
   private readonly usesLogitStats: boolean;
   private readonly samplerPool: SamplerPool | null;
+  private readonly samplerPoolMinWork: number;
   private waiting: Sequence[] = [];
   private running: Sequence[] = [];
   private readonly finishedUsage = new Map<string, RequestUsage>();
@@ -129,6 +139,7 @@ class BlockDiffusionEngine implements Engine {
     this.logitPositions = options.logitPositions ?? "needed";
     this.usesLogitStats = !options.ignoreLogitStats;
     this.samplerPool = options.samplerPool ?? null;
+    this.samplerPoolMinWork = options.samplerPoolMinWork ?? POOL_MIN_TOKEN_EVALUATIONS;
     const layout = kvLayoutFromManifest(manifest, runner.kvDtype);
     const windowBlocks = manifest.context_length / manifest.block_size;
     this.context = {
@@ -366,7 +377,14 @@ class BlockDiffusionEngine implements Engine {
    */
   private drawTokens(draws: readonly PositionDraw[]): Int32Array {
     const pool = this.samplerPool;
-    if (pool && pool.threads > 0 && draws.length > 1 && draws.every((draw) => !("exponential" in draw.noise))) {
+    const work = draws.length * this.context.vocabSize;
+    if (
+      pool &&
+      pool.threads > 0 &&
+      draws.length > 1 &&
+      work >= this.samplerPoolMinWork &&
+      draws.every((draw) => !("exponential" in draw.noise))
+    ) {
       return pool.sampleAll(
         draws.map((draw) => ({ ...draw, uniform: draw.uniform ?? 0 })),
         this.context.scratch,

@@ -10,6 +10,8 @@ async function generate(samplerThreads: number) {
     samplerThreads,
     intraOpNumThreads: 1,
     maxBatchSize: 4,
+    // The tiny vocabulary is below the work that makes the pool worth waking: make it take every forward.
+    samplerPoolMinWork: 0,
     logger: { info: (fields, message) => message === "model loaded" && loaded.push(fields), warn: () => {} },
   });
   expect(loaded).toEqual([expect.objectContaining({ samplerThreads })]);
