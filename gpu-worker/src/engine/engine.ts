@@ -378,17 +378,15 @@ class BlockDiffusionEngine implements Engine {
   private drawTokens(draws: readonly PositionDraw[]): Int32Array {
     const pool = this.samplerPool;
     const work = draws.length * this.context.vocabSize;
+    const live = draws.flatMap((draw) => ("uniform" in draw.noise ? [{ ...draw, uniform: draw.noise.uniform }] : []));
     if (
       pool &&
       pool.threads > 0 &&
-      draws.length > 1 &&
-      work >= this.samplerPoolMinWork &&
-      draws.every((draw) => !("exponential" in draw.noise))
+      live.length > 1 &&
+      live.length === draws.length &&
+      work >= this.samplerPoolMinWork
     ) {
-      return pool.sampleAll(
-        draws.map((draw) => ({ ...draw, uniform: draw.uniform ?? 0 })),
-        this.context.scratch,
-      );
+      return pool.sampleAll(live, this.context.scratch);
     }
     return Int32Array.from(draws, (draw) => drawToken(draw, this.context.scratch));
   }

@@ -16,10 +16,11 @@ export interface TokenSamplingParams {
 }
 
 /**
- * Where a position's randomness comes from: live sampling takes one uniform (inverse CDF); a replay of the
- * reference sampler's recorded noise races its Exp(1) draws. Neither is drawn for a greedy position.
+ * Where a position's randomness comes from: live sampling takes one uniform in [0, 1) (inverse CDF); a replay of
+ * the reference sampler's recorded noise races its Exp(1) draws. A greedy position (temperature 0) reads neither,
+ * so its caller draws none.
  */
-export type TokenNoise = { uniform: () => number } | { exponential: ExponentialNoise };
+export type TokenNoise = { uniform: number } | { exponential: ExponentialNoise };
 
 export interface PositionConfidence {
   /** Probability of the most likely token after SUBS and temperature (1 for greedy). */
@@ -82,7 +83,7 @@ export function sampleToken(
   const pass = temperedSoftmax(logits, offset, vocabSize, maskTokenId, maxLogit, inverseTemperature, scratch);
   const topToken = () => firstTokenWithLogit(logits, offset, vocabSize, maskTokenId, maxLogit);
   const cut = findNucleusCut(pass, params.topP, topToken, scratch);
-  if ("uniform" in noise) return inverseCdfDraw(pass, cut, noise.uniform(), scratch);
+  if ("uniform" in noise) return inverseCdfDraw(pass, cut, noise.uniform, scratch);
   const nucleus = collectNucleus(pass, cut, scratch);
   return raceDraw(nucleus.count, scratch, noise.exponential);
 }

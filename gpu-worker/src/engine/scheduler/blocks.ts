@@ -102,9 +102,8 @@ export interface PositionDraw {
   logits: Float32Array;
   offset: number;
   params: TokenSamplingParams;
+  /** The uniform of a live draw (0, unread, for a greedy position), or a replay's recorded race noise. */
   noise: TokenNoise;
-  /** The draw's uniform (live sampling at temperature > 0), else undefined (greedy, or a replay's race). */
-  uniform: number | undefined;
   /** The row's max logit from the graph's logit_stats, when it returned them. */
   maxLogit: number | undefined;
 }
@@ -136,17 +135,15 @@ export function chooseReveals(
   return chosen.map((position) => {
     const maxLogit = stats?.(position).maxLogit;
     const { exponential } = block.randomness;
-    const uniform = !exponential && params.temperature > 0 ? block.randomness.uniform() : undefined;
     const noise: TokenNoise = exponential
       ? { exponential: (tokenId) => exponential(position, tokenId) }
-      : { uniform: () => uniform ?? 0 };
+      : { uniform: params.temperature > 0 ? block.randomness.uniform() : 0 };
     return {
       position,
       logits,
       offset: offset(position),
       params,
       noise,
-      uniform,
       maxLogit: maxLogit !== undefined && Number.isFinite(maxLogit) ? maxLogit : undefined,
     };
   });

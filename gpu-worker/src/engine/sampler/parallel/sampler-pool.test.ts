@@ -34,7 +34,7 @@ function makeTasks(count: number, seed: number): PositionTask[] {
 function onOneThread(tasks: readonly PositionTask[]): number[] {
   const scratch = createSoftmaxScratch(VOCAB);
   return tasks.map((task) =>
-    sampleToken(task.logits, task.offset, task.params, { uniform: () => task.uniform }, scratch, task.maxLogit),
+    sampleToken(task.logits, task.offset, task.params, { uniform: task.uniform }, scratch, task.maxLogit),
   );
 }
 

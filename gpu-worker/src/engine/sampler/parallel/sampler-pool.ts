@@ -156,8 +156,7 @@ export class SamplerPool {
 }
 
 function sampleOne(task: PositionTask, scratch: SoftmaxScratch): number {
-  const { uniform } = task;
-  return sampleToken(task.logits, task.offset, task.params, { uniform: () => uniform }, scratch, task.maxLogit);
+  return sampleToken(task.logits, task.offset, task.params, { uniform: task.uniform }, scratch, task.maxLogit);
 }
 
 async function startWorker(vocabSize: number): Promise<PoolWorker> {

@@ -58,7 +58,7 @@ function sampleTasks(count: number): void {
         temperature: tasks[at + 1] as number,
         topP: tasks[at + 2] as number,
       },
-      { uniform: () => uniform },
+      { uniform },
       scratch,
       Number.isNaN(maxLogit) ? undefined : maxLogit,
     );
