@@ -5,8 +5,9 @@
  *   rows of the next forward (a prefill chunk, or every running sequence's current block with its folded commit);
  * - execute: sync the batched past from the per-sequence caches, build tokens/positions/mask, plan each row's
  *   denoising step (which positions' logits it reads: batch/logit-index.ts), run the graph;
- * - update (scheduler/blocks.ts): cache the clean blocks' keys/values, run one denoising step per row, close
- *   finished blocks into BlockOutputs, release finished sequences.
+ * - update (scheduler/blocks.ts): cache the clean blocks' keys/values, choose every row's reveals and draw their
+ *   noise, draw all the forward's tokens at once (on the sampler pool's worker threads too, when it has any:
+ *   sampler/parallel/), write them, close finished blocks into BlockOutputs, release finished sequences.
  * Sequences join and leave between forwards, which for each sequence is a block boundary (a joining sequence
  * starts at its first block; a leaving one has just closed its last). A forward that fails ends every sequence
  * of its batch with finish reason "error" and frees their caches; the engine stays usable.
