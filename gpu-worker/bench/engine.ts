@@ -39,7 +39,7 @@ interface ModelReport {
   model: string;
   shape: string;
   dtype: string;
-  throughput: (ThroughputResult & { graphMacsPerToken: number })[];
+  throughput: (ThroughputResult & { perRoundTokensPerSecond: number[]; graphMacsPerToken: number })[];
   positions: PositionResult[];
   /** cached-queries reference (the toolkit's sampler). */
   reference: ReferenceResult | string;
@@ -94,28 +94,35 @@ async function benchModel(
   // The host is shared with other jobs, whose load swings by 2-3x within minutes. Every measurement is repeated
   // in interleaved rounds and the fastest round kept (contention only ever adds time), for the engine and for
   // the PyTorch reference alike, so ratios compare undisturbed runs rather than whoever ran in a quiet minute.
+  // Strategies at one batch size run back to back, so each round also gives a ratio of neighbours in time.
   const rounds = isLarge ? 2 : 3;
+  // Throughput rounds are short; a third one makes the fewer-forward ratios much steadier on this host.
+  const throughputRounds = 3;
   const blocksPerRequest = isLarge ? 3 : 8;
-  const configs = strategies.flatMap(([strategy, steps]) =>
-    [1, 4, 8].map((batchSize) => ({ strategy, steps, batchSize })),
+  const configs = [1, 4, 8].flatMap((batchSize) =>
+    strategies.map(([strategy, steps]) => ({ strategy, steps, batchSize })),
   );
   if (!isLarge) {
     // JIT and ORT shape warm-up.
     for (const { strategy, steps, batchSize } of configs)
       await measureThroughput(engine, batchSize, strategy, 2, steps);
   }
-  const best = new Map<string, ThroughputResult>();
-  for (let round = 0; round < rounds; round++) {
+  const byConfig = new Map<string, ThroughputResult[]>();
+  for (let round = 0; round < throughputRounds; round++) {
     for (const { strategy, steps, batchSize } of configs) {
       const result = await measureThroughput(engine, batchSize, strategy, blocksPerRequest, steps, isLarge ? 6 : 1.5);
       const key = `${strategy}/${batchSize}`;
-      const previous = best.get(key);
-      if (!previous || result.tokensPerSecond > previous.tokensPerSecond) best.set(key, result);
+      byConfig.set(key, [...(byConfig.get(key) ?? []), result]);
     }
   }
   const throughput = configs.map(({ strategy, batchSize }) => {
-    const result = best.get(`${strategy}/${batchSize}`) as ThroughputResult;
-    return { ...result, graphMacsPerToken: graphMacsPerToken(arch, manifest.vocab_size, result) };
+    const results = byConfig.get(`${strategy}/${batchSize}`) ?? [];
+    const result = results.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
+    return {
+      ...result,
+      perRoundTokensPerSecond: results.map((each) => each.tokensPerSecond),
+      graphMacsPerToken: graphMacsPerToken(arch, manifest.vocab_size, result),
+    };
   });
   for (const result of throughput) {
     log(
@@ -298,11 +305,15 @@ function evaluateGoals(report: ModelReport, isLarge: boolean): ModelReport["goal
       const fast = find(report, strategy, batchSize);
       if (!base || !fast) continue;
       const ratio = fast.tokensPerSecond / base.tokensPerSecond;
+      // Each round's ratio compares measurements taken one after the other: less exposed to the host's swings.
+      const perRound = fast.perRoundTokensPerSecond.map(
+        (tokensPerSecond, round) => tokensPerSecond / (base.perRoundTokensPerSecond[round] ?? Number.NaN),
+      );
       // What a compute-bound device allows: first hitting's graph work per token over this strategy's.
       const limit = base.graphMacsPerToken / fast.graphMacsPerToken;
       goals.push({
         goal: `${strategy} (L'/4 steps) >= 3x first hitting at batch ${batchSize}`,
-        measured: `${ratio.toFixed(2)}x (graph work per token ${limit.toFixed(2)}x less: the compute-bound limit)`,
+        measured: `${ratio.toFixed(2)}x fastest over fastest, per round ${perRound.map((r) => r.toFixed(2)).join(" / ")} (graph work per token ${limit.toFixed(2)}x less: the compute-bound limit)`,
         met: ratio >= 3,
       });
     }
