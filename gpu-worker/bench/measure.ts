@@ -4,7 +4,7 @@
  * not timed): the same code path a resumed job takes.
  */
 import type { SamplingStrategy } from "@bd3-serve/shared";
-import { createEngine } from "../src/engine/index.ts";
+import { createEngine, zeroCounters } from "../src/engine/index.ts";
 import type { BlockOutput, Engine, EngineCounters, EngineOptions } from "../src/engine/types.ts";
 
 export interface ThroughputResult {
@@ -128,17 +128,7 @@ export async function measureThroughput(
 
 /** after - before, counter by counter; a missing snapshot (an engine without counters) counts as zeros. */
 export function counterDelta(after: EngineCounters | undefined, before: EngineCounters | undefined): EngineCounters {
-  const delta: EngineCounters = {
-    forwardMsTotal: 0,
-    prepareMsTotal: 0,
-    samplingMsTotal: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    kvCopyBytes: 0,
-    paddedForwards: 0,
-    stepTokenRows: 0,
-    logitRows: 0,
-  };
+  const delta = zeroCounters();
   for (const key of Object.keys(delta) as (keyof EngineCounters)[]) {
     delta[key] = (after?.[key] ?? 0) - (before?.[key] ?? 0);
   }

@@ -97,6 +97,21 @@ const SAMPLER_THREADS_MAX = 7;
  */
 const POOL_MIN_TOKEN_EVALUATIONS = 100_000;
 
+/** Every counter at zero: a new engine's, and the base tools diff snapshots from. */
+export function zeroCounters(): EngineCounters {
+  return {
+    forwardMsTotal: 0,
+    prepareMsTotal: 0,
+    samplingMsTotal: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    kvCopyBytes: 0,
+    paddedForwards: 0,
+    stepTokenRows: 0,
+    logitRows: 0,
+  };
+}
+
 class BlockDiffusionEngine implements Engine {
   readonly executionProvider: ExecutionProviderName;
   private readonly context: EngineContext;
@@ -118,17 +133,7 @@ class BlockDiffusionEngine implements Engine {
   private forwards = 0;
   private generatedTokens = 0;
   private lastForwardMs = 0;
-  private readonly counters: EngineCounters = {
-    forwardMsTotal: 0,
-    prepareMsTotal: 0,
-    samplingMsTotal: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    kvCopyBytes: 0,
-    paddedForwards: 0,
-    stepTokenRows: 0,
-    logitRows: 0,
-  };
+  private readonly counters: EngineCounters = zeroCounters();
 
   constructor(
     readonly manifest: ModelManifest,

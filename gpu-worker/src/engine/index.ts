@@ -1,2 +1,2 @@
-export { createEngine } from "./engine.ts";
+export { createEngine, zeroCounters } from "./engine.ts";
 export type * from "./types.ts";
