@@ -7,8 +7,7 @@
  *   is how the reference sampler draws (`probs / Exp(1)` then argmax), so its recorded noise replays exactly.
  */
 import { type NucleusCut, visitBoundaryMembers } from "./nucleus.ts";
-import type { SoftmaxPass, SoftmaxScratch } from "./softmax.ts";
-import { weightAt } from "./softmax.ts";
+import { bucketMembers, type SoftmaxPass, type SoftmaxScratch, weightAt } from "./softmax.ts";
 
 export type ExponentialNoise = (tokenId: number) => number;
 
@@ -37,7 +36,7 @@ export function inverseCdfDraw(pass: SoftmaxPass, cut: NucleusCut, uniform: numb
   let cumulative = 0;
   for (let b = 0; b < wholeBuckets; b++) {
     const mass = bucketMass[b] as number;
-    if (mass > 0 && target < cumulative + mass) return drawInBucket(pass, buckets, b, target - cumulative);
+    if (mass > 0 && target < cumulative + mass) return drawInBucket(pass, b, target - cumulative);
     cumulative += mass;
   }
   // In the crossing bucket (or past the end by rounding): its members, in ascending id.
@@ -53,16 +52,17 @@ export function inverseCdfDraw(pass: SoftmaxPass, cut: NucleusCut, uniform: numb
 }
 
 /** The token of bucket `bucket` where the bucket's cumulative weight (ascending id) first exceeds `residual`. */
-function drawInBucket(pass: SoftmaxPass, buckets: Uint16Array, bucket: number, residual: number): number {
+function drawInBucket(pass: SoftmaxPass, bucket: number, residual: number): number {
   // The pass summed this bucket in ascending id order from 0, as here, so the running sum reaches the bucket's
   // mass exactly and some token is found; `last` only guards against that invariant breaking.
+  const count = bucketMembers(pass.scratch, bucket);
+  const { ids } = pass.scratch.kernel;
   let sum = 0;
   let last = -1;
-  for (let v = 0; v < pass.vocabSize; v++) {
-    if (buckets[v] !== bucket) continue;
-    sum += weightAt(pass, v);
-    last = v;
-    if (residual < sum) return v;
+  for (let i = 0; i < count; i++) {
+    last = ids[i] as number;
+    sum += weightAt(pass, last);
+    if (residual < sum) return last;
   }
   return last;
 }

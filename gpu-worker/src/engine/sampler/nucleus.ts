@@ -7,7 +7,7 @@
  * cut exactly. The result is a `NucleusCut`: a membership rule, not a list, so a draw can visit only the
  * bucket it lands in; `collectNucleus` lists every member when a stage needs them all (the race).
  */
-import { LAST_BUCKET, NUM_BUCKETS, type SoftmaxPass, type SoftmaxScratch, weightAt } from "./softmax.ts";
+import { bucketMembers, LAST_BUCKET, NUM_BUCKETS, type SoftmaxPass, type SoftmaxScratch, weightAt } from "./softmax.ts";
 
 export interface NucleusCut {
   /**
@@ -34,7 +34,7 @@ export function findNucleusCut(
   topToken: () => number,
   scratch: SoftmaxScratch,
 ): NucleusCut {
-  const { buckets, bucketMass, candidateIds, candidateWeights, boundary } = scratch;
+  const { bucketMass, candidateIds, candidateWeights, boundary } = scratch;
   const target = topP * pass.sumWeights;
   // Bucket where the cumulative mass first exceeds the target; buckets before it are wholly inside.
   let crossing = NUM_BUCKETS;
@@ -54,14 +54,14 @@ export function findNucleusCut(
   // The crossing bucket's members in ascending id; their weights, sorted, place the cut: members are taken
   // while the mass stays <= target, members tied with the last one taken in ascending id order (as a stable
   // sort would).
-  let boundaryCount = 0;
-  for (let v = 0; v < pass.vocabSize; v++) {
-    if (buckets[v] !== crossing) continue;
-    const weight = weightAt(pass, v);
-    candidateIds[boundaryCount] = v;
-    candidateWeights[boundaryCount] = weight;
-    boundary[boundaryCount] = weight;
-    boundaryCount++;
+  const boundaryCount = bucketMembers(scratch, crossing);
+  const { ids } = scratch.kernel;
+  for (let i = 0; i < boundaryCount; i++) {
+    const tokenId = ids[i] as number;
+    const weight = weightAt(pass, tokenId);
+    candidateIds[i] = tokenId;
+    candidateWeights[i] = weight;
+    boundary[i] = weight;
   }
   const sorted = boundary.subarray(0, boundaryCount).sort().reverse();
   let mass = massBefore;

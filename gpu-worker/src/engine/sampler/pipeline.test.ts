@@ -35,9 +35,9 @@ describe("sampling one position", () => {
 
   it("sharpens with low temperature and flattens with high temperature", () => {
     const logits = Float32Array.of(2, 1, 0, 0, 0);
-    const sharp = positionConfidence(logits, 0, { ...params, temperature: 0.25 }).maxProbability;
-    const base = positionConfidence(logits, 0, params).maxProbability;
-    const flat = positionConfidence(logits, 0, { ...params, temperature: 2 }).maxProbability;
+    const sharp = positionConfidence(logits, 0, { ...params, temperature: 0.25 }, scratch).maxProbability;
+    const base = positionConfidence(logits, 0, params, scratch).maxProbability;
+    const flat = positionConfidence(logits, 0, { ...params, temperature: 2 }, scratch).maxProbability;
     expect(sharp).toBeGreaterThan(base);
     expect(base).toBeGreaterThan(flat);
     // base: e^2 / (e^2 + e + 3) with [MASK] (token 4) excluded
@@ -95,7 +95,7 @@ describe("sampling with the graph's logit statistics", () => {
 
   it("gives the confidence of a pass over the logits at temperature 1, and defers otherwise", () => {
     const logits = Float32Array.of(2, 1, 0.5, -1, 40);
-    const { maxProbability } = positionConfidence(logits, 0, params);
+    const { maxProbability } = positionConfidence(logits, 0, params, createSoftmaxScratch(5));
     const kept = [0, 1, 2, 3].map((v) => logits[v] as number);
     const logSumExp = Math.log(kept.reduce((sum, logit) => sum + Math.exp(logit), 0));
     expect(confidenceFromStats({ maxLogit: 2, logSumExp }, params)).toBeCloseTo(maxProbability, 12);

@@ -4,7 +4,7 @@
  */
 import { type ExponentialNoise, inverseCdfDraw, raceDraw } from "./draw.ts";
 import { collectNucleus, findNucleusCut } from "./nucleus.ts";
-import { type SoftmaxScratch, temperedSoftmax, temperedWeightSum } from "./softmax.ts";
+import { type SoftmaxScratch, temperedSoftmax } from "./softmax.ts";
 import { subsPeak } from "./subs.ts";
 
 export interface TokenSamplingParams {
@@ -34,13 +34,14 @@ export function positionConfidence(
   logits: Float32Array,
   offset: number,
   params: TokenSamplingParams,
+  scratch: SoftmaxScratch,
 ): PositionConfidence {
   const peak = subsPeak(logits, offset, params.vocabSize, params.maskTokenId);
   if (params.temperature <= 0) return { maxProbability: 1, ...peak };
   const inverseTemperature = 1 / params.temperature;
   const { vocabSize, maskTokenId } = params;
-  const sumWeights = temperedWeightSum(logits, offset, vocabSize, maskTokenId, peak.maxLogit, inverseTemperature);
-  return { maxProbability: 1 / sumWeights, ...peak };
+  const pass = temperedSoftmax(logits, offset, vocabSize, maskTokenId, peak.maxLogit, inverseTemperature, scratch);
+  return { maxProbability: 1 / pass.sumWeights, ...peak };
 }
 
 /** A logits row's statistics as the graph's `logit_stats` output gives them ([MASK] excluded). */

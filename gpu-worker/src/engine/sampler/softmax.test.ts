@@ -2,10 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   BUCKETS_PER_NAT,
+  bucketMembers,
   createSoftmaxScratch,
   NUM_BUCKETS,
   temperedSoftmax,
-  temperedWeightSum,
   weightAt,
   weightOf,
 } from "./softmax.ts";
@@ -54,12 +54,62 @@ describe("tempered softmax pass", () => {
           expect(pass.sumWeights).toBe(expected.sum);
           expect(Array.from(logits, (_, v) => weightAt(pass, v))).toEqual(expected.weights);
           expect(Array.from(scratch.buckets)).toEqual(expected.buckets);
-          expect(temperedWeightSum(logits, 0, logits.length, maskTokenId, maxLogit, 1 / temperature)).toBe(
-            expected.sum,
-          );
+          const bucketMass = new Float64Array(NUM_BUCKETS);
+          expected.buckets.forEach((bucket, v) => {
+            bucketMass[bucket] = (bucketMass[bucket] as number) + (expected.weights[v] as number);
+          });
+          expect(Array.from(scratch.bucketMass)).toEqual(Array.from(bucketMass));
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it("matches the specification on a GPT-2-sized row read at an offset, pass after pass on one scratch", () => {
+    const vocabSize = 50_258;
+    const rows = 3;
+    const logits = new Float32Array(vocabSize * rows);
+    let state = 12_345;
+    for (let i = 0; i < logits.length; i++) {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      logits[i] = (state / 2 ** 32) * 24 - 12; // a spread of 24 nats: up to ~1500 buckets in use
+    }
+    const scratch = createSoftmaxScratch(vocabSize);
+    for (const [row, temperature, maskTokenId] of [
+      [2, 1, 50_257],
+      [0, 0.7, 3],
+      [1, 1.9, 25_000],
+    ] as const) {
+      const rowLogits = logits.subarray(row * vocabSize, (row + 1) * vocabSize);
+      let maxLogit = Number.NEGATIVE_INFINITY;
+      rowLogits.forEach((l, v) => {
+        if (v !== maskTokenId && l > maxLogit) maxLogit = l;
+      });
+      const expected = referencePass(rowLogits, maskTokenId, maxLogit, 1 / temperature);
+      const pass = temperedSoftmax(logits, row * vocabSize, vocabSize, maskTokenId, maxLogit, 1 / temperature, scratch);
+      expect(pass.sumWeights).toBe(expected.sum);
+      expect(Array.from(scratch.buckets)).toEqual(expected.buckets);
+      for (let v = 0; v < vocabSize; v += 97) expect(weightAt(pass, v)).toBe(expected.weights[v]);
+      // Buckets above the highest one in use are clear, so the cut never reads a previous pass's mass.
+      const highest = Math.max(...expected.buckets.filter((bucket) => bucket < NUM_BUCKETS - 1));
+      expect(scratch.usedBuckets).toBe(highest + 1);
+      expect(scratch.bucketMass.subarray(highest + 1).every((mass) => mass === 0)).toBe(true);
+    }
+  });
+
+  it("lists a bucket's members in ascending id", () => {
+    fc.assert(
+      fc.property(fc.array(fc.float({ min: -3, max: 0, noNaN: true }), { minLength: 1, maxLength: 70 }), (values) => {
+        const logits = Float32Array.from(values);
+        const scratch = createSoftmaxScratch(logits.length);
+        temperedSoftmax(logits, 0, logits.length, -1, 0, 1, scratch);
+        for (const bucket of new Set(scratch.buckets)) {
+          const count = bucketMembers(scratch, bucket);
+          const expected = Array.from(scratch.buckets.keys()).filter((v) => scratch.buckets[v] === bucket);
+          expect(Array.from(scratch.kernel.ids.subarray(0, count))).toEqual(expected);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 

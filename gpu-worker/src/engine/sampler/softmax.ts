@@ -2,20 +2,27 @@
  * Temperature softmax statistics of one position, computed without normalising the whole vocabulary:
  * weights are exp((logit - maxLogit) / T), so the top token has weight 1 and its probability is 1 / Z.
  * The pass buckets every token by "nats below the top token" and sums the mass per bucket, which is all the
- * nucleus selection and the draw need to find their tokens without sorting the vocabulary. Weights are not
- * stored: the few tokens a later stage looks at get theirs recomputed by `weightAt`, bit for bit the value
- * the pass summed (storing 50k float64 weights per position cost more than recomputing a bucket's worth).
+ * nucleus selection and the draw need to find their tokens without sorting the vocabulary. The pass itself
+ * runs in the SIMD kernel (kernel/softmax-kernel.wat); `weightOf` here is its specification, which the kernel
+ * follows operation for operation (the tests hold it to that bit for bit).
  */
+import { BUCKETS_PER_NAT, createSoftmaxKernel, NUM_BUCKETS, type SoftmaxKernel } from "./kernel/softmax-kernel.ts";
 
 /** Histogram resolution: 64 buckets per nat, 32 nats; weights beyond e^-32 fall into the last bucket. */
-export const BUCKETS_PER_NAT = 64;
-export const NUM_BUCKETS = 64 * 32;
+export { BUCKETS_PER_NAT, NUM_BUCKETS };
 /** The last bucket holds the tokens with no weight ([MASK], NaN / -Infinity logits, > 32 nats below). */
 export const LAST_BUCKET = NUM_BUCKETS - 1;
 const NATS_PER_BUCKET = 1 / BUCKETS_PER_NAT; // a power of two: b * NATS_PER_BUCKET is exactly b / 64
 
-/** Reusable buffers for one vocabulary size; one per engine (the sampler runs on one thread). */
+/** exp(-k / BUCKETS_PER_NAT) for every bucket start. */
+const BUCKET_START_WEIGHT = Float64Array.from({ length: NUM_BUCKETS }, (_, k) => Math.exp(-k / BUCKETS_PER_NAT));
+
+/**
+ * Reusable buffers for one vocabulary size; one per sampling thread. `buckets`, `bucketMass` and `fractions`
+ * are views on the kernel's memory, valid until the next pass on this scratch.
+ */
 export interface SoftmaxScratch {
+  kernel: SoftmaxKernel;
   /** Histogram bucket of each token id (LAST_BUCKET: no weight). */
   buckets: Uint16Array;
   bucketMass: Float64Array;
@@ -29,9 +36,11 @@ export interface SoftmaxScratch {
 }
 
 export function createSoftmaxScratch(vocabSize: number): SoftmaxScratch {
+  const kernel = createSoftmaxKernel(vocabSize, BUCKET_START_WEIGHT);
   return {
-    buckets: new Uint16Array(vocabSize),
-    bucketMass: new Float64Array(NUM_BUCKETS),
+    kernel,
+    buckets: kernel.buckets,
+    bucketMass: kernel.bucketMass,
     candidateIds: new Int32Array(vocabSize),
     candidateWeights: new Float64Array(vocabSize),
     boundary: new Float64Array(vocabSize),
@@ -39,32 +48,24 @@ export function createSoftmaxScratch(vocabSize: number): SoftmaxScratch {
   };
 }
 
-/** One position's softmax pass: what later stages need to recompute a token's weight, and the total. */
+/** One position's softmax pass: valid until the next pass on the same scratch. */
 export interface SoftmaxPass {
-  logits: Float32Array;
-  offset: number;
+  scratch: SoftmaxScratch;
   vocabSize: number;
-  maskTokenId: number;
   maxLogit: number;
   inverseTemperature: number;
   /** Sum of the weights: the top token's probability is 1 / sumWeights. */
   sumWeights: number;
 }
 
-/** exp(-k / BUCKETS_PER_NAT) for every bucket start. */
-const BUCKET_START_WEIGHT = Float64Array.from({ length: NUM_BUCKETS }, (_, k) => Math.exp(-k / BUCKETS_PER_NAT));
-
 /**
- * exp(-gap) for gap >= 0 whose bucket is `bucket`: the bucket start's weight times a 4th-order Taylor term for
- * the remainder r < 1/64 (relative error < 1e-11), several times faster than Math.exp. Tokens more than 32
- * tempered nats below the top get weight 0: together they hold under 50k * e^-32 < 1e-9 of the mass.
+ * The specification of a token's weight: exp(-gap) for gap >= 0 tempered nats below the top token, whose
+ * bucket is `bucket` (floor(gap * BUCKETS_PER_NAT)): the bucket start's weight times a 4th-order Taylor term
+ * for the remainder r < 1/64 (relative error < 1e-11). Tokens more than 32 nats below the top get weight 0:
+ * together they hold under 50k * e^-32 < 1e-9 of the mass.
  */
 export function weightOf(gap: number, bucket: number): number {
-  return bucket >= LAST_BUCKET ? 0 : bucketWeight(gap, bucket);
-}
-
-/** weightOf for a bucket below the last one (callers test that). Multiplications only. */
-function bucketWeight(gap: number, bucket: number): number {
+  if (bucket >= LAST_BUCKET) return 0;
   const r = gap - bucket * NATS_PER_BUCKET;
   return (
     (BUCKET_START_WEIGHT[bucket] as number) *
@@ -74,10 +75,9 @@ function bucketWeight(gap: number, bucket: number): number {
 
 /** The weight token `tokenId` got in `pass` (0 for [MASK]); identical to what the pass summed. */
 export function weightAt(pass: SoftmaxPass, tokenId: number): number {
-  if (tokenId === pass.maskTokenId) return 0;
-  const gap = (pass.maxLogit - (pass.logits[pass.offset + tokenId] as number)) * pass.inverseTemperature;
-  const scaled = gap * BUCKETS_PER_NAT;
-  return scaled < LAST_BUCKET ? bucketWeight(gap, scaled | 0) : 0;
+  const { buckets, kernel } = pass.scratch;
+  const bucket = buckets[tokenId] as number;
+  return bucket < LAST_BUCKET ? (BUCKET_START_WEIGHT[bucket] as number) * (kernel.fractions[tokenId] as number) : 0;
 }
 
 /**
@@ -93,84 +93,19 @@ export function temperedSoftmax(
   inverseTemperature: number,
   scratch: SoftmaxScratch,
 ): SoftmaxPass {
-  scratch.bucketMass.fill(0, 0, scratch.usedBuckets);
-  const state = { sumWeights: 0, highestBucket: -1 };
-  // Two ranges around [MASK] instead of a test per token; the summation order is the same as one loop
-  // that skips it, so sums (and thus draws) are bit-identical.
-  softmaxRange(logits, offset, 0, Math.min(maskTokenId, vocabSize), maxLogit, inverseTemperature, scratch, state);
-  // SUBS: [MASK] has no mass (its logit may even exceed the max, which excludes it).
-  if (maskTokenId >= 0 && maskTokenId < vocabSize) scratch.buckets[maskTokenId] = LAST_BUCKET;
-  softmaxRange(logits, offset, Math.max(0, maskTokenId + 1), vocabSize, maxLogit, inverseTemperature, scratch, state);
-  scratch.usedBuckets = state.highestBucket + 1;
-  return { logits, offset, vocabSize, maskTokenId, maxLogit, inverseTemperature, sumWeights: state.sumWeights };
+  const { bucketMass } = scratch;
+  bucketMass.fill(0, 0, scratch.usedBuckets);
+  const sumWeights = scratch.kernel.pass(logits, offset, maskTokenId, maxLogit, inverseTemperature);
+  // Every bucket below the last that holds a token has mass > 0 (its start weight is >= e^-32).
+  let usedBuckets = LAST_BUCKET;
+  while (usedBuckets > 0 && (bucketMass[usedBuckets - 1] as number) === 0) usedBuckets--;
+  scratch.usedBuckets = usedBuckets;
+  return { scratch, vocabSize, maxLogit, inverseTemperature, sumWeights };
 }
 
 /**
- * The softmax pass over token ids [from, to). The hot loop of sampling (50k tokens per position on GPT-2's
- * vocabulary): the last-bucket test is done once per token here, so the weight is `bucketWeight` (weightOf
- * without it) and the bucket `scaled | 0` (scaled is in [0, LAST_BUCKET) there); the arithmetic is exactly
- * weightOf's.
+ * Lists the ids of bucket `bucket` of the last pass into `scratch.kernel.ids`, ascending; returns how many.
  */
-function softmaxRange(
-  logits: Float32Array,
-  offset: number,
-  from: number,
-  to: number,
-  maxLogit: number,
-  inverseTemperature: number,
-  scratch: SoftmaxScratch,
-  state: { sumWeights: number; highestBucket: number },
-): void {
-  const { buckets, bucketMass } = scratch;
-  let { sumWeights, highestBucket } = state;
-  for (let v = from; v < to; v++) {
-    // gap >= 0 in tempered nats below the top token; NaN / -Infinity logits land in the last bucket.
-    const gap = (maxLogit - (logits[offset + v] as number)) * inverseTemperature;
-    const scaled = gap * BUCKETS_PER_NAT;
-    if (!(scaled < LAST_BUCKET)) {
-      buckets[v] = LAST_BUCKET;
-      continue;
-    }
-    const bucket = scaled | 0;
-    const weight = bucketWeight(gap, bucket);
-    buckets[v] = bucket;
-    if (bucket > highestBucket) highestBucket = bucket;
-    bucketMass[bucket] = (bucketMass[bucket] as number) + weight;
-    sumWeights += weight;
-  }
-  state.sumWeights = sumWeights;
-  state.highestBucket = highestBucket;
-}
-
-/** Only the sum of the weights (the top token's probability is 1 / sum): what confidence ranking needs. */
-export function temperedWeightSum(
-  logits: Float32Array,
-  offset: number,
-  vocabSize: number,
-  maskTokenId: number,
-  maxLogit: number,
-  inverseTemperature: number,
-): number {
-  const end = Math.min(maskTokenId, vocabSize);
-  const below = weightSumRange(logits, offset, 0, end, maxLogit, inverseTemperature, 0);
-  return weightSumRange(logits, offset, Math.max(0, maskTokenId + 1), vocabSize, maxLogit, inverseTemperature, below);
-}
-
-function weightSumRange(
-  logits: Float32Array,
-  offset: number,
-  from: number,
-  to: number,
-  maxLogit: number,
-  inverseTemperature: number,
-  initial: number,
-): number {
-  let sumWeights = initial;
-  for (let v = from; v < to; v++) {
-    const gap = (maxLogit - (logits[offset + v] as number)) * inverseTemperature;
-    const scaled = gap * BUCKETS_PER_NAT;
-    if (!(scaled < LAST_BUCKET)) continue;
-    sumWeights += bucketWeight(gap, scaled | 0);
-  }
-  return sumWeights;
+export function bucketMembers(scratch: SoftmaxScratch, bucket: number): number {
+  return scratch.kernel.collect(bucket);
 }

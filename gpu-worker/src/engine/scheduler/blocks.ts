@@ -128,7 +128,8 @@ export function chooseReveals(
     const confidences = new Float64Array(context.blockSize);
     for (const position of plan.masked) {
       const fromGraph = stats ? confidenceFromStats(stats(position), params) : null;
-      confidences[position] = fromGraph ?? positionConfidence(logits, offset(position), params).maxProbability;
+      confidences[position] =
+        fromGraph ?? positionConfidence(logits, offset(position), params, context.scratch).maxProbability;
     }
     chosen = block.strategy.choose(plan.masked, block.randomness, confidences);
   }
