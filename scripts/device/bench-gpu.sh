@@ -67,8 +67,9 @@ finish() {
 }
 trap finish EXIT
 
-if [ ! -f "$CARRY/node.xz" ] || [ ! -f "$CARRY/ort.tar.xz" ] || [ ! -f "$CARRY/bench.mjs.xz" ]; then
-  note "ERROR: $CARRY/{node.xz,ort.tar.xz,bench.mjs.xz} missing: run bash scripts/device/pack.sh here and carry $CARRY"
+if [ ! -f "$CARRY/node.xz" ] || [ ! -f "$CARRY/ort.tar.xz" ] || [ ! -f "$CARRY/bench.mjs.xz" ] ||
+  [ ! -f "$CARRY/bench-assets.tar.xz" ]; then
+  note "ERROR: $CARRY/{node.xz,ort.tar.xz,bench.mjs.xz,bench-assets.tar.xz} missing: run bash scripts/device/pack.sh here and carry $CARRY"
   exit 1
 fi
 
@@ -87,6 +88,7 @@ untar_xz() { # untar_xz SRC DIR
 unxz_to "$CARRY/node.xz" "$NODE" && chmod +x "$NODE"
 untar_xz "$CARRY/ort.tar.xz" "$APP"
 unxz_to "$CARRY/bench.mjs.xz" "$APP/bench.mjs"
+untar_xz "$CARRY/bench-assets.tar.xz" "$APP" # the SIMD kernel and the sampler thread, beside the bundle
 if ! "$NODE" --version >/dev/null 2>&1; then
   note "ERROR: the unpacked node does not run: $("$NODE" --version 2>&1 | head -3)"
   exit 1
