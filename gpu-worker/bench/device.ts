@@ -7,7 +7,7 @@
  *   device.ts probe   --model <dir> --ep webgpu|cpu [--dtype D] [--out F]
  *       one session and one forward with ORT's verbose log on stderr (the WebGPU adapter, node placement)
  *   device.ts engine  --model <dir> --ep E [--dtype D] [--threads N] --plan <tasks> [--blocks N]
- *       [--position-blocks N] [--min-seconds S] [--budget-s S] --out F
+ *       [--position-blocks N] [--min-seconds S] [--device-past auto|on|off] [--budget-s S] --out F
  *       tasks, run in the order given: `tput:<strategy>:<batch>` (throughput from empty prompts, ddpm and
  *       confidence with L'/4 steps per block; one untimed round at the same shapes first) and
  *       `pos:start|full|8x` (batch 1, first hitting, per-block time after one block / a full window / 8x context)
@@ -45,6 +45,8 @@ interface CommonReport {
   ep: string;
   dtype: GraphDtype;
   threads: number | null;
+  /** Engine mode: where the past lives between forwards (EngineOptions.devicePast). */
+  devicePast?: string;
   startedAt: string;
   /** Session creation (+ the engine's warm-up forwards), seconds. */
   openSeconds?: number;
@@ -217,6 +219,11 @@ async function runEngineTask(
   };
 }
 
+function devicePastOption(value: string | undefined): "auto" | "on" | "off" {
+  if (value === undefined || value === "auto" || value === "on" || value === "off") return value ?? "auto";
+  return fail(`--device-past must be auto, on or off, not ${value}`);
+}
+
 async function engineMode(values: Values, writer: ReportWriter, modelDir: string): Promise<void> {
   const plan = parsePlan(values.plan ?? "tput:first_hitting:1");
   const maxBatch = Math.max(1, ...plan.map((task) => (task.kind === "tput" ? task.batchSize : 1)));
@@ -228,8 +235,10 @@ async function engineMode(values: Values, writer: ReportWriter, modelDir: string
     executionProviders: [writer.report.ep as ExecutionProviderName],
     maxBatchSize: maxBatch,
     logger: stderrLogger,
+    devicePast: devicePastOption(values["device-past"]),
     ...(threads ? { intraOpNumThreads: threads } : {}),
   });
+  writer.report.devicePast = values["device-past"];
   writer.report.openSeconds = (performance.now() - opened) / 1_000;
   writer.report.executionProvider = engine.executionProvider;
   writer.report.shape = shapeOf(engine.manifest);
@@ -617,7 +626,7 @@ function summaryMode(files: string[]): void {
       process.stdout.write(`${basename(file)}: unreadable (${errorText(error)})\n`);
       continue;
     }
-    const head = `${basename(file)}: ${report.kind} ${basename(report.model)} ${report.dtype} ep=${report.ep}${report.executionProvider && report.executionProvider !== report.ep ? ` (ran ${report.executionProvider})` : ""} threads=${report.threads ?? "default"} open ${fmt(report.openSeconds)} s, ${fmt(report.elapsedSeconds)} s, peak RSS ${fmt(report.peakRssMb, 0)} MB${report.finished ? "" : " [UNFINISHED]"}`;
+    const head = `${basename(file)}: ${report.kind} ${basename(report.model)} ${report.dtype} ep=${report.ep}${report.executionProvider && report.executionProvider !== report.ep ? ` (ran ${report.executionProvider})` : ""} threads=${report.threads ?? "default"}${report.devicePast ? ` device-past=${report.devicePast}` : ""} open ${fmt(report.openSeconds)} s, ${fmt(report.elapsedSeconds)} s, peak RSS ${fmt(report.peakRssMb, 0)} MB${report.finished ? "" : " [UNFINISHED]"}`;
     process.stdout.write(`${head}\n`);
     if (report.error) process.stdout.write(`  ERROR ${report.error.slice(0, 600)}\n`);
     for (const result of report.results) process.stdout.write(`  ${describe(result)}\n`);
@@ -639,6 +648,7 @@ const OPTIONS = {
   runs: { type: "string" },
   "logit-positions": { type: "string" },
   "gpu-outputs": { type: "boolean", default: false },
+  "device-past": { type: "string", default: "auto" },
   "profile-runs": { type: "string" },
   "budget-s": { type: "string" },
   out: { type: "string" },

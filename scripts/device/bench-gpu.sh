@@ -6,8 +6,10 @@
 # `ldconfig -p` has none (dpkg -x into /, as /work/.library/device/README.md says), writes the released-shape
 # package's random weights (fill_weights.py, in the background), probes the WebGPU EP (Dawn over Vulkan), then
 # runs each step under `timeout`, most important first:
-#   a/b  WebGPU: demo fp32 (batch 1-64, first hitting + ddpm L'/4) -> released fp16 -> released fp32 (batch 1
-#        and 8 first hitting, per-block time at the start and with a full window) -> demo fp16
+#   a/b  WebGPU: demo fp32 (batch 1-64, first hitting + ddpm L'/4) -> released fp16 (batch 1 and 8 first
+#        hitting, per-block time at the start and with a full window) -> released fp16 first hitting / ddpm /
+#        confidence at batch 1, 4, 8 (the fewer-forward goals) -> released fp16 with the past uploaded every
+#        forward (--device-past off: what keeping it on the GPU gains) -> released fp32 -> demo fp16
 #   d    WebGPU: bare session.run (released fp32, then fp16; batch 1/8, past 0/1008; outputs on the GPU; profile)
 #   c    CPU EP, $(nproc) threads: demo fp32, released fp32, bare session.run
 # A failed step never stops the script; a WebGPU probe that fails is reported (its exact error in the summary)
@@ -171,6 +173,10 @@ DEMO_GPU_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:first_hitting:8,tput:ddpm:8,
 DEMO_GPU_FP16_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:first_hitting:8,tput:ddpm:8,tput:first_hitting:32,tput:ddpm:32
 DEMO_CPU_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:first_hitting:8,tput:ddpm:8,tput:first_hitting:32,tput:ddpm:32
 RELEASED_PLAN=pos:start,pos:full,tput:first_hitting:8,tput:first_hitting:1
+# the fewer-forward goals (ddpm / confidence with L'/4 steps against first hitting at the same batch)
+RELEASED_FEWER_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:confidence:1,tput:first_hitting:4,tput:ddpm:4,tput:confidence:4,tput:first_hitting:8,tput:ddpm:8,tput:confidence:8
+# the same points with the past uploaded every forward (the engine keeps it on the GPU by default): the gain
+RELEASED_HOSTPAST_PLAN=pos:full,tput:first_hitting:8,tput:ddpm:8
 DEMO_OPTS=(--blocks 4 --min-seconds 1)
 RELEASED_OPTS=(--blocks 2 --position-blocks 2 --min-seconds 1.5)
 
@@ -203,12 +209,16 @@ if [ "$GPU_OK" = 1 ]; then
   note "== $GPU_EP EP: ok"
   step gpu-demo-fp32 11 engine --model "$DEMO" --ep "$GPU_EP" --dtype float32 --plan "$DEMO_GPU_PLAN" "${DEMO_OPTS[@]}"
   wait_fill
-  step gpu-released-fp16 13 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
-  step gpu-released-fp32 11 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
-  step gpu-demo-fp16 6 engine --model "$DEMO" --ep "$GPU_EP" --dtype float16 --plan "$DEMO_GPU_FP16_PLAN" "${DEMO_OPTS[@]}"
-  step gpu-session-fp32 8 session --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --batches 1,8 --past 0,1008 \
+  step gpu-released-fp16 12 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
+  step gpu-released-fp16-fewer 12 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --plan "$RELEASED_FEWER_PLAN" \
+    "${RELEASED_OPTS[@]}"
+  step gpu-released-fp16-hostpast 7 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --device-past off \
+    --plan "$RELEASED_HOSTPAST_PLAN" "${RELEASED_OPTS[@]}"
+  step gpu-released-fp32 8 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
+  step gpu-demo-fp16 4 engine --model "$DEMO" --ep "$GPU_EP" --dtype float16 --plan "$DEMO_GPU_FP16_PLAN" "${DEMO_OPTS[@]}"
+  step gpu-session-fp32 6 session --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --batches 1,8 --past 0,1008 \
     --runs 10 --min-seconds 1 --gpu-outputs --profile-runs 3
-  step gpu-session-fp16 5 session --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --batches 1,8 --past 0,1008 \
+  step gpu-session-fp16 4 session --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --batches 1,8 --past 0,1008 \
     --runs 10 --min-seconds 0.5 --gpu-outputs
 else
   note "== $GPU_EP EP: FAILED, GPU steps skipped; error: $(grep -o '"error": *"[^"]*' "$W/probe-$GPU_EP.json" 2>/dev/null | head -1 | cut -c1-500)"
@@ -216,10 +226,10 @@ else
 fi
 
 note "== CPU EP, $THREADS threads"
-step cpu-demo-fp32 7 engine --model "$DEMO" --ep cpu --dtype float32 --threads "$THREADS" --plan "$DEMO_CPU_PLAN" "${DEMO_OPTS[@]}"
+step cpu-demo-fp32 5 engine --model "$DEMO" --ep cpu --dtype float32 --threads "$THREADS" --plan "$DEMO_CPU_PLAN" "${DEMO_OPTS[@]}"
 wait_fill
-step cpu-released-fp32 13 engine --model "$RELEASED" --ep cpu --dtype float32 --threads "$THREADS" --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
-step cpu-session-fp32 7 session --model "$RELEASED" --ep cpu --dtype float32 --threads "$THREADS" --batches 1,8 --past 0,1008 \
+step cpu-released-fp32 10 engine --model "$RELEASED" --ep cpu --dtype float32 --threads "$THREADS" --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
+step cpu-session-fp32 5 session --model "$RELEASED" --ep cpu --dtype float32 --threads "$THREADS" --batches 1,8 --past 0,1008 \
   --runs 10 --min-seconds 1 --profile-runs 3
 
 echo "================ engine benchmark summary ================"

@@ -109,6 +109,7 @@ export function zeroCounters(): EngineCounters {
     paddedForwards: 0,
     stepTokenRows: 0,
     logitRows: 0,
+    pastReuses: 0,
   };
 }
 
@@ -296,6 +297,7 @@ class BlockDiffusionEngine implements Engine {
       positionIds: step.positionIds,
       pastKey: past.key,
       pastValue: past.value,
+      pastVersion: past.version,
       attentionMask,
       ...(logits.logitIndex ? { logitIndex: logits.logitIndex } : {}),
     });
@@ -374,6 +376,7 @@ class BlockDiffusionEngine implements Engine {
     if (plan.rows.some((row) => row.segments.length * blockSize < step.stepLength)) this.counters.paddedForwards++;
     this.counters.stepTokenRows += step.batchSize * step.stepLength;
     this.counters.logitRows += logits.numRows;
+    if (output.pastReused) this.counters.pastReuses++;
     return outputs;
   }
 
@@ -508,6 +511,7 @@ export async function createEngine(options: EngineOptions & EngineInternalOption
       logger,
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
       ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
+      ...(options.devicePast ? { devicePast: options.devicePast } : {}),
     });
   } catch (error) {
     await (await startingPool)?.close();

@@ -31,6 +31,12 @@ export interface EngineOptions {
    * sampling never run at once, so they share the cores).
    */
   samplerThreads?: number;
+  /**
+   * Keep the batched past on the execution provider's device between forwards, uploading it only when it
+   * changes (once per committed block, not once per step): "auto" (default) = on for the WebGPU provider,
+   * where the upload dominated the forward; "on" also on the CPU provider (tests: same tokens); "off".
+   */
+  devicePast?: "auto" | "on" | "off";
   /** Sequences per forward, default 8. */
   maxBatchSize?: number;
   /** Host KV cache budget across all sequences, in bytes; default: room for maxBatchSize full windows. */
@@ -99,6 +105,8 @@ export interface EngineCounters {
   stepTokenRows: number;
   /** Logits rows the graph computed (the output layer's work: M with logit_index, else batch x step). */
   logitRows: number;
+  /** Forwards whose past was already on the device (not uploaded again): see EngineOptions.devicePast. */
+  pastReuses: number;
 }
 
 export interface RequestUsage {

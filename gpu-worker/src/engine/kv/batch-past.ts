@@ -21,6 +21,18 @@ export interface BatchPastView {
   slotBlocks: Int32Array;
   /** Bytes copied into the buffer by this sync. */
   bytesCopied: number;
+  /**
+   * Identifies the buffer's contents and shape, unique across every BatchPast of the process: a sync that
+   * changes nothing keeps it, anything else (a slot copied, P grown, rows changed, cleared) gives a new one.
+   */
+  version: number;
+}
+
+/** Source of BatchPast versions (process-wide, so versions of different buffers never collide). */
+let lastVersion = 0;
+function nextVersion(): number {
+  lastVersion++;
+  return lastVersion;
 }
 
 export class BatchPast {
@@ -31,6 +43,7 @@ export class BatchPast {
   private backingValue: KvArray;
   private key: KvArray;
   private value: KvArray;
+  private version = nextVersion();
 
   constructor(private readonly layout: KvLayout) {
     this.backingKey = allocateKv(layout.dtype, 0);
@@ -44,6 +57,7 @@ export class BatchPast {
     const neededSlots = caches.reduce((most, cache) => Math.max(most, cache.highWaterSlots), 0);
     const sameRows = caches.length === this.rows.length && caches.every((cache, row) => cache === this.rows[row]);
     let bytesCopied = 0;
+    const slotsBefore = this.numSlots;
     if (!sameRows) {
       this.rows = [...caches];
       this.resize(neededSlots, false);
@@ -62,6 +76,7 @@ export class BatchPast {
         }
       });
     }
+    if (!sameRows || bytesCopied > 0 || slotsBefore !== this.numSlots) this.version = nextVersion();
     const slotBlocks = new Int32Array(caches.length * this.numSlots).fill(-1);
     caches.forEach((cache, row) => {
       slotBlocks.set(cache.slotBlocks.subarray(0, cache.highWaterSlots), row * this.numSlots);
@@ -74,6 +89,7 @@ export class BatchPast {
       numSlots: this.numSlots,
       slotBlocks,
       bytesCopied,
+      version: this.version,
     };
   }
 
@@ -140,6 +156,7 @@ export class BatchPast {
   /** Drops the buffer (e.g. after a failed forward). */
   clear(): void {
     if (this.backingKey.length === 0 && this.rows.length === 0) return;
+    this.version = nextVersion();
     this.rows = [];
     this.seenVersions = [];
     this.numSlots = 0;

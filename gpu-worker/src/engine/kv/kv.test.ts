@@ -108,6 +108,33 @@ describe("batched past", () => {
     expect(view.bytesCopied).toBe(blockBytes(layout));
     expect(Array.from(view.slotBlocks)).toEqual([2, 1]);
   });
+
+  it("keeps its version while nothing changes and takes a new one for every change", () => {
+    const first = new SequenceKvCache(layout, 3);
+    const second = new SequenceKvCache(layout, 3);
+    first.appendFromPresent(0, presentFor(0), 0, 0);
+    second.appendFromPresent(0, presentFor(5), 0, 0);
+    const past = new BatchPast(layout);
+    const other = new BatchPast(layout);
+    const seen = new Set<number>();
+    const expectNew = (version: number) => {
+      expect(seen.has(version)).toBe(false);
+      seen.add(version);
+      return version;
+    };
+    let version = expectNew(past.sync([first]).version);
+    expect(past.sync([first]).version).toBe(version); // nothing changed
+    expectNew(other.sync([first]).version); // another buffer never shares a version
+    first.appendFromPresent(1, presentFor(1), 0, 0); // P grows
+    version = expectNew(past.sync([first]).version);
+    expect(past.sync([first]).version).toBe(version);
+    version = expectNew(past.sync([first, second]).version); // a row joined
+    second.appendFromPresent(1, presentFor(6), 0, 0); // a slot below P changed
+    version = expectNew(past.sync([first, second]).version);
+    expect(past.sync([first, second]).version).toBe(version);
+    past.clear();
+    expectNew(past.sync([first, second]).version);
+  });
 });
 
 describe("KV budget", () => {

@@ -10,12 +10,16 @@
  *   packages exported before it was, [B, N]) is refused at load.
  * - `logit_stats` (optional) is returned when the manifest names it.
  * - Warm-up runs the shapes of the first steps so the first real request is not paying for them.
+ * - Device past (`devicePast`, default on for the WebGPU provider): each version of the batched past is
+ *   uploaded once and fed from the device until it changes (model/device-past.ts). If that path fails, it is
+ *   logged, switched off, and the forward is run again with the past from the host.
  * `session.run` occupies the JS thread for the whole forward (STACK.md); the engine awaits it once per step.
  */
 import type { ModelManifest } from "@bd3-serve/shared";
 import * as ort from "onnxruntime-node";
 import type { KvArray, KvDtype } from "../kv/layout.ts";
 import type { EngineLogger, ExecutionProviderName } from "../types.ts";
+import { DevicePastCache } from "./device-past.ts";
 import { ModelPackageError } from "./errors.ts";
 import type { ModelPackage } from "./model-package.ts";
 import type { DenoiserRunner, ForwardInputs, ForwardOutputs } from "./runner.ts";
@@ -27,6 +31,18 @@ export interface OrtRunnerOptions {
   logger: EngineLogger;
   /** Warm-up forwards per shape; default 2 (the first two runs at a new shape are slow). */
   warmupRuns?: number;
+  /** Keep the past on the device between forwards: "auto" (default) = only on the WebGPU provider. */
+  devicePast?: DevicePastMode;
+}
+
+export type DevicePastMode = "auto" | "on" | "off";
+
+/**
+ * Only WebGPU in "auto": its outputs can stay on the device in onnxruntime-node ("gpu-buffer"); the CPU
+ * provider reads the host buffer in place already, and the CUDA provider is not verified here.
+ */
+function usesDevicePast(mode: DevicePastMode, provider: ExecutionProviderName): boolean {
+  return mode === "on" || (mode === "auto" && provider === "webgpu");
 }
 
 async function createSession(
@@ -134,6 +150,27 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   const names = manifest.io;
   const logitIndexName = names.inputs.logit_index;
   const statsName = names.outputs.logit_stats;
+  let devicePast = usesDevicePast(options.devicePast ?? "auto", provider)
+    ? await DevicePastCache.create(provider, dtype)
+    : null;
+  /** The past feeds of one forward: from the device cache when it holds (or takes) this version. */
+  const pastFeeds = async (inputs: ForwardInputs, dims: number[]) => {
+    if (devicePast && inputs.pastVersion !== undefined && inputs.pastLength > 0) {
+      const tensors = await devicePast.get(inputs.pastVersion, inputs.pastKey, inputs.pastValue, dims);
+      return {
+        key: tensors.key,
+        value: tensors.value,
+        bytes: tensors.uploadedBytes,
+        reused: tensors.uploadedBytes === 0,
+      };
+    }
+    return {
+      key: new ort.Tensor(dtype, inputs.pastKey, dims),
+      value: new ort.Tensor(dtype, inputs.pastValue, dims),
+      bytes: inputs.pastKey.byteLength + inputs.pastValue.byteLength,
+      reused: false,
+    };
+  };
 
   const runner: DenoiserRunner = {
     executionProvider: provider,
@@ -151,8 +188,6 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       const candidates: Record<string, ort.Tensor> = {
         [names.inputs.input_ids]: new ort.Tensor("int64", inputs.inputIds, [b, q]),
         [names.inputs.position_ids]: new ort.Tensor("int64", inputs.positionIds, [b, q]),
-        [names.inputs.past_key]: new ort.Tensor(dtype, inputs.pastKey, [numLayers, b, numHeads, p, headDim]),
-        [names.inputs.past_value]: new ort.Tensor(dtype, inputs.pastValue, [numLayers, b, numHeads, p, headDim]),
         [names.inputs.attention_mask]: new ort.Tensor("bool", inputs.attentionMask, [b, q, p + q]),
       };
       if (logitIndexName !== undefined && inputs.logitIndex !== undefined) {
@@ -165,14 +200,36 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         feeds[name] = tensor;
         bytesIn += (tensor.data as ArrayBufferView).byteLength;
       }
+      const pastDims = [numLayers, b, numHeads, p, headDim];
       let results: ort.InferenceSession.OnnxValueMapType;
+      let pastReused = false;
       try {
-        results = await session.run(feeds);
+        const past = await pastFeeds(inputs, pastDims);
+        pastReused = past.reused;
+        results = await session.run({
+          ...feeds,
+          [names.inputs.past_key]: past.key,
+          [names.inputs.past_value]: past.value,
+        });
+        bytesIn += past.bytes;
       } catch (error) {
+        if (devicePast) {
+          // The device path is an optimisation: if the runtime refuses it, say so and carry on from the host.
+          options.logger.warn(
+            { executionProvider: provider, error: (error as Error).message },
+            "keeping the past on the device failed; the past is uploaded every forward from now on",
+          );
+          await devicePast.close().catch(() => {});
+          devicePast = null;
+          return runner.run(inputs);
+        }
         const shapes = Object.fromEntries(
           Object.entries(feeds).map(([name, tensor]) => [name, `${tensor.type}[${tensor.dims.join(",")}]`]),
         );
-        options.logger.warn({ inputs: shapes, error: (error as Error).message }, "denoiser forward failed");
+        options.logger.warn(
+          { inputs: { ...shapes, past: `${dtype}[${pastDims.join(",")}]` }, error: (error as Error).message },
+          "denoiser forward failed",
+        );
         throw error;
       }
       const logits = results[names.outputs.logits] as ort.Tensor;
@@ -187,11 +244,15 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         ...(stats ? { logitStats: stats } : {}),
         presentKey: key,
         presentValue: value,
+        pastReused,
         bytesIn,
         bytesOut: logitsData.byteLength + key.byteLength + value.byteLength + (stats?.byteLength ?? 0),
       };
     },
-    close: () => session.release(),
+    async close() {
+      await devicePast?.close();
+      await session.release();
+    },
   };
   await warmUp(runner, manifest, options.warmupRuns ?? 2);
   return runner;

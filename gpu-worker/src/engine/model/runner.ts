@@ -19,6 +19,11 @@ export interface ForwardInputs {
   /** [B, Q, P + Q], 1 = may attend */
   attentionMask: Uint8Array;
   /**
+   * Identifies the contents of pastKey / pastValue (kv/batch-past.ts): the same version means the same
+   * tensors, so a runner that keeps the past on its device uploads each version once. Absent: upload.
+   */
+  pastVersion?: number;
+  /**
    * [M] flat indices (row * Q + step position) of the positions to compute logits for (batch/logit-index.ts);
    * only for a runner whose graph takes `logit_index`, which then requires it. Absent: logits for all B x Q.
    */
@@ -33,7 +38,9 @@ export interface ForwardOutputs {
   /** [L, B, H, Q, D] */
   presentKey: KvArray;
   presentValue: KvArray;
-  /** Bytes handed to and returned from the graph in this forward. */
+  /** The past was already on the device (fed without an upload): see ForwardInputs.pastVersion. */
+  pastReused?: boolean;
+  /** Bytes handed to and returned from the graph in this forward (a past already on the device is not counted). */
   bytesIn: number;
   bytesOut: number;
 }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import type { EngineOptions } from "../../src/engine/types.ts";
+import { packageExists, TINY_PACKAGE_DIR } from "./support/packages.ts";
+import { drain, params, tinyEngine, tokensOf } from "./support/run.ts";
+
+/** Five requests through two batch slots: rows join and leave, windows grow, prefill and decode alternate. */
+async function generate(devicePast: EngineOptions["devicePast"]) {
+  const engine = await tinyEngine({ devicePast, maxBatchSize: 2, samplerThreads: 0 });
+  const requests = [
+    { requestId: "fh", prompt: "Hello there", params: params({ seed: 1, max_tokens: 45 }) },
+    {
+      requestId: "ddpm",
+      prompt: "In",
+      params: params({ seed: 2, max_tokens: 30, strategy: "ddpm", steps_per_block: 2 }),
+    },
+    {
+      requestId: "conf",
+      prompt: "A longer prompt that takes a few prefill chunks",
+      params: params({ seed: 3, max_tokens: 25, strategy: "confidence", steps_per_block: 1 }),
+    },
+    { requestId: "greedy", prompt: "xyz", params: params({ seed: 4, max_tokens: 20, temperature: 0 }) },
+    { requestId: "late", prompt: "Z", params: params({ seed: 5, max_tokens: 12 }) },
+  ];
+  for (const request of requests) engine.addRequest(request);
+  const blocks = await drain(engine);
+  const { counters } = engine.stats();
+  await engine.close();
+  return { tokens: Object.fromEntries([...blocks].map(([id, list]) => [id, tokensOf(list)])), counters };
+}
+
+describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("device past", () => {
+  it("gives the tokens of the host past while uploading only the versions that changed", async () => {
+    const host = await generate("off");
+    const device = await generate("on");
+    expect(device.tokens).toEqual(host.tokens);
+    expect(Object.keys(host.tokens).sort()).toEqual(["conf", "ddpm", "fh", "greedy", "late"]);
+    expect(host.counters?.pastReuses).toBe(0);
+    expect(device.counters?.pastReuses).toBeGreaterThan(0);
+    expect(device.counters?.bytesIn).toBeLessThan(host.counters?.bytesIn ?? 0);
+  });
+
+  it("uploads a lone document's past once per block", async () => {
+    const engine = await tinyEngine({ devicePast: "on", samplerThreads: 0 });
+    engine.addRequest({ requestId: "a", prompt: "Hi", params: params({ max_tokens: 40 }) });
+    const blocks = (await drain(engine)).get("a") ?? [];
+    const { forwards, counters } = engine.stats();
+    await engine.close();
+    // The past changes only after the forward that commits the previous block (folded into a block's first
+    // step); the block's other steps and the next block's first step read it unchanged. So every forward
+    // reuses the past except at most one per block, plus the document's start (empty past, then the prompt).
+    expect(blocks.length).toBeGreaterThan(5);
+    expect(forwards - (counters?.pastReuses ?? 0)).toBeLessThanOrEqual(blocks.length + 2);
+  });
+
+  it("is off by default on the CPU provider", async () => {
+    const engine = await tinyEngine({ samplerThreads: 0 });
+    engine.addRequest({ requestId: "a", prompt: "Hi", params: params({ max_tokens: 20 }) });
+    await drain(engine);
+    expect(engine.stats().counters?.pastReuses).toBe(0);
+    await engine.close();
+  });
+});
