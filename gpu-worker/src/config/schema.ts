@@ -56,6 +56,8 @@ export const WorkerEnvSchema = z
     INTRA_OP_NUM_THREADS: intFromEnv(1, 1_024).optional(),
     /** Worker threads sampling beside the engine's thread; 0: none. Default: cores - 1, at most 7. */
     SAMPLER_THREADS: intFromEnv(0, 64).optional(),
+    /** Keep the batched past on the GPU between forwards: auto (default: on for webgpu), on, off. */
+    DEVICE_PAST: z.enum(["auto", "on", "off"]).default("auto"),
     /** Sequences generated together; also the number of messages this worker holds at once. */
     MAX_BATCH_SIZE: intFromEnv(1, 256).default(8),
     /** Host KV cache budget in bytes; default: the engine's (room for MAX_BATCH_SIZE full windows). */
@@ -135,6 +137,7 @@ export interface WorkerConfig {
     executionProviders: z.infer<typeof ExecutionProviderSchema>[];
     intraOpNumThreads: number | undefined;
     samplerThreads: number | undefined;
+    devicePast: WorkerEnv["DEVICE_PAST"];
     maxBatchSize: number;
     kvBudgetBytes: number | undefined;
   };
@@ -177,6 +180,7 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
       executionProviders: env.EXECUTION_PROVIDERS,
       intraOpNumThreads: env.INTRA_OP_NUM_THREADS,
       samplerThreads: env.SAMPLER_THREADS,
+      devicePast: env.DEVICE_PAST,
       maxBatchSize: env.MAX_BATCH_SIZE,
       kvBudgetBytes: env.KV_BUDGET_BYTES,
     },

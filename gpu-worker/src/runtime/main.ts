@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     modelDir: config.engine.modelDir,
     executionProviders: config.engine.executionProviders,
     maxBatchSize: config.engine.maxBatchSize,
+    devicePast: config.engine.devicePast,
     ...(config.engine.dtype !== undefined ? { dtype: config.engine.dtype } : {}),
     ...(config.engine.intraOpNumThreads !== undefined ? { intraOpNumThreads: config.engine.intraOpNumThreads } : {}),
     ...(config.engine.samplerThreads !== undefined ? { samplerThreads: config.engine.samplerThreads } : {}),

@@ -46,6 +46,14 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("reads where the past lives between forwards (auto by default), naming a bad value", () => {
+    expect(loadConfig({ env: baseEnv, envFile: null }).engine.devicePast).toBe("auto");
+    expect(loadConfig({ env: { ...baseEnv, DEVICE_PAST: "off" }, envFile: null }).engine.devicePast).toBe("off");
+    expect(configError({ ...baseEnv, DEVICE_PAST: "gpu" }).issues.map((issue) => issue.variable)).toEqual([
+      "DEVICE_PAST",
+    ]);
+  });
+
   it("names a missing setting", () => {
     const { SQS_QUEUE_URL: _omitted, ...env } = baseEnv;
     const error = configError(env);
