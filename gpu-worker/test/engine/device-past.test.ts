@@ -1,11 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { DevicePastCache } from "../../src/engine/model/device-past.ts";
 import type { EngineOptions } from "../../src/engine/types.ts";
 import { packageExists, TINY_PACKAGE_DIR } from "./support/packages.ts";
 import { drain, params, tinyEngine, tokensOf } from "./support/run.ts";
 
 /** Five requests through two batch slots: rows join and leave, windows grow, prefill and decode alternate. */
-async function generate(devicePast: EngineOptions["devicePast"]) {
-  const engine = await tinyEngine({ devicePast, maxBatchSize: 2, samplerThreads: 0 });
+async function generate(devicePast: EngineOptions["devicePast"], logger?: EngineOptions["logger"]) {
+  const engine = await tinyEngine({ devicePast, maxBatchSize: 2, samplerThreads: 0, ...(logger ? { logger } : {}) });
   const requests = [
     { requestId: "fh", prompt: "Hello there", params: params({ seed: 1, max_tokens: 45 }) },
     {
@@ -50,6 +51,23 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("device past", () => {
     // reuses the past except at most one per block, plus the document's start (empty past, then the prompt).
     expect(blocks.length).toBeGreaterThan(5);
     expect(forwards - (counters?.pastReuses ?? 0)).toBeLessThanOrEqual(blocks.length + 2);
+  });
+
+  it("falls back to the host past, with a warning, when the runtime refuses the device path", async () => {
+    const host = await generate("off");
+    // A runtime that cannot keep outputs on its device: the failure is injected, the forwards are real.
+    const refuse = vi
+      .spyOn(DevicePastCache.prototype, "get")
+      .mockRejectedValueOnce(new Error("gpu-buffer outputs are not supported"));
+    const warnings: string[] = [];
+    try {
+      const device = await generate("on", { info: () => {}, warn: (_fields, message) => warnings.push(message ?? "") });
+      expect(device.tokens).toEqual(host.tokens);
+      expect(device.counters?.pastReuses).toBe(0);
+    } finally {
+      refuse.mockRestore();
+    }
+    expect(warnings).toContain("keeping the past on the device failed; the past is uploaded every forward from now on");
   });
 
   it("is off by default on the CPU provider", async () => {

@@ -150,12 +150,21 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   const names = manifest.io;
   const logitIndexName = names.inputs.logit_index;
   const statsName = names.outputs.logit_stats;
-  let devicePast = usesDevicePast(options.devicePast ?? "auto", provider)
-    ? await DevicePastCache.create(provider, dtype)
-    : null;
+  let devicePast: DevicePastCache | null = null;
+  if (usesDevicePast(options.devicePast ?? "auto", provider)) {
+    devicePast = await DevicePastCache.create(provider, dtype).catch((error: unknown) => {
+      options.logger.warn(
+        { executionProvider: provider, error: (error as Error).message },
+        "cannot keep the past on the device; it is uploaded every forward",
+      );
+      return null;
+    });
+  }
+  /** A forward's past goes through the device cache when it has a version and is not empty. */
+  const readsDevicePast = (inputs: ForwardInputs) => inputs.pastVersion !== undefined && inputs.pastLength > 0;
   /** The past feeds of one forward: from the device cache when it holds (or takes) this version. */
   const pastFeeds = async (inputs: ForwardInputs, dims: number[]) => {
-    if (devicePast && inputs.pastVersion !== undefined && inputs.pastLength > 0) {
+    if (devicePast && inputs.pastVersion !== undefined && readsDevicePast(inputs)) {
       const tensors = await devicePast.get(inputs.pastVersion, inputs.pastKey, inputs.pastValue, dims);
       return {
         key: tensors.key,
@@ -203,6 +212,7 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       const pastDims = [numLayers, b, numHeads, p, headDim];
       let results: ort.InferenceSession.OnnxValueMapType;
       let pastReused = false;
+      const pastOnDevice = devicePast !== null && readsDevicePast(inputs);
       try {
         const past = await pastFeeds(inputs, pastDims);
         pastReused = past.reused;
@@ -213,7 +223,7 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         });
         bytesIn += past.bytes;
       } catch (error) {
-        if (devicePast) {
+        if (devicePast && pastOnDevice) {
           // The device path is an optimisation: if the runtime refuses it, say so and carry on from the host.
           options.logger.warn(
             { executionProvider: provider, error: (error as Error).message },
