@@ -7,8 +7,9 @@ initializer of at least --min-bytes becomes external data (location `<graph>.dat
 whose bytes are NOT written: the graph proto keeps the names, shapes, dtypes, offsets and lengths, and
 `weights.json` keeps each tensor's mean and standard deviation. fill_weights.py writes the data file on the
 remote machine from those statistics (a random package's LayerNorm scales are all 1 and its biases all 0, so
-their standard deviation is 0 and they are written exactly). Smaller tensors and every non-float initializer
-stay inside the graph unchanged. The manifest is copied with each graph's sha256 and byte count replaced by
+their standard deviation is 0 and they are written exactly). Smaller tensors, tensors with non-finite values
+(the SUBS bias over the vocabulary: -inf at [MASK]) and every non-float initializer stay inside the graph
+unchanged. The manifest is copied with each graph's sha256 and byte count replaced by
 the stripped graph's (the engine checks the graph file, not its external data).
 """
 
@@ -42,7 +43,9 @@ def strip_graph(src_path, dst_path, data_name, min_bytes):
         if tensor.data_type not in FLOAT_TYPES:
             continue
         array = numpy_helper.to_array(tensor)
-        if array.nbytes < min_bytes:
+        if array.nbytes < min_bytes or not np.isfinite(array).all():
+            # Small tensors, and constants that are not weights (the SUBS bias: -inf at [MASK], which mean and
+            # standard deviation cannot describe), stay in the graph as they are.
             continue
         wide = array.astype(np.float64)
         offset = (offset + ALIGN - 1) // ALIGN * ALIGN
