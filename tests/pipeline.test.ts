@@ -23,16 +23,23 @@ describe("a job through the whole stack", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${worker.worker.healthPort}/metrics`)).text();
     expect(metrics).toMatch(/bd3_worker_blocks_appended_total\{result="appended"\} [1-9]/);
     expect(metrics).toMatch(/bd3_worker_jobs_total\{outcome="succeeded"\} 1/);
+    expect(metrics).toMatch(/bd3_worker_forward_input_bytes_total [1-9]/);
+    expect(metrics).toMatch(/bd3_worker_past_reuses_total 0\n/); // DEVICE_PAST=auto is off on the CPU EP
     expect((await fetch(`http://127.0.0.1:${worker.worker.healthPort}/readyz`)).status).toBe(200);
   });
 
-  it("runs several jobs in one batch", async () => {
-    await fixture.startInProcessWorker({ MAX_BATCH_SIZE: "3" });
+  it("runs several jobs in one batch, with the past kept on the device (DEVICE_PAST=on)", async () => {
+    const worker = await fixture.startInProcessWorker({ MAX_BATCH_SIZE: "3", DEVICE_PAST: "on" });
     const jobs = await Promise.all([1, 2, 3].map((seed) => createJob("And the earth", { max_tokens: 32, seed })));
     const done = await Promise.all(
       jobs.map((job) => waitForJob(job.id, (view) => view.status === "succeeded", `job ${job.id} to succeed`)),
     );
-    for (const view of done) expect(view.progress.blocks).toBeGreaterThan(0);
+    for (const view of done) {
+      expect(view.progress.blocks).toBeGreaterThan(0);
+      expect(view.text).toBe(await uninterruptedText("And the earth", view.params));
+    }
     await waitForEmptyQueues();
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.worker.healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/bd3_worker_past_reuses_total [1-9]/);
   });
 });

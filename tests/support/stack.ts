@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { GetQueueAttributesCommand, PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import type { Block, BlockPage, JobView, SamplingParams } from "@bd3-serve/shared";
 import { inject } from "vitest";
+import { engineOptionsFromConfig } from "../../gpu-worker/src/config/engine-options.ts";
 import { loadConfig } from "../../gpu-worker/src/config/load-config.ts";
 import { createEngine } from "../../gpu-worker/src/engine/index.ts";
 import { createLogger, silentLogger } from "../../gpu-worker/src/runtime/observability/logger.ts";
@@ -190,11 +191,7 @@ export async function startInProcessWorker(overrides: Record<string, string> = {
   const config = loadConfig({ env: workerEnv(overrides), envFile: null });
   const logger =
     config.logLevel === "silent" ? silentLogger() : createLogger({ level: config.logLevel, workerId: config.workerId });
-  const engine = await createEngine({
-    modelDir: config.engine.modelDir,
-    maxBatchSize: config.engine.maxBatchSize,
-    ...(config.engine.intraOpNumThreads !== undefined ? { intraOpNumThreads: config.engine.intraOpNumThreads } : {}),
-  });
+  const engine = await createEngine(engineOptionsFromConfig(config.engine));
   const worker = await startWorker(config, { engine, logger });
   return { worker, stop: () => worker.stop(Date.now() + 10_000) };
 }

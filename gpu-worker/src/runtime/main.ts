@@ -2,6 +2,7 @@
  * `npm run worker`: one GPU worker with the settings from the environment (and `.env`). Exit codes: 0 clean
  * drain, 1 failed start-up or unclean drain, 2 bad settings, 143 forced by a second signal.
  */
+import { engineOptionsFromConfig } from "../config/engine-options.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { createEngine } from "../engine/index.ts";
 import { startHealthServer } from "./observability/health-server.ts";
@@ -41,17 +42,7 @@ async function main(): Promise<void> {
   });
 
   const startedAt = performance.now();
-  const engine = await createEngine({
-    modelDir: config.engine.modelDir,
-    executionProviders: config.engine.executionProviders,
-    maxBatchSize: config.engine.maxBatchSize,
-    devicePast: config.engine.devicePast,
-    ...(config.engine.dtype !== undefined ? { dtype: config.engine.dtype } : {}),
-    ...(config.engine.intraOpNumThreads !== undefined ? { intraOpNumThreads: config.engine.intraOpNumThreads } : {}),
-    ...(config.engine.samplerThreads !== undefined ? { samplerThreads: config.engine.samplerThreads } : {}),
-    ...(config.engine.kvBudgetBytes !== undefined ? { kvBudgetBytes: config.engine.kvBudgetBytes } : {}),
-    logger: logger.child({ component: "engine" }),
-  });
+  const engine = await createEngine(engineOptionsFromConfig(config.engine, logger.child({ component: "engine" })));
   logger.info(
     {
       model: engine.manifest.name,

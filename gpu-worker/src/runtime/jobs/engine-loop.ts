@@ -29,11 +29,15 @@ export class EngineLoop {
   private consecutiveFailures = 0;
   private lastForwards = 0;
   private lastGeneratedTokens = 0;
+  private lastInputBytes = 0;
+  private lastPastReuses = 0;
 
   constructor(private readonly options: EngineLoopOptions) {
     const stats = options.engine.stats();
     this.lastForwards = stats.forwards;
     this.lastGeneratedTokens = stats.generatedTokens;
+    this.lastInputBytes = stats.counters?.bytesIn ?? 0;
+    this.lastPastReuses = stats.counters?.pastReuses ?? 0;
     this.recordGauges();
   }
 
@@ -93,6 +97,12 @@ export class EngineLoop {
     if (forwards > 0) {
       metrics.forwards.inc(forwards);
       metrics.forwardLatency.observe(stats.lastForwardMs / 1_000);
+    }
+    if (stats.counters) {
+      metrics.forwardInputBytes.inc(stats.counters.bytesIn - this.lastInputBytes);
+      metrics.pastReuses.inc(stats.counters.pastReuses - this.lastPastReuses);
+      this.lastInputBytes = stats.counters.bytesIn;
+      this.lastPastReuses = stats.counters.pastReuses;
     }
     if (tokens > 0) {
       metrics.generatedTokens.inc(tokens);

@@ -24,6 +24,8 @@ export interface WorkerMetrics {
   readonly blocksAppended: Counter<"result">;
   readonly forwards: Counter;
   readonly forwardLatency: Histogram;
+  readonly forwardInputBytes: Counter;
+  readonly pastReuses: Counter;
   readonly stepLatency: Histogram;
   readonly queueWait: Histogram;
   readonly batchOccupancy: Gauge;
@@ -65,6 +67,16 @@ export function createWorkerMetrics(options: { maxBatchSize: number; now?: () =>
     forwards: new Counter({
       name: "bd3_worker_forwards_total",
       help: "Model forwards (batched session runs).",
+      ...common,
+    }),
+    forwardInputBytes: new Counter({
+      name: "bd3_worker_forward_input_bytes_total",
+      help: "Bytes handed to the model's forwards (with DEVICE_PAST, a past already on the device is not counted).",
+      ...common,
+    }),
+    pastReuses: new Counter({
+      name: "bd3_worker_past_reuses_total",
+      help: "Forwards whose batched past was already on the device (DEVICE_PAST), so none was uploaded.",
       ...common,
     }),
     forwardLatency: new Histogram({
