@@ -18,8 +18,8 @@ const NATS_PER_BUCKET = 1 / BUCKETS_PER_NAT; // a power of two: b * NATS_PER_BUC
 const BUCKET_START_WEIGHT = Float64Array.from({ length: NUM_BUCKETS }, (_, k) => Math.exp(-k / BUCKETS_PER_NAT));
 
 /**
- * Reusable buffers for one vocabulary size; one per sampling thread. `buckets`, `bucketMass` and `fractions`
- * are views on the kernel's memory, valid until the next pass on this scratch.
+ * Reusable buffers for one vocabulary size; one per sampling thread. `buckets` and `bucketMass` (like the
+ * kernel's `fractions` and `ids`) are views on the kernel's memory, valid until the next pass on this scratch.
  */
 export interface SoftmaxScratch {
   kernel: SoftmaxKernel;
