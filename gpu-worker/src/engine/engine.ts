@@ -298,6 +298,7 @@ class BlockDiffusionEngine implements Engine {
       pastKey: past.key,
       pastValue: past.value,
       pastVersion: past.version,
+      skipPresent: !plan.rows.some((row) => row.segments.some((segment) => segment.kind === "clean")),
       attentionMask,
       ...(logits.logitIndex ? { logitIndex: logits.logitIndex } : {}),
     });

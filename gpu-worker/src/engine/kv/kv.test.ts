@@ -51,6 +51,15 @@ describe("sequence KV cache", () => {
   });
 });
 
+describe("sequence KV cache, misuse", () => {
+  it("refuses a present that does not hold the step's keys and values (a forward that skipped it)", () => {
+    const cache = new SequenceKvCache(layout, 2);
+    const skipped = { key: new Float32Array(0), value: new Float32Array(0), batchSize: 1, stepLength: 4 };
+    expect(() => cache.appendFromPresent(0, skipped, 0, 0)).toThrow(/expected 48/);
+    expect(cache.highWaterSlots).toBe(0);
+  });
+});
+
 describe("batched past", () => {
   it("mirrors every row's slots at [L, B, H, slot * blockSize + t, D], copying only changed slots", () => {
     fc.assert(

@@ -96,6 +96,14 @@ export class SequenceKvCache {
   appendFromPresent(blockIndex: number, present: PresentSource, row: number, tokenOffset: number): number {
     if (this.capacityBlocks === 0) return -1;
     const { numLayers, numHeads, headDim } = this.layout;
+    const expected = numLayers * present.batchSize * numHeads * present.stepLength * headDim;
+    if (present.key.length !== expected || present.value.length !== expected) {
+      // A forward that skipped its present (ForwardInputs.skipPresent) cannot commit a block.
+      throw new Error(
+        `present keys/values hold ${present.key.length}/${present.value.length} elements, expected ${expected} ` +
+          `([${numLayers}, ${present.batchSize}, ${numHeads}, ${present.stepLength}, ${headDim}])`,
+      );
+    }
     const slot = this.nextSlot();
     this.ensureSlots(slot + 1);
     const span = this.slotSpan;

@@ -17,7 +17,7 @@
  */
 import type { ModelManifest } from "@bd3-serve/shared";
 import * as ort from "onnxruntime-node";
-import type { KvArray, KvDtype } from "../kv/layout.ts";
+import { allocateKv, type KvArray, type KvDtype } from "../kv/layout.ts";
 import type { EngineLogger, ExecutionProviderName } from "../types.ts";
 import { DevicePastCache } from "./device-past.ts";
 import { ModelPackageError } from "./errors.ts";
@@ -160,6 +160,8 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       return null;
     });
   }
+  /** The outputs of a forward that commits nothing: logits (and their statistics) only. */
+  const withoutPresent = [names.outputs.logits, ...(statsName !== undefined ? [statsName] : [])];
   /** A forward's past goes through the device cache when it has a version and is not empty. */
   const readsDevicePast = (inputs: ForwardInputs) => inputs.pastVersion !== undefined && inputs.pastLength > 0;
   /** The past feeds of one forward: from the device cache when it holds (or takes) this version. */
@@ -216,11 +218,8 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       try {
         const past = await pastFeeds(inputs, pastDims);
         pastReused = past.reused;
-        results = await session.run({
-          ...feeds,
-          [names.inputs.past_key]: past.key,
-          [names.inputs.past_value]: past.value,
-        });
+        const pastFed = { ...feeds, [names.inputs.past_key]: past.key, [names.inputs.past_value]: past.value };
+        results = inputs.skipPresent ? await session.run(pastFed, withoutPresent) : await session.run(pastFed);
         bytesIn += past.bytes;
       } catch (error) {
         if (devicePast && pastOnDevice) {
@@ -243,10 +242,10 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         throw error;
       }
       const logits = results[names.outputs.logits] as ort.Tensor;
-      const presentKey = results[names.outputs.present_key] as ort.Tensor;
-      const presentValue = results[names.outputs.present_value] as ort.Tensor;
-      const key = asKvArray(presentKey, dtype);
-      const value = asKvArray(presentValue, dtype);
+      const presentKey = results[names.outputs.present_key] as ort.Tensor | undefined;
+      const presentValue = results[names.outputs.present_value] as ort.Tensor | undefined;
+      const key = presentKey ? asKvArray(presentKey, dtype) : allocateKv(dtype, 0);
+      const value = presentValue ? asKvArray(presentValue, dtype) : allocateKv(dtype, 0);
       const logitsData = logits.data as Float32Array;
       const stats = statsName !== undefined ? ((results[statsName] as ort.Tensor).data as Float32Array) : undefined;
       return {

@@ -24,6 +24,12 @@ export interface ForwardInputs {
    */
   pastVersion?: number;
   /**
+   * No row reads this forward's present keys/values (no clean segment: nothing is committed), so the runner
+   * need not fetch them: ForwardOutputs then has empty presentKey / presentValue. On a GPU that is a download
+   * saved per denoising step (the present of every step row).
+   */
+  skipPresent?: boolean;
+  /**
    * [M] flat indices (row * Q + step position) of the positions to compute logits for (batch/logit-index.ts);
    * only for a runner whose graph takes `logit_index`, which then requires it. Absent: logits for all B x Q.
    */
@@ -35,7 +41,7 @@ export interface ForwardOutputs {
   logits: Float32Array;
   /** [M, 2] or [B, Q, 2]: per logits row, [max, log-sum-exp] with [MASK] excluded; when the graph returns it. */
   logitStats?: Float32Array;
-  /** [L, B, H, Q, D] */
+  /** [L, B, H, Q, D]; empty when the forward asked to skip them (ForwardInputs.skipPresent). */
   presentKey: KvArray;
   presentValue: KvArray;
   /** The past was already on the device (fed without an upload): see ForwardInputs.pastVersion. */
