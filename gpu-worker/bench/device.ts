@@ -7,7 +7,7 @@
  *   device.ts probe   --model <dir> --ep webgpu|cpu [--dtype D] [--out F]
  *       one session and one forward with ORT's verbose log on stderr (the WebGPU adapter, node placement)
  *   device.ts engine  --model <dir> --ep E [--dtype D] [--threads N] --plan <tasks> [--blocks N]
- *       [--position-blocks N] [--min-seconds S] [--device-past auto|on|off] [--budget-s S] --out F
+ *       [--position-blocks N] [--min-seconds S] [--device-past auto|on|full|off] [--budget-s S] --out F
  *       tasks, run in the order given: `tput:<strategy>:<batch>` (throughput from empty prompts, ddpm and
  *       confidence with L'/4 steps per block; one untimed round at the same shapes first) and
  *       `pos:start|full|8x` (batch 1, first hitting, per-block time after one block / a full window / 8x context)
@@ -219,9 +219,10 @@ async function runEngineTask(
   };
 }
 
-function devicePastOption(value: string | undefined): "auto" | "on" | "off" {
-  if (value === undefined || value === "auto" || value === "on" || value === "off") return value ?? "auto";
-  return fail(`--device-past must be auto, on or off, not ${value}`);
+function devicePastOption(value: string | undefined): "auto" | "on" | "full" | "off" {
+  if (value === undefined) return "auto";
+  if (value === "auto" || value === "on" || value === "full" || value === "off") return value;
+  return fail(`--device-past must be auto, on, full or off, not ${value}`);
 }
 
 async function engineMode(values: Values, writer: ReportWriter, modelDir: string): Promise<void> {

@@ -9,7 +9,8 @@
 #   a/b  WebGPU: demo fp32 (batch 1-64, first hitting + ddpm L'/4) -> released fp16 (batch 1 and 8 first
 #        hitting, per-block time at the start and with a full window) -> released fp16 first hitting / ddpm /
 #        confidence at batch 1, 4, 8 (the fewer-forward goals) -> released fp16 with the past uploaded every
-#        forward (--device-past off: what keeping it on the GPU gains) -> released fp32 -> demo fp16
+#        forward (--device-past off: what keeping it on the GPU gains) and with whole uploads only (--device-past
+#        full: what patching a full window's rewritten slots gains) -> released fp32 -> demo fp16
 #   d    WebGPU: bare session.run (released fp32, then fp16; batch 1/8, past 0/1008; outputs on the GPU; profile)
 #   c    CPU EP, $(nproc) threads: demo fp32, released fp32, bare session.run
 # A failed step never stops the script; a WebGPU probe that fails is reported (its exact error in the summary)
@@ -175,7 +176,8 @@ DEMO_CPU_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:first_hitting:8,tput:ddpm:8,
 RELEASED_PLAN=pos:start,pos:full,tput:first_hitting:8,tput:first_hitting:1
 # the fewer-forward goals (ddpm / confidence with L'/4 steps against first hitting at the same batch)
 RELEASED_FEWER_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:confidence:1,tput:first_hitting:4,tput:ddpm:4,tput:confidence:4,tput:first_hitting:8,tput:ddpm:8,tput:confidence:8
-# the same points with the past uploaded every forward (the engine keeps it on the GPU by default): the gain
+# the same points with the past uploaded every forward, or in whole versions only (the engine keeps it on the GPU
+# and patches rewritten slots by default): what each part gains
 RELEASED_HOSTPAST_PLAN=pos:full,tput:first_hitting:8,tput:ddpm:8
 DEMO_OPTS=(--blocks 4 --min-seconds 1)
 RELEASED_OPTS=(--blocks 2 --position-blocks 2 --min-seconds 1.5)
@@ -212,9 +214,11 @@ if [ "$GPU_OK" = 1 ]; then
   step gpu-released-fp16 12 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
   step gpu-released-fp16-fewer 12 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --plan "$RELEASED_FEWER_PLAN" \
     "${RELEASED_OPTS[@]}"
-  step gpu-released-fp16-hostpast 7 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --device-past off \
+  step gpu-released-fp16-hostpast 6 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --device-past off \
     --plan "$RELEASED_HOSTPAST_PLAN" "${RELEASED_OPTS[@]}"
-  step gpu-released-fp32 8 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
+  step gpu-released-fp16-fullpast 5 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float16 --device-past full \
+    --plan "$RELEASED_HOSTPAST_PLAN" "${RELEASED_OPTS[@]}"
+  step gpu-released-fp32 7 engine --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --plan "$RELEASED_PLAN" "${RELEASED_OPTS[@]}"
   step gpu-demo-fp16 4 engine --model "$DEMO" --ep "$GPU_EP" --dtype float16 --plan "$DEMO_GPU_FP16_PLAN" "${DEMO_OPTS[@]}"
   step gpu-session-fp32 6 session --model "$RELEASED" --ep "$GPU_EP" --dtype float32 --batches 1,8 --past 0,1008 \
     --runs 10 --min-seconds 1 --gpu-outputs --profile-runs 3

@@ -56,8 +56,8 @@ export const WorkerEnvSchema = z
     INTRA_OP_NUM_THREADS: intFromEnv(1, 1_024).optional(),
     /** Worker threads sampling beside the engine's thread; 0: none. Default: cores - 1, at most 7. */
     SAMPLER_THREADS: intFromEnv(0, 64).optional(),
-    /** Keep the batched past on the GPU between forwards: auto (default: on for webgpu), on, off. */
-    DEVICE_PAST: z.enum(["auto", "on", "off"]).default("auto"),
+    /** Keep the batched past on the GPU between forwards: auto (default: on for webgpu), on, full, off. */
+    DEVICE_PAST: z.enum(["auto", "on", "full", "off"]).default("auto"),
     /** Sequences generated together; also the number of messages this worker holds at once. */
     MAX_BATCH_SIZE: intFromEnv(1, 256).default(8),
     /** Host KV cache budget in bytes; default: the engine's (room for MAX_BATCH_SIZE full windows). */

@@ -110,6 +110,7 @@ export function zeroCounters(): EngineCounters {
     stepTokenRows: 0,
     logitRows: 0,
     pastReuses: 0,
+    pastPatches: 0,
   };
 }
 
@@ -298,6 +299,7 @@ class BlockDiffusionEngine implements Engine {
       pastKey: past.key,
       pastValue: past.value,
       pastVersion: past.version,
+      pastPatch: past.patch,
       skipPresent: !plan.rows.some((row) => row.segments.some((segment) => segment.kind === "clean")),
       attentionMask,
       ...(logits.logitIndex ? { logitIndex: logits.logitIndex } : {}),
@@ -378,6 +380,7 @@ class BlockDiffusionEngine implements Engine {
     this.counters.stepTokenRows += step.batchSize * step.stepLength;
     this.counters.logitRows += logits.numRows;
     if (output.pastReused) this.counters.pastReuses++;
+    if (output.pastPatched) this.counters.pastPatches++;
     return outputs;
   }
 

@@ -33,10 +33,11 @@ export interface EngineOptions {
   samplerThreads?: number;
   /**
    * Keep the batched past on the execution provider's device between forwards, uploading it only when it
-   * changes (once per committed block, not once per step): "auto" (default) = on for the WebGPU provider,
-   * where the upload dominated the forward; "on" also on the CPU provider (tests: same tokens); "off".
+   * changes (once per committed block, not once per step), and when only some slots changed (a full window),
+   * patching just those: "auto" (default) = "on" for the WebGPU provider, where the upload dominated the
+   * forward; "on" also on the CPU provider (tests: same tokens); "full" = whole uploads, no patches; "off".
    */
-  devicePast?: "auto" | "on" | "off";
+  devicePast?: "auto" | "on" | "full" | "off";
   /** Sequences per forward, default 8. */
   maxBatchSize?: number;
   /** Host KV cache budget across all sequences, in bytes; default: room for maxBatchSize full windows. */
@@ -107,6 +108,8 @@ export interface EngineCounters {
   logitRows: number;
   /** Forwards whose past was already on the device (not uploaded again): see EngineOptions.devicePast. */
   pastReuses: number;
+  /** Forwards whose past was patched on the device (only rewritten slots uploaded). */
+  pastPatches: number;
 }
 
 export interface RequestUsage {

@@ -40,6 +40,26 @@ describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("device past", () => {
     expect(device.counters?.bytesIn).toBeLessThan(host.counters?.bytesIn ?? 0);
   });
 
+  it("patches the slots a sliding window rewrites instead of uploading the window, with the same tokens", async () => {
+    // The tiny model's window is 4 blocks: past it, each committed block rewrites one slot at a constant P.
+    const long = async (devicePast: EngineOptions["devicePast"]) => {
+      const engine = await tinyEngine({ devicePast, samplerThreads: 0 });
+      engine.addRequest({ requestId: "a", prompt: "Hi", params: params({ seed: 9, max_tokens: 60 }) });
+      const tokens = tokensOf((await drain(engine)).get("a") ?? []);
+      const { counters } = engine.stats();
+      await engine.close();
+      return { tokens, counters };
+    };
+    const host = await long("off");
+    const whole = await long("full");
+    const patched = await long("on");
+    expect(whole.tokens).toEqual(host.tokens);
+    expect(patched.tokens).toEqual(host.tokens);
+    expect(whole.counters?.pastPatches).toBe(0);
+    expect(patched.counters?.pastPatches).toBeGreaterThan(5);
+    expect(patched.counters?.bytesIn).toBeLessThan(whole.counters?.bytesIn ?? 0);
+  });
+
   it("uploads a lone document's past once per block", async () => {
     const engine = await tinyEngine({ devicePast: "on", samplerThreads: 0 });
     engine.addRequest({ requestId: "a", prompt: "Hi", params: params({ max_tokens: 40 }) });

@@ -26,6 +26,19 @@ export interface BatchPastView {
    * changes nothing keeps it, anything else (a slot copied, P grown, rows changed, cleared) gives a new one.
    */
   version: number;
+  /**
+   * When this sync only rewrote slots of the same rows at the same P: the version it started from and the
+   * (row, slot) pairs it rewrote, so a device copy of that version can be patched instead of replaced. Null
+   * after any other change (rows, P, cleared) and when nothing changed.
+   */
+  patch: PastPatch | null;
+}
+
+export interface PastPatch {
+  baseVersion: number;
+  /** [row, slot] pairs; a slot is `tokensPerSlot` tokens of every (layer, head). */
+  slots: [number, number][];
+  tokensPerSlot: number;
 }
 
 /** Source of BatchPast versions (process-wide, so versions of different buffers never collide). */
@@ -58,6 +71,8 @@ export class BatchPast {
     const sameRows = caches.length === this.rows.length && caches.every((cache, row) => cache === this.rows[row]);
     let bytesCopied = 0;
     const slotsBefore = this.numSlots;
+    const versionBefore = this.version;
+    const rewritten: [number, number][] = [];
     if (!sameRows) {
       this.rows = [...caches];
       this.resize(neededSlots, false);
@@ -73,9 +88,11 @@ export class BatchPast {
           if (seen[slot] === cache.slotVersions[slot]) continue;
           bytesCopied += this.copySlots(cache, row, slot, slot + 1);
           seen[slot] = cache.slotVersions[slot] as number;
+          rewritten.push([row, slot]);
         }
       });
     }
+    const isSlotsOnly = sameRows && slotsBefore === this.numSlots && rewritten.length > 0;
     if (!sameRows || bytesCopied > 0 || slotsBefore !== this.numSlots) this.version = nextVersion();
     const slotBlocks = new Int32Array(caches.length * this.numSlots).fill(-1);
     caches.forEach((cache, row) => {
@@ -90,6 +107,9 @@ export class BatchPast {
       slotBlocks,
       bytesCopied,
       version: this.version,
+      patch: isSlotsOnly
+        ? { baseVersion: versionBefore, slots: rewritten, tokensPerSlot: this.layout.blockSize }
+        : null,
     };
   }
 

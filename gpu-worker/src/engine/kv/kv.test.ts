@@ -144,6 +144,29 @@ describe("batched past", () => {
     past.clear();
     expectNew(past.sync([first, second]).version);
   });
+
+  it("describes a change of rewritten slots only as a patch on the version before it", () => {
+    const first = new SequenceKvCache(layout, 2);
+    const second = new SequenceKvCache(layout, 2);
+    for (const cache of [first, second]) {
+      cache.appendFromPresent(0, presentFor(0), 0, 0);
+      cache.appendFromPresent(1, presentFor(1), 0, 0);
+    }
+    const past = new BatchPast(layout);
+    const start = past.sync([first, second]);
+    expect(start.patch).toBeNull(); // rows changed (from none)
+    expect(past.sync([first, second]).patch).toBeNull(); // nothing changed
+    second.appendFromPresent(2, presentFor(2), 0, 0); // the window slides: slot 0 of row 1 rewritten, P kept
+    const slid = past.sync([first, second]);
+    expect(slid.patch).toEqual({ baseVersion: start.version, slots: [[1, 0]], tokensPerSlot: layout.blockSize });
+    expect(slid.version).not.toBe(start.version);
+    const grown = new SequenceKvCache(layout, 3);
+    grown.appendFromPresent(0, presentFor(0), 0, 0);
+    const other = new BatchPast(layout);
+    other.sync([grown]);
+    grown.appendFromPresent(1, presentFor(1), 0, 0); // P grows: not a patch
+    expect(other.sync([grown]).patch).toBeNull();
+  });
 });
 
 describe("KV budget", () => {

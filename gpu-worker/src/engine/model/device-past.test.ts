@@ -33,6 +33,38 @@ describe("past upload graph (onnx-writer)", () => {
 });
 
 describe("device past cache (on the CPU provider)", () => {
+  it("patches a version that differs by rewritten slots, uploading only those slots", async () => {
+    // [L=2, B=1, H=2, P=3 tokens... ] with slots of one token: DIMS = [2, 1, 2, 3, 4]
+    const cache = await DevicePastCache.create("cpu", "float32");
+    const key = ramp(0);
+    const value = ramp(1_000);
+    await cache.get(1, key, value, DIMS);
+    // Rewrite token 1 of every (layer, head) on the host, as BatchPast does for a slot of one token.
+    const headDim = DIMS[4] as number;
+    for (let run = 0; run < 4; run++) {
+      const at = (run * 3 + 1) * headDim;
+      key.fill(-7, at, at + headDim);
+      value.fill(-9, at, at + headDim);
+    }
+    const patched = await cache.get(2, key, value, DIMS, { baseVersion: 1, slots: [[0, 1]], tokensPerSlot: 1 });
+    expect(patched.source).toBe("patched");
+    // 4 rows of (layer, head): int64 indices [4, 4] + two [4, 4] float32 row blocks
+    expect(patched.uploadedBytes).toBe(4 * 4 * 8 + 2 * 4 * 4 * 4);
+    expect(Array.from(patched.key.data as Float32Array)).toEqual(Array.from(key));
+    expect(Array.from(patched.value.data as Float32Array)).toEqual(Array.from(value));
+    // A patch whose base is not held is uploaded whole; "full" caches never patch.
+    expect((await cache.get(3, key, value, DIMS, { baseVersion: 99, slots: [[0, 1]], tokensPerSlot: 1 })).source).toBe(
+      "uploaded",
+    );
+    await cache.close();
+    const whole = await DevicePastCache.create("cpu", "float32", { patches: false });
+    await whole.get(1, key, value, DIMS);
+    expect((await whole.get(2, key, value, DIMS, { baseVersion: 1, slots: [[0, 1]], tokensPerSlot: 1 })).source).toBe(
+      "uploaded",
+    );
+    await whole.close();
+  });
+
   it("uploads each version once, serves it unchanged until evicted, and keeps two versions", async () => {
     const cache = await DevicePastCache.create("cpu", "float32");
     const key = ramp(0);

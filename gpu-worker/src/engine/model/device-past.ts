@@ -6,12 +6,18 @@
  * is uploaded once, through a helper session (an Identity graph built by onnx-writer.ts) whose outputs stay on
  * the device, and those device tensors are fed to the denoiser until the version changes.
  *
+ * When a version differs from one already on the device only by some rewritten slots (BatchPast's `patch`: at
+ * a full window P stays constant and each row rewrites one slot per block), the device copy is patched instead:
+ * a second helper graph (ScatterND) uploads just those slots' keys and values, about 1/64 of a full window.
+ *
  * State: up to MAX_CACHED_PASTS uploaded pasts, keyed by BatchPast's version (the engine alternates a prefill
  * and a decode buffer), each holding two device tensors. Lifecycle: created with the runner; entries are
- * disposed when evicted and on close. Trade-off: one extra session.run per change of the past, and device memory
- * for up to two batched pasts besides what the denoiser allocates.
+ * disposed when evicted, replaced by a patched version, and on close. Trade-off: one extra session.run per
+ * change of the past, and device memory for up to two batched pasts besides what the denoiser allocates (three
+ * while a patch runs). A patch that fails is reported once and patching stops; whole uploads go on.
  */
 import * as ort from "onnxruntime-node";
+import type { PastPatch } from "../kv/batch-past.ts";
 import type { KvArray, KvDtype } from "../kv/layout.ts";
 import type { ExecutionProviderName } from "../types.ts";
 import { encodeOnnxModel, OnnxElementType } from "./onnx-writer.ts";
@@ -25,6 +31,8 @@ export interface DevicePastTensors {
   value: ort.Tensor;
   /** Bytes sent to the device for this forward's past (0 when the version was already there). */
   uploadedBytes: number;
+  /** How the version got there: already there, patched from an earlier one, or uploaded whole. */
+  source: "cached" | "patched" | "uploaded";
 }
 
 interface CachedPast {
@@ -49,52 +57,164 @@ export function pastUploadGraph(dtype: KvDtype): Uint8Array {
   });
 }
 
+/**
+ * The ScatterND graph that patches a past pair on the device: inputs key/value [L, B, H, P, D], indices [N, 4]
+ * (layer, row, head, token) and key_rows/value_rows [N, D]; outputs key_out/value_out.
+ */
+export function pastPatchGraph(dtype: KvDtype): Uint8Array {
+  const elementType = OnnxElementType[dtype];
+  const past = (name: string) => ({ name, elementType, dims: PAST_DIMS });
+  const rows = (name: string) => ({ name, elementType, dims: ["rows", "head_dim"] });
+  return encodeOnnxModel({
+    name: "bd3_past_patch",
+    opset: 17,
+    nodes: [
+      { opType: "ScatterND", inputs: ["key", "indices", "key_rows"], outputs: ["key_out"] },
+      { opType: "ScatterND", inputs: ["value", "indices", "value_rows"], outputs: ["value_out"] },
+    ],
+    inputs: [
+      past("key"),
+      past("value"),
+      { name: "indices", elementType: OnnxElementType.int64, dims: ["rows", "index"] },
+      rows("key_rows"),
+      rows("value_rows"),
+    ],
+    outputs: [past("key_out"), past("value_out")],
+  });
+}
+
+export interface DevicePastOptions {
+  /** Patch versions that differ by rewritten slots (default true); false: always upload whole versions. */
+  patches?: boolean;
+  /** Told once if patching fails and is switched off. */
+  onPatchFailure?: (error: Error) => void;
+}
+
 export class DevicePastCache {
   private entries: CachedPast[] = [];
 
   private constructor(
     private readonly session: ort.InferenceSession,
+    private patchSession: ort.InferenceSession | null,
     private readonly dtype: KvDtype,
+    private readonly onPatchFailure: (error: Error) => void,
   ) {}
 
   /**
    * `provider` is the denoiser's execution provider: the outputs stay on its device ("gpu-buffer"); on the CPU
    * provider (tests) they are ordinary CPU tensors, which exercises the same bookkeeping.
    */
-  static async create(provider: ExecutionProviderName, dtype: KvDtype): Promise<DevicePastCache> {
-    const session = await ort.InferenceSession.create(pastUploadGraph(dtype), {
+  static async create(
+    provider: ExecutionProviderName,
+    dtype: KvDtype,
+    options: DevicePastOptions = {},
+  ): Promise<DevicePastCache> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
       ...(provider === "cpu" ? {} : { preferredOutputLocation: "gpu-buffer" as const }),
-    });
-    return new DevicePastCache(session, dtype);
+    };
+    const session = await ort.InferenceSession.create(pastUploadGraph(dtype), sessionOptions);
+    const patchSession =
+      options.patches === false ? null : await ort.InferenceSession.create(pastPatchGraph(dtype), sessionOptions);
+    return new DevicePastCache(session, patchSession, dtype, options.onPatchFailure ?? (() => {}));
   }
 
-  /** The device tensors of past `version` ([L, B, H, P, D]), uploading `key` / `value` if it is not there. */
-  async get(version: number, key: KvArray, value: KvArray, dims: readonly number[]): Promise<DevicePastTensors> {
+  /**
+   * The device tensors of past `version` ([L, B, H, P, D]): as they are if already there, else patched from
+   * `patch.baseVersion` when that one is, else uploaded whole from `key` / `value` (which hold `version`).
+   */
+  async get(
+    version: number,
+    key: KvArray,
+    value: KvArray,
+    dims: readonly number[],
+    patch: PastPatch | null = null,
+  ): Promise<DevicePastTensors> {
     const cached = this.entries.find((entry) => entry.version === version);
     if (cached) {
       // Most recently used last.
       this.entries = [...this.entries.filter((entry) => entry !== cached), cached];
-      return { key: cached.key, value: cached.value, uploadedBytes: 0 };
+      return { key: cached.key, value: cached.value, uploadedBytes: 0, source: "cached" };
+    }
+    const base = patch ? this.entries.find((entry) => entry.version === patch.baseVersion) : undefined;
+    if (base && patch && this.patchSession) {
+      try {
+        return await this.patchEntry(base, version, key, value, dims, patch, this.patchSession);
+      } catch (error) {
+        this.patchSession = null;
+        this.onPatchFailure(error as Error);
+      }
     }
     const results = await this.session.run({
       key: new ort.Tensor(this.dtype, key, dims),
       value: new ort.Tensor(this.dtype, value, dims),
     });
-    const entry: CachedPast = {
-      version,
-      key: results.key_out as ort.Tensor,
-      value: results.value_out as ort.Tensor,
-    };
-    this.entries.push(entry);
-    while (this.entries.length > MAX_CACHED_PASTS) disposeEntry(this.entries.shift() as CachedPast);
-    return { key: entry.key, value: entry.value, uploadedBytes: key.byteLength + value.byteLength };
+    const entry = this.remember(version, results);
+    return { key: entry.key, value: entry.value, uploadedBytes: key.byteLength + value.byteLength, source: "uploaded" };
   }
 
   async close(): Promise<void> {
     for (const entry of this.entries) disposeEntry(entry);
     this.entries = [];
     await this.session.release();
+    await this.patchSession?.release();
+  }
+
+  /** Writes the patch's slots (read from the host `key` / `value`) into a copy of `base` on the device. */
+  private async patchEntry(
+    base: CachedPast,
+    version: number,
+    key: KvArray,
+    value: KvArray,
+    dims: readonly number[],
+    patch: PastPatch,
+    patchSession: ort.InferenceSession,
+  ): Promise<DevicePastTensors> {
+    const [numLayers = 0, batchSize = 0, numHeads = 0, pastLength = 0, headDim = 0] = dims;
+    const { tokensPerSlot } = patch;
+    const numRows = patch.slots.length * numLayers * numHeads * tokensPerSlot;
+    const indices = new BigInt64Array(numRows * 4);
+    const keyRows = this.dtype === "float16" ? new Uint16Array(numRows * headDim) : new Float32Array(numRows * headDim);
+    const valueRows =
+      this.dtype === "float16" ? new Uint16Array(numRows * headDim) : new Float32Array(numRows * headDim);
+    let next = 0;
+    for (const [row, slot] of patch.slots) {
+      for (let layer = 0; layer < numLayers; layer++) {
+        for (let head = 0; head < numHeads; head++) {
+          // The slot's tokens of one (layer, row, head) are contiguous in the host buffer, as in the device one.
+          const first = slot * tokensPerSlot;
+          const source = (((layer * batchSize + row) * numHeads + head) * pastLength + first) * headDim;
+          keyRows.set(key.subarray(source, source + tokensPerSlot * headDim), next * headDim);
+          valueRows.set(value.subarray(source, source + tokensPerSlot * headDim), next * headDim);
+          for (let token = 0; token < tokensPerSlot; token++, next++) {
+            indices[next * 4] = BigInt(layer);
+            indices[next * 4 + 1] = BigInt(row);
+            indices[next * 4 + 2] = BigInt(head);
+            indices[next * 4 + 3] = BigInt(first + token);
+          }
+        }
+      }
+    }
+    const results = await patchSession.run({
+      key: base.key,
+      value: base.value,
+      indices: new ort.Tensor("int64", indices, [numRows, 4]),
+      key_rows: new ort.Tensor(this.dtype, keyRows, [numRows, headDim]),
+      value_rows: new ort.Tensor(this.dtype, valueRows, [numRows, headDim]),
+    });
+    // The base version is superseded (its BatchPast has moved on): free it now rather than at eviction.
+    this.entries = this.entries.filter((entry) => entry !== base);
+    disposeEntry(base);
+    const entry = this.remember(version, results);
+    const uploadedBytes = indices.byteLength + keyRows.byteLength + valueRows.byteLength;
+    return { key: entry.key, value: entry.value, uploadedBytes, source: "patched" };
+  }
+
+  private remember(version: number, results: ort.InferenceSession.OnnxValueMapType): CachedPast {
+    const entry: CachedPast = { version, key: results.key_out as ort.Tensor, value: results.value_out as ort.Tensor };
+    this.entries.push(entry);
+    while (this.entries.length > MAX_CACHED_PASTS) disposeEntry(this.entries.shift() as CachedPast);
+    return entry;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 /** ONNX TensorProto.DataType values. */
-export const OnnxElementType = { float32: 1, float16: 10 } as const;
+export const OnnxElementType = { float32: 1, int64: 7, float16: 10 } as const;
 
 export interface OnnxValueInfo {
   name: string;

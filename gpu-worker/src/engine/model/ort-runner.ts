@@ -31,18 +31,21 @@ export interface OrtRunnerOptions {
   logger: EngineLogger;
   /** Warm-up forwards per shape; default 2 (the first two runs at a new shape are slow). */
   warmupRuns?: number;
-  /** Keep the past on the device between forwards: "auto" (default) = only on the WebGPU provider. */
+  /**
+   * Keep the past on the device between forwards: "auto" (default) = "on" for the WebGPU provider only;
+   * "on" patches versions that differ by rewritten slots; "full" always uploads whole versions; "off".
+   */
   devicePast?: DevicePastMode;
 }
 
-export type DevicePastMode = "auto" | "on" | "off";
+export type DevicePastMode = "auto" | "on" | "full" | "off";
 
 /**
  * Only WebGPU in "auto": its outputs can stay on the device in onnxruntime-node ("gpu-buffer"); the CPU
  * provider reads the host buffer in place already, and the CUDA provider is not verified here.
  */
 function usesDevicePast(mode: DevicePastMode, provider: ExecutionProviderName): boolean {
-  return mode === "on" || (mode === "auto" && provider === "webgpu");
+  return mode === "on" || mode === "full" || (mode === "auto" && provider === "webgpu");
 }
 
 async function createSession(
@@ -152,7 +155,15 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   const statsName = names.outputs.logit_stats;
   let devicePast: DevicePastCache | null = null;
   if (usesDevicePast(options.devicePast ?? "auto", provider)) {
-    devicePast = await DevicePastCache.create(provider, dtype).catch((error: unknown) => {
+    const patchOptions = {
+      patches: options.devicePast !== "full",
+      onPatchFailure: (error: Error) =>
+        options.logger.warn(
+          { executionProvider: provider, error: error.message },
+          "patching the past on the device failed; whole versions are uploaded from now on",
+        ),
+    };
+    devicePast = await DevicePastCache.create(provider, dtype, patchOptions).catch((error: unknown) => {
       options.logger.warn(
         { executionProvider: provider, error: (error as Error).message },
         "cannot keep the past on the device; it is uploaded every forward",
@@ -167,12 +178,14 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   /** The past feeds of one forward: from the device cache when it holds (or takes) this version. */
   const pastFeeds = async (inputs: ForwardInputs, dims: number[]) => {
     if (devicePast && inputs.pastVersion !== undefined && readsDevicePast(inputs)) {
-      const tensors = await devicePast.get(inputs.pastVersion, inputs.pastKey, inputs.pastValue, dims);
+      const { pastVersion, pastKey, pastValue, pastPatch } = inputs;
+      const tensors = await devicePast.get(pastVersion, pastKey, pastValue, dims, pastPatch ?? null);
       return {
         key: tensors.key,
         value: tensors.value,
         bytes: tensors.uploadedBytes,
-        reused: tensors.uploadedBytes === 0,
+        reused: tensors.source === "cached",
+        patched: tensors.source === "patched",
       };
     }
     return {
@@ -180,6 +193,7 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       value: new ort.Tensor(dtype, inputs.pastValue, dims),
       bytes: inputs.pastKey.byteLength + inputs.pastValue.byteLength,
       reused: false,
+      patched: false,
     };
   };
 
@@ -214,10 +228,12 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       const pastDims = [numLayers, b, numHeads, p, headDim];
       let results: ort.InferenceSession.OnnxValueMapType;
       let pastReused = false;
+      let pastPatched = false;
       const pastOnDevice = devicePast !== null && readsDevicePast(inputs);
       try {
         const past = await pastFeeds(inputs, pastDims);
         pastReused = past.reused;
+        pastPatched = past.patched;
         const pastFed = { ...feeds, [names.inputs.past_key]: past.key, [names.inputs.past_value]: past.value };
         results = inputs.skipPresent ? await session.run(pastFed, withoutPresent) : await session.run(pastFed);
         bytesIn += past.bytes;
@@ -254,6 +270,7 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
         presentKey: key,
         presentValue: value,
         pastReused,
+        pastPatched,
         bytesIn,
         bytesOut: logitsData.byteLength + key.byteLength + value.byteLength + (stats?.byteLength ?? 0),
       };

@@ -2,6 +2,7 @@
  * The seam between the engine and a denoiser graph: one batched forward, plain typed arrays in and out.
  * The ORT implementation lives in ort-runner.ts; tests substitute a small TypeScript model.
  */
+import type { PastPatch } from "../kv/batch-past.ts";
 import type { KvArray, KvDtype } from "../kv/layout.ts";
 import type { ExecutionProviderName } from "../types.ts";
 
@@ -23,6 +24,8 @@ export interface ForwardInputs {
    * tensors, so a runner that keeps the past on its device uploads each version once. Absent: upload.
    */
   pastVersion?: number;
+  /** How this version differs from the previous one of the same buffer, when only by rewritten slots. */
+  pastPatch?: PastPatch | null;
   /**
    * No row reads this forward's present keys/values (no clean segment: nothing is committed), so the runner
    * need not fetch them: ForwardOutputs then has empty presentKey / presentValue. On a GPU that is a download
@@ -46,6 +49,8 @@ export interface ForwardOutputs {
   presentValue: KvArray;
   /** The past was already on the device (fed without an upload): see ForwardInputs.pastVersion. */
   pastReused?: boolean;
+  /** The past was patched on the device from the previous version (only its rewritten slots uploaded). */
+  pastPatched?: boolean;
   /** Bytes handed to and returned from the graph in this forward (a past already on the device is not counted). */
   bytesIn: number;
   bytesOut: number;

@@ -31,6 +31,7 @@ export class EngineLoop {
   private lastGeneratedTokens = 0;
   private lastInputBytes = 0;
   private lastPastReuses = 0;
+  private lastPastPatches = 0;
 
   constructor(private readonly options: EngineLoopOptions) {
     const stats = options.engine.stats();
@@ -38,6 +39,7 @@ export class EngineLoop {
     this.lastGeneratedTokens = stats.generatedTokens;
     this.lastInputBytes = stats.counters?.bytesIn ?? 0;
     this.lastPastReuses = stats.counters?.pastReuses ?? 0;
+    this.lastPastPatches = stats.counters?.pastPatches ?? 0;
     this.recordGauges();
   }
 
@@ -101,8 +103,10 @@ export class EngineLoop {
     if (stats.counters) {
       metrics.forwardInputBytes.inc(stats.counters.bytesIn - this.lastInputBytes);
       metrics.pastReuses.inc(stats.counters.pastReuses - this.lastPastReuses);
+      metrics.pastPatches.inc(stats.counters.pastPatches - this.lastPastPatches);
       this.lastInputBytes = stats.counters.bytesIn;
       this.lastPastReuses = stats.counters.pastReuses;
+      this.lastPastPatches = stats.counters.pastPatches;
     }
     if (tokens > 0) {
       metrics.generatedTokens.inc(tokens);

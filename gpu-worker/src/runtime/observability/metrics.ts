@@ -26,6 +26,7 @@ export interface WorkerMetrics {
   readonly forwardLatency: Histogram;
   readonly forwardInputBytes: Counter;
   readonly pastReuses: Counter;
+  readonly pastPatches: Counter;
   readonly stepLatency: Histogram;
   readonly queueWait: Histogram;
   readonly batchOccupancy: Gauge;
@@ -77,6 +78,11 @@ export function createWorkerMetrics(options: { maxBatchSize: number; now?: () =>
     pastReuses: new Counter({
       name: "bd3_worker_past_reuses_total",
       help: "Forwards whose batched past was already on the device (DEVICE_PAST), so none was uploaded.",
+      ...common,
+    }),
+    pastPatches: new Counter({
+      name: "bd3_worker_past_patches_total",
+      help: "Forwards whose batched past was patched on the device (DEVICE_PAST): only rewritten slots uploaded.",
       ...common,
     }),
     forwardLatency: new Histogram({
