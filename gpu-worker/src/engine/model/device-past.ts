@@ -18,7 +18,7 @@
  */
 import * as ort from "onnxruntime-node";
 import type { PastPatch } from "../kv/batch-past.ts";
-import type { KvArray, KvDtype } from "../kv/layout.ts";
+import { allocateKv, type KvArray, type KvDtype } from "../kv/layout.ts";
 import type { ExecutionProviderName } from "../types.ts";
 import { encodeOnnxModel, OnnxElementType } from "./onnx-writer.ts";
 
@@ -174,9 +174,8 @@ export class DevicePastCache {
     const { tokensPerSlot } = patch;
     const numRows = patch.slots.length * numLayers * numHeads * tokensPerSlot;
     const indices = new BigInt64Array(numRows * 4);
-    const keyRows = this.dtype === "float16" ? new Uint16Array(numRows * headDim) : new Float32Array(numRows * headDim);
-    const valueRows =
-      this.dtype === "float16" ? new Uint16Array(numRows * headDim) : new Float32Array(numRows * headDim);
+    const keyRows = allocateKv(this.dtype, numRows * headDim);
+    const valueRows = allocateKv(this.dtype, numRows * headDim);
     let next = 0;
     for (const [row, slot] of patch.slots) {
       for (let layer = 0; layer < numLayers; layer++) {

@@ -174,10 +174,11 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   /** The outputs of a forward that commits nothing: logits (and their statistics) only. */
   const withoutPresent = [names.outputs.logits, ...(statsName !== undefined ? [statsName] : [])];
   /** A forward's past goes through the device cache when it has a version and is not empty. */
-  const readsDevicePast = (inputs: ForwardInputs) => inputs.pastVersion !== undefined && inputs.pastLength > 0;
+  const readsDevicePast = (inputs: ForwardInputs): inputs is ForwardInputs & { pastVersion: number } =>
+    inputs.pastVersion !== undefined && inputs.pastLength > 0;
   /** The past feeds of one forward: from the device cache when it holds (or takes) this version. */
   const pastFeeds = async (inputs: ForwardInputs, dims: number[]) => {
-    if (devicePast && inputs.pastVersion !== undefined && readsDevicePast(inputs)) {
+    if (devicePast && readsDevicePast(inputs)) {
       const { pastVersion, pastKey, pastValue, pastPatch } = inputs;
       const tensors = await devicePast.get(pastVersion, pastKey, pastValue, dims, pastPatch ?? null);
       return {
