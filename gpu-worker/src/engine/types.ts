@@ -33,8 +33,8 @@ export interface EngineOptions {
   samplerThreads?: number;
   /**
    * Keep the batched past on the execution provider's device between forwards, uploading it only when it
-   * changes (once per committed block, not once per step), and when only some slots changed (a full window),
-   * patching just those: "auto" (default) = "on" for the WebGPU provider, where the upload dominated the
+   * changes (once per committed block, not once per step), and when only slots of the same rows changed (a
+   * block committed while the window grows or slides), growing and patching it with just those: "auto" (default) = "on" for the WebGPU provider, where the upload dominated the
    * forward; "on" also on the CPU provider (tests: same tokens); "full" = whole uploads, no patches; "off".
    */
   devicePast?: "auto" | "on" | "full" | "off";
@@ -108,7 +108,7 @@ export interface EngineCounters {
   logitRows: number;
   /** Forwards whose past was already on the device (not uploaded again): see EngineOptions.devicePast. */
   pastReuses: number;
-  /** Forwards whose past was patched on the device (only rewritten slots uploaded). */
+  /** Forwards whose past was patched on the device (only written slots uploaded). */
   pastPatches: number;
 }
 

@@ -27,15 +27,22 @@ export interface BatchPastView {
    */
   version: number;
   /**
-   * When this sync only rewrote slots of the same rows at the same P: the version it started from and the
-   * (row, slot) pairs it rewrote, so a device copy of that version can be patched instead of replaced. Null
-   * after any other change (rows, P, cleared) and when nothing changed.
+   * When this sync kept the rows and only rewrote or added slots (a committed block lands in a new slot while
+   * the window grows, or rewrites its oldest slot once it is full): the version it started from, that version's
+   * P and the (row, slot) pairs written, so a device copy of that version can be grown and patched instead of
+   * replaced. Null after any other change (rows joined or left, cleared), from an empty buffer, and when
+   * nothing changed.
    */
   patch: PastPatch | null;
 }
 
 export interface PastPatch {
   baseVersion: number;
+  /**
+   * P of the base version in tokens (<= this version's). Columns from there on are new: padding except where a
+   * written slot lands, so a copy of the base grown with zeros and then patched holds every unmasked column.
+   */
+  basePastLength: number;
   /** [row, slot] pairs; a slot is `tokensPerSlot` tokens of every (layer, head). */
   slots: [number, number][];
   tokensPerSlot: number;
@@ -92,8 +99,9 @@ export class BatchPast {
         }
       });
     }
-    const isSlotsOnly = sameRows && slotsBefore === this.numSlots && rewritten.length > 0;
-    if (!sameRows || bytesCopied > 0 || slotsBefore !== this.numSlots) this.version = nextVersion();
+    const isChanged = !sameRows || bytesCopied > 0 || slotsBefore !== this.numSlots;
+    const isPatch = isChanged && sameRows && slotsBefore > 0;
+    if (isChanged) this.version = nextVersion();
     const slotBlocks = new Int32Array(caches.length * this.numSlots).fill(-1);
     caches.forEach((cache, row) => {
       slotBlocks.set(cache.slotBlocks.subarray(0, cache.highWaterSlots), row * this.numSlots);
@@ -107,8 +115,13 @@ export class BatchPast {
       slotBlocks,
       bytesCopied,
       version: this.version,
-      patch: isSlotsOnly
-        ? { baseVersion: versionBefore, slots: rewritten, tokensPerSlot: this.layout.blockSize }
+      patch: isPatch
+        ? {
+            baseVersion: versionBefore,
+            basePastLength: slotsBefore * this.layout.blockSize,
+            slots: rewritten,
+            tokensPerSlot: this.layout.blockSize,
+          }
         : null,
     };
   }

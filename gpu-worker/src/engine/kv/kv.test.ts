@@ -158,14 +158,57 @@ describe("batched past", () => {
     expect(past.sync([first, second]).patch).toBeNull(); // nothing changed
     second.appendFromPresent(2, presentFor(2), 0, 0); // the window slides: slot 0 of row 1 rewritten, P kept
     const slid = past.sync([first, second]);
-    expect(slid.patch).toEqual({ baseVersion: start.version, slots: [[1, 0]], tokensPerSlot: layout.blockSize });
+    expect(slid.patch).toEqual({
+      baseVersion: start.version,
+      basePastLength: 2 * layout.blockSize,
+      slots: [[1, 0]],
+      tokensPerSlot: layout.blockSize,
+    });
     expect(slid.version).not.toBe(start.version);
+    expect(past.sync([second]).patch).toBeNull(); // a row left
+  });
+
+  it("describes a window that grew by a block as a patch that adds that slot to the smaller version", () => {
     const grown = new SequenceKvCache(layout, 3);
+    const short = new SequenceKvCache(layout, 3);
     grown.appendFromPresent(0, presentFor(0), 0, 0);
-    const other = new BatchPast(layout);
-    other.sync([grown]);
-    grown.appendFromPresent(1, presentFor(1), 0, 0); // P grows: not a patch
-    expect(other.sync([grown]).patch).toBeNull();
+    short.appendFromPresent(0, presentFor(5), 0, 0);
+    const past = new BatchPast(layout);
+    const before = past.sync([grown, short]);
+    const baseKey = Array.from(before.key); // the view is reused: copy the base version now
+    grown.appendFromPresent(1, presentFor(1), 0, 0); // P grows to 2 slots; the short row's slot 1 is padding
+    const after = past.sync([grown, short]);
+    expect(after.patch).toEqual({
+      baseVersion: before.version,
+      basePastLength: layout.blockSize,
+      slots: [[0, 1]],
+      tokensPerSlot: layout.blockSize,
+    });
+    expect(Array.from(after.slotBlocks)).toEqual([0, 1, 0, -1]);
+    // Base columns kept in place, the new slot where the patch says: the device copy can be rebuilt from them.
+    const { numLayers, numHeads, headDim, blockSize } = layout;
+    const run = (buffer: ArrayLike<number>, pastLength: number, layer: number, row: number, head: number) => {
+      const start = ((layer * 2 + row) * numHeads + head) * pastLength * headDim;
+      return Array.from({ length: pastLength * headDim }, (_, i) => buffer[start + i] as number);
+    };
+    for (let layer = 0; layer < numLayers; layer++) {
+      for (let row = 0; row < 2; row++) {
+        for (let head = 0; head < numHeads; head++) {
+          const old = run(baseKey, blockSize, layer, row, head);
+          const now = run(after.key, 2 * blockSize, layer, row, head);
+          expect(now.slice(0, blockSize * headDim)).toEqual(old);
+          if (row === 0)
+            expect(now.slice(blockSize * headDim)).toEqual(
+              Array.from(
+                grown.key.subarray(
+                  grown.offsetOf(layer, head, 1),
+                  grown.offsetOf(layer, head, 1) + blockSize * headDim,
+                ),
+              ),
+            );
+        }
+      }
+    }
   });
 });
 

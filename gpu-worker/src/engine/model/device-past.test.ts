@@ -32,7 +32,47 @@ describe("past upload graph (onnx-writer)", () => {
   });
 });
 
+/** A patch of DIMS that rewrote token 1 (a slot of one token) of row 0 at the same P. */
+function slotPatch(baseVersion: number) {
+  return { baseVersion, basePastLength: DIMS[3] as number, slots: [[0, 1]] as [number, number][], tokensPerSlot: 1 };
+}
+
 describe("device past cache (on the CPU provider)", () => {
+  it("grows a version by new slots on the device: old columns kept, written slots uploaded, the rest zeros", async () => {
+    // Base [L=2, B=2, H=1, P=2, D=3] grows to P=4 tokens (slots of two tokens): row 0 gains slot 1, row 1 none.
+    const [numLayers, batchSize, numHeads, headDim, slotTokens] = [2, 2, 1, 3, 2];
+    const index = (pastLength: number, layer: number, row: number, token: number) =>
+      (((layer * batchSize + row) * numHeads + 0) * pastLength + token) * headDim;
+    const base = Float32Array.from({ length: numLayers * batchSize * 2 * headDim }, (_, i) => i + 1);
+    const cache = await DevicePastCache.create("cpu", "float32");
+    await cache.get(1, base, base, [numLayers, batchSize, numHeads, 2, headDim]);
+    // The host buffer at P=4: base columns moved to their new offsets, row 0's slot 1 written, row 1's junk.
+    const grownDims = [numLayers, batchSize, numHeads, 4, headDim];
+    const host = new Float32Array(numLayers * batchSize * 4 * headDim).fill(-5);
+    const expected = new Float32Array(host.length);
+    for (let layer = 0; layer < numLayers; layer++) {
+      for (let row = 0; row < batchSize; row++) {
+        const old = base.subarray(index(2, layer, row, 0), index(2, layer, row, 2));
+        host.set(old, index(4, layer, row, 0));
+        expected.set(old, index(4, layer, row, 0));
+      }
+      const written = Float32Array.from({ length: slotTokens * headDim }, (_, i) => 100 * (layer + 1) + i);
+      host.set(written, index(4, layer, 0, 2));
+      expected.set(written, index(4, layer, 0, 2));
+    }
+    const patch = { baseVersion: 1, basePastLength: 2, slots: [[0, 1]] as [number, number][], tokensPerSlot: 2 };
+    const grown = await cache.get(2, host, host, grownDims, patch);
+    expect(grown.source).toBe("patched");
+    expect(grown.key.dims).toEqual(grownDims);
+    expect(Array.from(grown.key.data as Float32Array)).toEqual(Array.from(expected));
+    expect(Array.from(grown.value.data as Float32Array)).toEqual(Array.from(expected));
+    // A patch whose stated base P does not match the held base is uploaded whole instead.
+    await cache.get(3, base, base, [numLayers, batchSize, numHeads, 2, headDim]);
+    const mismatched = await cache.get(4, host, host, grownDims, { ...patch, baseVersion: 3, basePastLength: 1 });
+    expect(mismatched.source).toBe("uploaded");
+    await cache.close();
+  });
+
   it("patches a version that differs by rewritten slots, uploading only those slots", async () => {
     // [L=2, B=1, H=2, P=3 tokens... ] with slots of one token: DIMS = [2, 1, 2, 3, 4]
     const cache = await DevicePastCache.create("cpu", "float32");
@@ -46,22 +86,18 @@ describe("device past cache (on the CPU provider)", () => {
       key.fill(-7, at, at + headDim);
       value.fill(-9, at, at + headDim);
     }
-    const patched = await cache.get(2, key, value, DIMS, { baseVersion: 1, slots: [[0, 1]], tokensPerSlot: 1 });
+    const patched = await cache.get(2, key, value, DIMS, slotPatch(1));
     expect(patched.source).toBe("patched");
-    // 4 rows of (layer, head): int64 indices [4, 4] + two [4, 4] float32 row blocks
-    expect(patched.uploadedBytes).toBe(4 * 4 * 8 + 2 * 4 * 4 * 4);
+    // 4 rows of (layer, head): int64 pads [10] + int64 indices [4, 4] + two [4, 4] float32 row blocks
+    expect(patched.uploadedBytes).toBe(10 * 8 + 4 * 4 * 8 + 2 * 4 * 4 * 4);
     expect(Array.from(patched.key.data as Float32Array)).toEqual(Array.from(key));
     expect(Array.from(patched.value.data as Float32Array)).toEqual(Array.from(value));
     // A patch whose base is not held is uploaded whole; "full" caches never patch.
-    expect((await cache.get(3, key, value, DIMS, { baseVersion: 99, slots: [[0, 1]], tokensPerSlot: 1 })).source).toBe(
-      "uploaded",
-    );
+    expect((await cache.get(3, key, value, DIMS, slotPatch(99))).source).toBe("uploaded");
     await cache.close();
     const whole = await DevicePastCache.create("cpu", "float32", { patches: false });
     await whole.get(1, key, value, DIMS);
-    expect((await whole.get(2, key, value, DIMS, { baseVersion: 1, slots: [[0, 1]], tokensPerSlot: 1 })).source).toBe(
-      "uploaded",
-    );
+    expect((await whole.get(2, key, value, DIMS, slotPatch(1))).source).toBe("uploaded");
     await whole.close();
   });
 

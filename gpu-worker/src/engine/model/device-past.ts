@@ -6,9 +6,12 @@
  * is uploaded once, through a helper session (an Identity graph built by onnx-writer.ts) whose outputs stay on
  * the device, and those device tensors are fed to the denoiser until the version changes.
  *
- * When a version differs from one already on the device only by some rewritten slots (BatchPast's `patch`: at
- * a full window P stays constant and each row rewrites one slot per block), the device copy is patched instead:
- * a second helper graph (ScatterND) uploads just those slots' keys and values, about 1/64 of a full window.
+ * When a version differs from one already on the device only by written slots of the same rows (BatchPast's
+ * `patch`: while the window grows each committed block lands in a new slot and P grows by a block; once it is
+ * full P stays constant and each row rewrites its oldest slot), the device copy is patched instead: a second
+ * helper graph pads the copy to the new P (Pad, zeros: those columns are padding the mask hides unless a written
+ * slot lands there) and writes those slots (ScatterND), uploading one block per row instead of the whole window
+ * (about 1/64 of a full one). So after a row joins, its document's past crosses to the device once.
  *
  * State: up to MAX_CACHED_PASTS uploaded pasts, keyed by BatchPast's version (the engine alternates a prefill
  * and a decode buffer), each holding two device tensors. Lifecycle: created with the runner; entries are
@@ -25,6 +28,9 @@ import { encodeOnnxModel, OnnxElementType } from "./onnx-writer.ts";
 /** One for the prefill buffer, one for the decode buffer. */
 const MAX_CACHED_PASTS = 2;
 const PAST_DIMS = ["layers", "batch", "heads", "past", "head_dim"] as const;
+const GROWN_PAST_DIMS = ["layers", "batch", "heads", "grown_past", "head_dim"] as const;
+/** Pad's `pads` holds a begin and an end per axis of [L, B, H, P, D]; P's end is at this index. */
+const PADS_PAST_END = PAST_DIMS.length + PAST_DIMS.indexOf("past");
 
 export interface DevicePastTensors {
   key: ort.Tensor;
@@ -58,28 +64,34 @@ export function pastUploadGraph(dtype: KvDtype): Uint8Array {
 }
 
 /**
- * The ScatterND graph that patches a past pair on the device: inputs key/value [L, B, H, P, D], indices [N, 4]
- * (layer, row, head, token) and key_rows/value_rows [N, D]; outputs key_out/value_out.
+ * The graph that grows and patches a past pair on the device: inputs key/value [L, B, H, P, D], pads [10]
+ * (Pad's layout: the begin then the end of each axis; only the end of P is non-zero, by how much P grew),
+ * indices [N, 4] (layer, row, head, token) and key_rows/value_rows [N, D]; outputs key_out/value_out
+ * [L, B, H, P', D].
  */
 export function pastPatchGraph(dtype: KvDtype): Uint8Array {
   const elementType = OnnxElementType[dtype];
   const past = (name: string) => ({ name, elementType, dims: PAST_DIMS });
   const rows = (name: string) => ({ name, elementType, dims: ["rows", "head_dim"] });
+  const grown = (name: string) => ({ name, elementType, dims: GROWN_PAST_DIMS });
   return encodeOnnxModel({
     name: "bd3_past_patch",
     opset: 17,
     nodes: [
-      { opType: "ScatterND", inputs: ["key", "indices", "key_rows"], outputs: ["key_out"] },
-      { opType: "ScatterND", inputs: ["value", "indices", "value_rows"], outputs: ["value_out"] },
+      { opType: "Pad", inputs: ["key", "pads"], outputs: ["key_grown"] },
+      { opType: "Pad", inputs: ["value", "pads"], outputs: ["value_grown"] },
+      { opType: "ScatterND", inputs: ["key_grown", "indices", "key_rows"], outputs: ["key_out"] },
+      { opType: "ScatterND", inputs: ["value_grown", "indices", "value_rows"], outputs: ["value_out"] },
     ],
     inputs: [
       past("key"),
       past("value"),
+      { name: "pads", elementType: OnnxElementType.int64, dims: ["pads"] },
       { name: "indices", elementType: OnnxElementType.int64, dims: ["rows", "index"] },
       rows("key_rows"),
       rows("value_rows"),
     ],
-    outputs: [past("key_out"), past("value_out")],
+    outputs: [grown("key_out"), grown("value_out")],
   });
 }
 
@@ -120,8 +132,8 @@ export class DevicePastCache {
   }
 
   /**
-   * The device tensors of past `version` ([L, B, H, P, D]): as they are if already there, else patched from
-   * `patch.baseVersion` when that one is, else uploaded whole from `key` / `value` (which hold `version`).
+   * The device tensors of past `version` ([L, B, H, P, D]): as they are if already there, else grown and patched
+   * from `patch.baseVersion` when that one is, else uploaded whole from `key` / `value` (which hold `version`).
    */
   async get(
     version: number,
@@ -136,7 +148,15 @@ export class DevicePastCache {
       this.entries = [...this.entries.filter((entry) => entry !== cached), cached];
       return { key: cached.key, value: cached.value, uploadedBytes: 0, source: "cached" };
     }
-    const base = patch ? this.entries.find((entry) => entry.version === patch.baseVersion) : undefined;
+    // A base of another shape than the patch describes (never expected) is not patched: it is replaced.
+    const base = patch
+      ? this.entries.find(
+          (entry) =>
+            entry.version === patch.baseVersion &&
+            entry.key.dims[1] === dims[1] &&
+            entry.key.dims[3] === patch.basePastLength,
+        )
+      : undefined;
     if (base && patch && this.patchSession) {
       try {
         return await this.patchEntry(base, version, key, value, dims, patch, this.patchSession);
@@ -160,7 +180,7 @@ export class DevicePastCache {
     await this.patchSession?.release();
   }
 
-  /** Writes the patch's slots (read from the host `key` / `value`) into a copy of `base` on the device. */
+  /** Writes the patch's slots (read from the host `key` / `value`) into a copy of `base` grown to P. */
   private async patchEntry(
     base: CachedPast,
     version: number,
@@ -194,9 +214,12 @@ export class DevicePastCache {
         }
       }
     }
+    const pads = new BigInt64Array(2 * PAST_DIMS.length);
+    pads[PADS_PAST_END] = BigInt(pastLength - patch.basePastLength);
     const results = await patchSession.run({
       key: base.key,
       value: base.value,
+      pads: new ort.Tensor("int64", pads, [pads.length]),
       indices: new ort.Tensor("int64", indices, [numRows, 4]),
       key_rows: new ort.Tensor(this.dtype, keyRows, [numRows, headDim]),
       value_rows: new ort.Tensor(this.dtype, valueRows, [numRows, headDim]),
@@ -205,7 +228,7 @@ export class DevicePastCache {
     this.entries = this.entries.filter((entry) => entry !== base);
     disposeEntry(base);
     const entry = this.remember(version, results);
-    const uploadedBytes = indices.byteLength + keyRows.byteLength + valueRows.byteLength;
+    const uploadedBytes = pads.byteLength + indices.byteLength + keyRows.byteLength + valueRows.byteLength;
     return { key: entry.key, value: entry.value, uploadedBytes, source: "patched" };
   }
 

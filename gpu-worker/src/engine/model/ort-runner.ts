@@ -33,7 +33,7 @@ export interface OrtRunnerOptions {
   warmupRuns?: number;
   /**
    * Keep the past on the device between forwards: "auto" (default) = "on" for the WebGPU provider only;
-   * "on" patches versions that differ by rewritten slots; "full" always uploads whole versions; "off".
+   * "on" grows and patches versions that differ by written slots of the same rows; "full" always uploads whole versions; "off".
    */
   devicePast?: DevicePastMode;
 }

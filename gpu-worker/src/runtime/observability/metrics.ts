@@ -82,7 +82,7 @@ export function createWorkerMetrics(options: { maxBatchSize: number; now?: () =>
     }),
     pastPatches: new Counter({
       name: "bd3_worker_past_patches_total",
-      help: "Forwards whose batched past was patched on the device (DEVICE_PAST): only rewritten slots uploaded.",
+      help: "Forwards whose batched past was patched on the device (DEVICE_PAST): only the slots written since uploaded.",
       ...common,
     }),
     forwardLatency: new Histogram({
