@@ -10,7 +10,7 @@
 #        hitting, per-block time at the start and with a full window) -> released fp16 first hitting / ddpm /
 #        confidence at batch 1, 4, 8 (the fewer-forward goals) -> released fp16 with the past uploaded every
 #        forward (--device-past off: what keeping it on the GPU gains) and with whole uploads only (--device-past
-#        full: what patching a full window's rewritten slots gains) -> released fp32 -> demo fp16
+#        full: what growing and patching it by the committed slots gains) -> released fp32 -> demo fp16
 #   d    WebGPU: bare session.run (released fp32, then fp16; batch 1/8, past 0/1008; outputs on the GPU; profile)
 #   c    CPU EP, $(nproc) threads: demo fp32, released fp32, bare session.run
 # A failed step never stops the script; a WebGPU probe that fails is reported (its exact error in the summary)
@@ -177,7 +177,7 @@ RELEASED_PLAN=pos:start,pos:full,tput:first_hitting:8,tput:first_hitting:1
 # the fewer-forward goals (ddpm / confidence with L'/4 steps against first hitting at the same batch)
 RELEASED_FEWER_PLAN=tput:first_hitting:1,tput:ddpm:1,tput:confidence:1,tput:first_hitting:4,tput:ddpm:4,tput:confidence:4,tput:first_hitting:8,tput:ddpm:8,tput:confidence:8
 # the same points with the past uploaded every forward, or in whole versions only (the engine keeps it on the GPU
-# and patches rewritten slots by default): what each part gains
+# and grows and patches it by the committed slots by default): what each part gains
 RELEASED_HOSTPAST_PLAN=pos:full,tput:first_hitting:8,tput:ddpm:8
 DEMO_OPTS=(--blocks 4 --min-seconds 1)
 RELEASED_OPTS=(--blocks 2 --position-blocks 2 --min-seconds 1.5)
