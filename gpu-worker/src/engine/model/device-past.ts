@@ -17,7 +17,9 @@
  * and a decode buffer), each holding two device tensors. Lifecycle: created with the runner; entries are
  * disposed when evicted, replaced by a patched version, and on close. Trade-off: one extra session.run per
  * change of the past, and device memory for up to two batched pasts besides what the denoiser allocates (three
- * while a patch runs). A patch that fails is reported once and patching stops; whole uploads go on.
+ * while a patch runs). On a device the helpers must run there entirely (CPU fallback is refused: a node on the
+ * CPU would copy the whole past down and up). A patch graph that cannot be created or fails is reported once
+ * and patching stops; whole uploads go on.
  */
 import * as ort from "onnxruntime-node";
 import type { PastPatch } from "../kv/batch-past.ts";
@@ -98,7 +100,7 @@ export function pastPatchGraph(dtype: KvDtype): Uint8Array {
 export interface DevicePastOptions {
   /** Patch versions that differ by rewritten slots (default true); false: always upload whole versions. */
   patches?: boolean;
-  /** Told once if patching fails and is switched off. */
+  /** Told once if patching cannot start or fails, and is switched off. */
   onPatchFailure?: (error: Error) => void;
 }
 
@@ -123,12 +125,29 @@ export class DevicePastCache {
   ): Promise<DevicePastCache> {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
-      ...(provider === "cpu" ? {} : { preferredOutputLocation: "gpu-buffer" as const }),
+      // On a device, a helper node the provider cannot run would be placed on the CPU, copying the whole past
+      // down and up again: worse than not keeping it there. Refusing here makes the runner log it and go on
+      // without the device past (or without patches).
+      ...(provider === "cpu"
+        ? {}
+        : {
+            preferredOutputLocation: "gpu-buffer" as const,
+            extra: { session: { disable_cpu_ep_fallback: "1" } },
+          }),
     };
     const session = await ort.InferenceSession.create(pastUploadGraph(dtype), sessionOptions);
-    const patchSession =
-      options.patches === false ? null : await ort.InferenceSession.create(pastPatchGraph(dtype), sessionOptions);
-    return new DevicePastCache(session, patchSession, dtype, options.onPatchFailure ?? (() => {}));
+    const onPatchFailure = options.onPatchFailure ?? (() => {});
+    let patchSession: ort.InferenceSession | null = null;
+    if (options.patches !== false) {
+      // Without patches the device past still saves an upload per denoising step: go on with whole uploads.
+      patchSession = await ort.InferenceSession.create(pastPatchGraph(dtype), sessionOptions).catch(
+        (error: unknown) => {
+          onPatchFailure(error as Error);
+          return null;
+        },
+      );
+    }
+    return new DevicePastCache(session, patchSession, dtype, onPatchFailure);
   }
 
   /**
