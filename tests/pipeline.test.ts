@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { isWebgpuRequired, webgpuUnavailableReason } from "../gpu-worker/test/engine/support/webgpu.ts";
 import { useStackFixture } from "./support/hooks.ts";
 import { createJob, getBlocks, uninterruptedText, waitForEmptyQueues, waitForJob } from "./support/stack.ts";
 
 const fixture = useStackFixture({ slowEdge: false });
+
+/** On a GPU, or on Mesa's software Vulkan driver (CI installs it and requires the WebGPU test to run). */
+const webgpuUnavailable = await webgpuUnavailableReason();
 
 describe("a job through the whole stack", () => {
   it("is received, its blocks appended in order, finished, and its message deleted", async () => {
@@ -42,4 +46,22 @@ describe("a job through the whole stack", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${worker.worker.healthPort}/metrics`)).text();
     expect(metrics).toMatch(/bd3_worker_past_reuses_total [1-9]/);
   });
+
+  it.skipIf(webgpuUnavailable !== null && !isWebgpuRequired)(
+    "runs jobs on the WebGPU execution provider with the CPU's text, the past grown and patched on the device",
+    async () => {
+      expect(webgpuUnavailable).toBeNull();
+      const worker = await fixture.startInProcessWorker({ EXECUTION_PROVIDERS: "webgpu", MAX_BATCH_SIZE: "2" });
+      const jobs = await Promise.all([4, 5].map((seed) => createJob("And the earth", { max_tokens: 48, seed })));
+      const done = await Promise.all(
+        jobs.map((job) => waitForJob(job.id, (view) => view.status === "succeeded", `job ${job.id} to succeed`)),
+      );
+      for (const view of done) expect(view.text).toBe(await uninterruptedText("And the earth", view.params));
+      await waitForEmptyQueues();
+      const metrics = await (await fetch(`http://127.0.0.1:${worker.worker.healthPort}/metrics`)).text();
+      // DEVICE_PAST=auto is on for WebGPU: the past is reused across steps and patched as blocks are committed.
+      expect(metrics).toMatch(/bd3_worker_past_reuses_total [1-9]/);
+      expect(metrics).toMatch(/bd3_worker_past_patches_total [1-9]/);
+    },
+  );
 });
