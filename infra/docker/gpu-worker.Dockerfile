@@ -4,8 +4,10 @@
 # this file):
 #   docker build -f infra/docker/gpu-worker.Dockerfile -t bd3-gpu-worker .
 #   docker run --gpus all --env-file worker.env bd3-gpu-worker
-# The entrypoint is `npm run worker`'s (tsx gpu-worker/src/runtime/main.ts); the same image runs on the CPU
-# EP when no GPU is visible (EXECUTION_PROVIDERS=cuda,cpu falls back and logs it).
+# The entrypoint is `npm run worker`'s (tsx gpu-worker/src/runtime/main.ts). Execution providers in order
+# (EXECUTION_PROVIDERS=cuda,webgpu,cpu, each fallback logged): CUDA; then WebGPU (onnxruntime's bundled Dawn
+# over the NVIDIA Vulkan driver, the provider this project has measured on an H200); the CPU where no GPU is
+# visible.
 
 ARG NODE_VERSION=20.20.2
 # onnxruntime-node 1.30.0's linux/x64 CUDA EP (NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0) is built for
@@ -39,6 +41,11 @@ RUN npm ci --workspace gpu-worker --workspace shared --include-workspace-root --
 FROM ${CUDA_IMAGE} AS runtime
 ARG MODEL
 COPY --from=node-base /usr/local/bin/node /usr/local/bin/node
+# The WebGPU provider needs the Vulkan loader, and the NVIDIA Vulkan driver that the container toolkit mounts
+# (with the "graphics" capability below) needs glvnd's dispatch libraries.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libvulkan1 libglvnd0 libegl1 \
+ && rm -rf /var/lib/apt/lists/*
 # A fixed non-root uid so volume permissions and pod security policies can name it.
 RUN groupadd --gid 10001 worker && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin worker
 WORKDIR /app
@@ -51,7 +58,8 @@ COPY gpu-worker/src gpu-worker/src
 COPY models/${MODEL}/ models/${MODEL}/
 ENV NODE_ENV=production \
     MODEL_DIR=/app/models/${MODEL} \
-    EXECUTION_PROVIDERS=cuda,cpu \
+    EXECUTION_PROVIDERS=cuda,webgpu,cpu \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics \
     METRICS_PORT=9464
 USER 10001:10001
 EXPOSE 9464

@@ -50,7 +50,7 @@ describe("bd3 stack", () => {
           StopTimeout: STOP_TIMEOUT_SECONDS,
           HealthCheck: Match.objectLike({ Command: Match.arrayWith(["CMD", "node"]) }),
           Environment: Match.arrayWith([
-            { Name: "EXECUTION_PROVIDERS", Value: "cuda,cpu" },
+            { Name: "EXECUTION_PROVIDERS", Value: "cuda,webgpu,cpu" },
             { Name: "MAX_RECEIVE_COUNT", Value: "4" },
             { Name: "SHUTDOWN_GRACE_SECONDS", Value: String(SHUTDOWN_GRACE_SECONDS) },
           ]),

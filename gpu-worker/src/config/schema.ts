@@ -47,7 +47,7 @@ export const WorkerEnvSchema = z
     /** Model name jobs must ask for; default: the manifest's `name`. One queue per model. */
     MODEL_NAME: z.string().min(1).max(64).optional(),
     MODEL_DTYPE: z.enum(["float32", "float16"]).optional(),
-    /** Comma-separated, in preference order, e.g. `cuda,cpu`. */
+    /** Comma-separated, in preference order, e.g. `cuda,webgpu,cpu`. */
     EXECUTION_PROVIDERS: z
       .string()
       .default("cpu")

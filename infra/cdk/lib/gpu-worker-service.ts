@@ -106,7 +106,7 @@ export class GpuWorkerService extends Construct {
         SQS_ENDPOINT: `https://sqs.${stack.region}.${stack.urlSuffix}`,
         AWS_REGION: stack.region,
         EDGE_URL: props.edgeUrl,
-        EXECUTION_PROVIDERS: "cuda,cpu",
+        EXECUTION_PROVIDERS: "cuda,webgpu,cpu",
         MAX_BATCH_SIZE: String(maxBatchSize),
         MAX_RECEIVE_COUNT: String(props.queues.maxReceiveCount),
         VISIBILITY_TIMEOUT_SECONDS: "120",
