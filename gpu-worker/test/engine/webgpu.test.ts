@@ -104,11 +104,13 @@ describe.skipIf(unavailable !== null && !isWebgpuRequired)("on the WebGPU execut
     },
   );
 
-  it.skipIf(!packageExists(TINY_PACKAGE_DIR))(
-    "gives the same tokens with the device past on, in whole uploads and off, each sending fewer bytes",
-    async () => {
+  it.skipIf(!packageExists(TINY_PACKAGE_DIR)).each(["float32", "float16"] as const)(
+    "gives the same %s tokens with the device past on, in whole uploads and off, each sending fewer bytes",
+    async (dtype) => {
       const runs = await Promise.all(
-        (["off", "full", "on"] as const).map((devicePast) => generate({ executionProviders: ["webgpu"], devicePast })),
+        (["off", "full", "on"] as const).map((devicePast) =>
+          generate({ executionProviders: ["webgpu"], devicePast, dtype }),
+        ),
       );
       const [off, full, on] = runs as [(typeof runs)[0], (typeof runs)[0], (typeof runs)[0]];
       expect(full.tokens).toEqual(off.tokens);
