@@ -9,6 +9,8 @@ import * as ort from "onnxruntime-node";
 import { pastUploadGraph } from "../../../src/engine/model/device-past.ts";
 
 const workerRoot = fileURLToPath(new URL("../../../", import.meta.url));
+/** ORT colours its warnings on a terminal-less stderr too (ESC [ ... m). */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
 /** Null when a WebGPU session can be created here, else why not. */
 export async function webgpuUnavailableReason(): Promise<string | null> {
@@ -53,7 +55,7 @@ export function webgpuPlacement(graphPath: string): NodePlacement {
   const copiedFromHost: string[] = [];
   const reportedCounts: Record<string, number> = {};
   let provider: string | null = null;
-  for (const line of child.stderr.split("\n")) {
+  for (const line of child.stderr.replace(ANSI_COLOUR, "").split("\n")) {
     const copy = /Add (MemcpyFromHost after|MemcpyToHost before) (\S+) for/.exec(line);
     if (copy) (copy[1]?.startsWith("MemcpyToHost") ? copiedToHost : copiedFromHost).push(copy[2] as string);
     const header = /Node\(s\) placed on \[(\w+)\]\. Number of nodes: (\d+)/.exec(line);
@@ -63,7 +65,7 @@ export function webgpuPlacement(graphPath: string): NodePlacement {
       reportedCounts[provider] = Number(header[2]);
       continue;
     }
-    const node = /VerifyEachNodeIsAssignedToAnEp\] {3}(.+?)(?:\x1b\[m)?$/.exec(line);
+    const node = /VerifyEachNodeIsAssignedToAnEp\] {3}(.+)$/.exec(line);
     if (node && provider) nodesByProvider[provider]?.push(node[1] as string);
   }
   const counts = Object.fromEntries(Object.entries(nodesByProvider).map(([name, nodes]) => [name, nodes.length]));
