@@ -45,8 +45,9 @@ def main(argv=None) -> int:
     cfg.validate("arguments")
     out = os.path.abspath(args.out)
     ckpt = out + ".ckpt"
-    # bump "exporter" when export changes (3: logit_index; 4: flat logit_index [M] and the logit_stats output)
-    stamp = {"config": cfg.to_json_dict(), "seed": args.seed, "dtypes": args.dtypes, "exporter": 4}
+    # bump "exporter" when export changes (3: logit_index; 4: flat logit_index [M] and the logit_stats output;
+    # 5: FastGelu, q and k rotated together, attention scale folded into W_qkv)
+    stamp = {"config": cfg.to_json_dict(), "seed": args.seed, "dtypes": args.dtypes, "exporter": 5}
     stamp_path = os.path.join(out, ".random_package.json")
     old = json.load(open(stamp_path)) if os.path.isfile(stamp_path) else None
     if not args.force and old == stamp:
