@@ -78,6 +78,19 @@ def test_graph_io_signature(package):
     assert os.path.getsize(os.path.join(package, "model.fp16.onnx")) < 0.6 * os.path.getsize(os.path.join(package, "model.onnx"))
 
 
+def test_graph_has_one_fastgelu_and_one_rotary_per_layer(package, small_model):
+    """The launch-count folds: the MLP's bias + GELU is one contrib FastGelu (no spelled-out tanh), q and k share
+    one rotary (one Neg per layer), and no separate multiply scales the queries."""
+    for graph in ("model.onnx", "model.fp16.onnx"):
+        m = onnx.load(os.path.join(package, graph))
+        ops = [(n.domain, n.op_type) for n in m.graph.node]
+        layers = small_model.config.n_blocks
+        assert ops.count(("com.microsoft", "FastGelu")) == layers
+        assert ("", "Tanh") not in ops
+        assert ops.count(("", "Neg")) == layers
+        assert {(o.domain, o.version) for o in m.opset_import} >= {("", 17), ("com.microsoft", 1)}
+
+
 def test_step_matches_training_pass(small_model):
     """The KV-cached step on x_t block b with the clean blocks < b as past equals the training pass's x_t logits."""
     torch.manual_seed(5)
