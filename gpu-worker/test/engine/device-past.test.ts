@@ -2,31 +2,11 @@ import { describe, expect, it, vi } from "vitest";
 import { DevicePastCache } from "../../src/engine/model/device-past.ts";
 import type { EngineOptions } from "../../src/engine/types.ts";
 import { packageExists, TINY_PACKAGE_DIR } from "./support/packages.ts";
-import { drain, params, tinyEngine, tokensOf } from "./support/run.ts";
+import { drain, generateBatch, mixedBatchRequests, params, tinyEngine, tokensOf } from "./support/run.ts";
 
-/** Five requests through two batch slots: rows join and leave, windows grow, prefill and decode alternate. */
-async function generate(devicePast: EngineOptions["devicePast"], logger?: EngineOptions["logger"]) {
-  const engine = await tinyEngine({ devicePast, maxBatchSize: 2, samplerThreads: 0, ...(logger ? { logger } : {}) });
-  const requests = [
-    { requestId: "fh", prompt: "Hello there", params: params({ seed: 1, max_tokens: 45 }) },
-    {
-      requestId: "ddpm",
-      prompt: "In",
-      params: params({ seed: 2, max_tokens: 30, strategy: "ddpm", steps_per_block: 2 }),
-    },
-    {
-      requestId: "conf",
-      prompt: "A longer prompt that takes a few prefill chunks",
-      params: params({ seed: 3, max_tokens: 25, strategy: "confidence", steps_per_block: 1 }),
-    },
-    { requestId: "greedy", prompt: "xyz", params: params({ seed: 4, max_tokens: 20, temperature: 0 }) },
-    { requestId: "late", prompt: "Z", params: params({ seed: 5, max_tokens: 12 }) },
-  ];
-  for (const request of requests) engine.addRequest(request);
-  const blocks = await drain(engine);
-  const { counters } = engine.stats();
-  await engine.close();
-  return { tokens: Object.fromEntries([...blocks].map(([id, list]) => [id, tokensOf(list)])), counters };
+/** The mixed batch (rows join and leave, windows grow, prefill and decode alternate) with one device past mode. */
+function generate(devicePast: EngineOptions["devicePast"], logger?: EngineOptions["logger"]) {
+  return generateBatch(mixedBatchRequests(), { devicePast, ...(logger ? { logger } : {}) });
 }
 
 describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("device past", () => {

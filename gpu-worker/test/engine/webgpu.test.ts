@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DevicePastCache, pastUploadGraph } from "../../src/engine/model/device-past.ts";
 import type { EngineOptions } from "../../src/engine/types.ts";
 import { packageExists, TINY_PACKAGE_DIR } from "./support/packages.ts";
-import { drain, params, tinyEngine, tokensOf } from "./support/run.ts";
+import { generateBatch, mixedBatchRequests } from "./support/run.ts";
 import { isWebgpuRequired, webgpuPlacement, webgpuUnavailableReason } from "./support/webgpu.ts";
 
 const unavailable = await webgpuUnavailableReason();
@@ -21,28 +21,9 @@ async function readBack(key: ort.Tensor, value: ort.Tensor): Promise<[number[], 
   return [Array.from(results.key_out?.data as Float32Array), Array.from(results.value_out?.data as Float32Array)];
 }
 
-/** A mixed batch through two slots: rows join and leave, windows grow and slide, three strategies. */
-async function generate(options: Partial<EngineOptions>) {
-  const engine = await tinyEngine({ maxBatchSize: 2, samplerThreads: 0, ...options });
-  const requests = [
-    { requestId: "fh", prompt: "Hello there", params: params({ seed: 1, max_tokens: 45 }) },
-    {
-      requestId: "ddpm",
-      prompt: "In",
-      params: params({ seed: 2, max_tokens: 30, strategy: "ddpm", steps_per_block: 2 }),
-    },
-    {
-      requestId: "conf",
-      prompt: "A longer prompt that takes a few prefill chunks",
-      params: params({ seed: 3, max_tokens: 25, strategy: "confidence", steps_per_block: 1 }),
-    },
-  ];
-  for (const request of requests) engine.addRequest(request);
-  const blocks = await drain(engine);
-  const { counters } = engine.stats();
-  const provider = engine.executionProvider;
-  await engine.close();
-  return { tokens: Object.fromEntries([...blocks].map(([id, list]) => [id, tokensOf(list)])), counters, provider };
+/** The first three of the mixed batch (three strategies; rows join and leave, windows grow and slide). */
+function generate(options: Partial<EngineOptions>) {
+  return generateBatch(mixedBatchRequests().slice(0, 3), options);
 }
 
 describe.skipIf(unavailable !== null && !isWebgpuRequired)("on the WebGPU execution provider", () => {

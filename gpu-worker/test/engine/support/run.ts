@@ -50,3 +50,36 @@ export async function generateAlone(
 
 export const tokensOf = (blocks: readonly BlockOutput[]) => blocks.flatMap((block) => block.tokenIds);
 export const textOf = (blocks: readonly BlockOutput[]) => blocks.map((block) => block.text).join("");
+
+/**
+ * Requests that exercise batching on the tiny model: three strategies, a prompt of several prefill chunks, a
+ * greedy row and a late short one; through two batch slots rows join and leave and windows grow and slide.
+ */
+export function mixedBatchRequests(): GenerationRequest[] {
+  return [
+    { requestId: "fh", prompt: "Hello there", params: params({ seed: 1, max_tokens: 45 }) },
+    {
+      requestId: "ddpm",
+      prompt: "In",
+      params: params({ seed: 2, max_tokens: 30, strategy: "ddpm", steps_per_block: 2 }),
+    },
+    {
+      requestId: "conf",
+      prompt: "A longer prompt that takes a few prefill chunks",
+      params: params({ seed: 3, max_tokens: 25, strategy: "confidence", steps_per_block: 1 }),
+    },
+    { requestId: "greedy", prompt: "xyz", params: params({ seed: 4, max_tokens: 20, temperature: 0 }) },
+    { requestId: "late", prompt: "Z", params: params({ seed: 5, max_tokens: 12 }) },
+  ];
+}
+
+/** Runs `requests` through one tiny engine with two batch slots; tokens per request, counters, provider. */
+export async function generateBatch(requests: readonly GenerationRequest[], options: Partial<EngineOptions> = {}) {
+  const engine = await tinyEngine({ maxBatchSize: 2, samplerThreads: 0, ...options });
+  for (const request of requests) engine.addRequest(request);
+  const blocks = await drain(engine);
+  const { counters } = engine.stats();
+  const provider = engine.executionProvider;
+  await engine.close();
+  return { tokens: Object.fromEntries([...blocks].map(([id, list]) => [id, tokensOf(list)])), counters, provider };
+}
