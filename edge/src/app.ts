@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env.ts";
+import { devRoutes } from "./dev/dev-routes.ts";
 import { errorHandler, notFoundHandler } from "./errors/error-handler.ts";
 import { apiKeyAuth } from "./middleware/api-key-auth.ts";
 import { configGuard } from "./middleware/config-guard.ts";
@@ -21,5 +22,6 @@ export function createApp() {
   app.route("/v1/generations", generationRoutes());
   app.use("/internal/*", configGuard());
   app.route("/internal/v1/jobs", workerRoutes());
+  app.route("/dev", devRoutes());
   return app;
 }

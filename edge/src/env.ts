@@ -1,3 +1,4 @@
+import type { DevStreamsObject } from "./dev/dev-streams-object.ts";
 import type { JobObject } from "./job/job-object.ts";
 import type { TenantIndex } from "./tenant/tenant-index.ts";
 
@@ -8,6 +9,8 @@ import type { TenantIndex } from "./tenant/tenant-index.ts";
 export interface Env {
   JOBS: DurableObjectNamespace<JobObject>;
   TENANTS: DurableObjectNamespace<TenantIndex>;
+  /** Development only: the generic Durable Streams mount (absent in production). */
+  DEV_STREAMS?: DurableObjectNamespace<DevStreamsObject>;
   /** Workers rate limit binding; absent in some local setups (see middleware/rate-limit.ts). */
   RATE_LIMITER?: RateLimit;
   ENVIRONMENT?: string;
@@ -28,5 +31,6 @@ export interface Env {
   CANCEL_GRACE_SECONDS?: string;
   RETENTION_DAYS?: string;
   SSE_KEEPALIVE_SECONDS?: string;
+  STREAM_LONG_POLL_SECONDS?: string;
   RATE_LIMIT_FALLBACK_PER_MINUTE?: string;
 }

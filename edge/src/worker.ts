@@ -1,6 +1,7 @@
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 
+export { DevStreamsObject } from "./dev/dev-streams-object.ts";
 export { JobObject } from "./job/job-object.ts";
 export { TenantIndex } from "./tenant/tenant-index.ts";
 

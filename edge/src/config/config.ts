@@ -1,6 +1,7 @@
 import { IdSchema } from "@bd3-serve/shared";
 import { z } from "zod";
 import type { Env } from "../env.ts";
+import { STREAM_LONG_POLL_SECONDS_DEFAULT } from "../stream/limits.ts";
 import {
   CANCEL_GRACE_SECONDS_DEFAULT,
   QUEUE_DEADLINE_SECONDS_DEFAULT,
@@ -44,6 +45,8 @@ export interface EdgeConfig {
   cancelGraceMs: number;
   retentionMs: number;
   sseKeepaliveMs: number;
+  /** Stream reads: a long-poll answers 204 after this long with nothing new; SSE keep-alive interval. */
+  streamLongPollMs: number;
   rateLimitFallbackPerMinute: number;
   /** Problems that make the edge refuse requests (names only, never secret values). */
   problems: string[];
@@ -136,6 +139,13 @@ export function readConfig(env: Env): EdgeConfig {
     sseKeepaliveMs:
       positiveNumber(env.SSE_KEEPALIVE_SECONDS, SSE_KEEPALIVE_SECONDS_DEFAULT, "SSE_KEEPALIVE_SECONDS", problems) *
       1_000,
+    streamLongPollMs:
+      positiveNumber(
+        env.STREAM_LONG_POLL_SECONDS,
+        STREAM_LONG_POLL_SECONDS_DEFAULT,
+        "STREAM_LONG_POLL_SECONDS",
+        problems,
+      ) * 1_000,
     rateLimitFallbackPerMinute: positiveNumber(
       env.RATE_LIMIT_FALLBACK_PER_MINUTE,
       RATE_LIMIT_FALLBACK_PER_MINUTE_DEFAULT,

@@ -5,11 +5,14 @@ export const ErrorTypeSchema = z.enum([
   "authentication_error",
   "permission_error",
   "not_found_error",
+  /** The resource existed and is gone for good (a deleted stream, a job past its retention). */
+  "gone_error",
   "conflict_error",
   "idempotency_error",
   "rate_limit_error",
   "payload_too_large_error",
   "unsupported_media_type_error",
+  "method_not_allowed_error",
   "api_error",
 ]);
 export type ErrorType = z.infer<typeof ErrorTypeSchema>;
