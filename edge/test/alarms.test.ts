@@ -1,5 +1,5 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { JobMessageSchema, JobViewSchema } from "@bd3-serve/shared";
+import { ErrorBodySchema, JobMessageSchema, JobViewSchema } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import {
   CANCEL_GRACE_SECONDS_DEFAULT,
@@ -7,6 +7,7 @@ import {
   QUEUE_DEADLINE_SECONDS_DEFAULT,
   RETENTION_DAYS_DEFAULT,
   STALL_TIMEOUT_SECONDS_DEFAULT,
+  TOMBSTONE_MS,
 } from "../src/config/constants.ts";
 import type { JobQueue } from "../src/queue/job-queue.ts";
 import { call, json } from "./helpers/api.ts";
@@ -90,16 +91,45 @@ describe("the job alarm", () => {
     expect((await append(jobId, epoch, 0)).status).toBe(409);
   });
 
-  it("deletes a finished job after the retention period", async () => {
+  it("deletes a finished job's text after its retention period: every read answers 410, then 404", async () => {
     const { stub, jobId } = await createOnManualClock();
     const { epoch } = await lease(jobId);
+    await append(jobId, epoch, 0);
     await finish(jobId, epoch);
     await advanceClock(stub, RETENTION_DAYS_DEFAULT * 86_400_000);
+    await runDurableObjectAlarm(stub);
+    for (const path of ["", "/text", "/text?offset=-1&live=long-poll", "/blocks", "/stream"]) {
+      const response = await call("GET", `/v1/generations/${jobId}${path}`);
+      expect(response.status, path).toBe(410);
+      expect(ErrorBodySchema.parse(await response.json()).error).toMatchObject({
+        type: "gone_error",
+        code: "retention_expired",
+      });
+    }
+    const stored = await runInDurableObject(stub, (_instance, state) => ({
+      blocks: state.storage.sql.exec("SELECT COUNT(*) AS n FROM block_log").one().n,
+      bytes: state.storage.sql.exec("SELECT COUNT(*) AS n FROM ds_chunks").one().n,
+    }));
+    expect(stored).toEqual({ blocks: 0, bytes: 0 });
+    await advanceClock(stub, TOMBSTONE_MS);
     await runDurableObjectAlarm(stub);
     expect((await call("GET", `/v1/generations/${jobId}`)).status).toBe(404);
     const list = await json<{ data: { id: string }[] }>(await call("GET", "/v1/generations?limit=100"));
     expect(list.data.map((job) => job.id)).not.toContain(jobId);
     expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it("keeps a job's text for the retention_days it was created with", async () => {
+    const { stub, jobId } = await createOnManualClock({ prompt: "short-lived", retention_days: 1 });
+    const { epoch } = await lease(jobId);
+    await finish(jobId, epoch);
+    expect(await viewOf(jobId)).toMatchObject({ retention_days: 1 });
+    await advanceClock(stub, 86_400_000 - 1_000);
+    await runDurableObjectAlarm(stub);
+    expect((await call("GET", `/v1/generations/${jobId}`)).status).toBe(200);
+    await advanceClock(stub, 1_000);
+    await runDurableObjectAlarm(stub);
+    expect((await call("GET", `/v1/generations/${jobId}`)).status).toBe(410);
   });
 });
 

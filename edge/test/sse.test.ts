@@ -69,14 +69,14 @@ describe("GET /v1/generations/:id/stream", () => {
     expect(events.map((e) => e.id)).toEqual(["0"]);
   });
 
-  it("forgets a subscriber that went away", async () => {
+  it("forgets a reader that went away (no waiter left behind)", async () => {
     const { job, epoch } = await jobWithBlocks(1, { finished: false });
     const stub = stubOfJob(job.id);
     const { events } = await readSse((await stream(job.id)).body!, (seen) => seen.length > 0);
     expect(events.map((e) => e.id)).toEqual(["0"]);
     await append(job.id, epoch, 1);
     await append(job.id, epoch, 2);
-    expect(await runInDurableObject(stub, (instance) => instance.core.hub.size)).toBe(0);
+    expect(await runInDurableObject(stub, (instance) => instance.core.notifier.waiting("document"))).toBe(0);
   });
 
   it("ends at once with done for a job canceled before any block", async () => {

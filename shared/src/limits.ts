@@ -5,9 +5,13 @@
 
 /** Largest prompt, in UTF-8 bytes (not characters: an emoji is 4 bytes). */
 export const PROMPT_MAX_BYTES = 32_768;
-/** `max_tokens` range: a document may be far longer than the model's context (sliding KV window). */
+/**
+ * `max_tokens` range: a document may be far longer than the model's context (sliding KV window). 2^20 tokens
+ * (~4 MiB of text for a BPE model, up to 64 MiB at the largest blocks) is what the edge's paged storage and
+ * reads are built and tested for.
+ */
 export const MAX_TOKENS_MIN = 1;
-export const MAX_TOKENS_MAX = 131_072;
+export const MAX_TOKENS_MAX = 1_048_576;
 export const MAX_TOKENS_DEFAULT = 1_024;
 /** Temperature 0 means greedy; above 2 the nucleus is noise for every model we serve. */
 export const TEMPERATURE_MIN = 0;
@@ -47,6 +51,20 @@ export const JOB_LIST_LIMIT_DEFAULT = 20;
 export const BLOCK_TOKENS_MAX = BLOCK_SIZE_MAX;
 /** Text of one appended block in UTF-8 bytes: a token decodes to at most a few bytes, BPE merges included. */
 export const BLOCK_TEXT_MAX_BYTES = 64 * 1_024;
+/**
+ * A job view (`GET /v1/generations/:id`) and a terminal webhook carry the text inline up to this many UTF-8
+ * bytes; a longer document is read from `urls.text` (paged, resumable), so no answer holds a whole long
+ * document and no webhook row comes near the 2 MB row cap of Durable Object storage.
+ */
+export const INLINE_TEXT_MAX_BYTES = 1024 * 1024;
+/** `retention_days`: how long the text of a finished job is kept before reads answer 410. */
+export const RETENTION_DAYS_MIN = 1;
+export const RETENTION_DAYS_MAX = 90;
+/**
+ * Blocks in one append of the worker's block stream: every block that piled up while earlier appends were in
+ * flight (the worker's producer also caps a batch at 1 MiB, below the edge's body limit).
+ */
+export const BLOCK_STREAM_BATCH_MAX_BLOCKS = 1_024;
 /** Error messages the worker reports are truncated to this many characters. */
 export const ERROR_MESSAGE_MAX_LENGTH = 2_000;
 /** Worker ids (host/pod names) in characters. */

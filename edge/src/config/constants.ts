@@ -9,17 +9,26 @@ export const STALL_TIMEOUT_SECONDS_DEFAULT = 120;
 export const QUEUE_DEADLINE_SECONDS_DEFAULT = 86_400;
 /** After a cancel of a running job, the worker has this long to stop before the edge cancels it alone. */
 export const CANCEL_GRACE_SECONDS_DEFAULT = 60;
-/** A finished job (blocks, deliveries, index row) is deleted this long after it finished. */
+/** A finished job's text (document, blocks, webhook bodies) is deleted this long after it finished. */
 export const RETENTION_DAYS_DEFAULT = 30;
+/** After its text was deleted, a job answers 410 for this long, then its object is deleted (404). */
+export const TOMBSTONE_MS = 30 * 86_400_000;
 /** SSE comment interval, so proxies keep an idle stream open (most cut at 60-100 s). */
 export const SSE_KEEPALIVE_SECONDS_DEFAULT = 15;
-/** A subscriber this many bytes behind is dropped; it reconnects with Last-Event-ID and loses nothing. */
-export const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** SSE block events: blocks read from storage per pull of a reader (a reader is paced page by page). */
+export const SSE_BLOCKS_PER_PULL = 64;
 /** Upper bound of `Prefer: wait=N`, in seconds (a Worker request should not be held for minutes). */
 export const PREFER_WAIT_MAX_SECONDS = 60;
 /** Request body limits in bytes: JSON escaping can make a 32 KiB prompt six times larger on the wire. */
 export const PUBLIC_BODY_MAX_BYTES = 256 * 1024;
 export const WORKER_BODY_MAX_BYTES = 512 * 1024;
+/** A block-stream append: up to BLOCK_STREAM_BATCH_MAX_BLOCKS blocks of BLOCK_TEXT_MAX_BYTES, plus ids. */
+export const WORKER_BLOCK_STREAM_BODY_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest webhook body the outbox stores (one SQLite row; Durable Objects cap a row at 2 MB). A terminal
+ * event whose inline text would make it larger is sent without the text (receivers read `urls.text`).
+ */
+export const WEBHOOK_BODY_MAX_BYTES = 1536 * 1024;
 /** One webhook attempt is abandoned after this long (Standard Webhooks receivers must answer quickly). */
 export const WEBHOOK_TIMEOUT_MS = 15_000;
 /** A `Retry-After` from a webhook receiver is honoured up to this long, in seconds. */

@@ -54,3 +54,16 @@ export function invalidRequest(message: string, param?: string, cause?: unknown)
 export function jobNotFound(jobId: string): ApiError {
   return new ApiError(404, "not_found_error", `no generation with id '${jobId.slice(0, 80)}'`, { param: "id" });
 }
+
+/** A job past its retention: it existed, its text was deleted, and it will not come back. */
+export function jobGone(jobId: string): ApiError {
+  return new ApiError(
+    410,
+    "gone_error",
+    `the text of generation '${jobId.slice(0, 80)}' was deleted after its retention period`,
+    {
+      param: "id",
+      code: "retention_expired",
+    },
+  );
+}

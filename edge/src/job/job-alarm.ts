@@ -1,6 +1,7 @@
 import { isTerminalJobStatus } from "@bd3-serve/shared";
 import {
   ALARM_TASK_RETRY_MS,
+  TOMBSTONE_MS,
   WEBHOOK_DELIVERIES_PER_ALARM,
   WEBHOOK_RETRY_AFTER_MAX_SECONDS,
 } from "../config/constants.ts";
@@ -11,6 +12,7 @@ import { nextRetryDelayMs } from "../webhooks/retry-schedule.ts";
 import { tenantWebhookSecret } from "../webhooks/signing.ts";
 import { checkWebhookUrl } from "../webhooks/url-guard.ts";
 import { type JobCore, TASK } from "./job-core.ts";
+import { DOCUMENT_STREAM } from "./job-document.ts";
 import type { JobRecord } from "./job-store.ts";
 
 /**
@@ -23,7 +25,7 @@ export async function runAlarm(core: JobCore): Promise<void> {
   const now = core.now();
   let deliveriesRun = 0;
   for (const { task } of core.schedule.due(now)) {
-    const job = core.store.read();
+    const job = core.readJob();
     if (job === null) return;
     try {
       if (task.startsWith(DELIVERY_TASK_PREFIX)) {
@@ -129,20 +131,41 @@ async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): P
   }
 }
 
-/** Deletes a finished job for good (storage, alarm, index row). True when the object is now empty. */
+/**
+ * Retention, in two steps. First, `retentionMs` after the job finished, its text is deleted (document, block
+ * log, webhook bodies) and the job row marked purged: every read answers 410 from then on, which tells a
+ * client the text existed and is gone. Then, TOMBSTONE_MS later, the object is deleted for good (storage,
+ * alarm, index row): the id is a 404 and its Idempotency-Key may be used again. True when the object is
+ * now empty.
+ */
 async function runRetention(core: JobCore, job: JobRecord): Promise<boolean> {
   if (!isTerminalJobStatus(job.status)) {
     core.schedule.clear(TASK.retention);
     return false;
   }
-  const dueAt = (job.finishedAt ?? core.now()) + core.config.retentionMs;
-  if (core.now() < dueAt) {
-    core.schedule.set(TASK.retention, dueAt);
+  const now = core.now();
+  if (job.purgedAt === null) {
+    const purgeAt = (job.finishedAt ?? now) + (job.retentionMs ?? core.config.retentionMs);
+    if (now < purgeAt) {
+      core.schedule.set(TASK.retention, purgeAt);
+      return false;
+    }
+    core.document.purge();
+    core.blocks.purge();
+    core.outbox.purge("the job's retention period ended", now);
+    core.store.update({ purgedAt: now });
+    core.schedule.set(TASK.retention, now + TOMBSTONE_MS);
+    core.notifier.notify(DOCUMENT_STREAM);
+    return false;
+  }
+  if (now < job.purgedAt + TOMBSTONE_MS) {
+    core.schedule.set(TASK.retention, job.purgedAt + TOMBSTONE_MS);
     return false;
   }
   await tenantIndexStub(core.env, job.tenantId).remove(job.id);
   await core.ctx.storage.deleteAlarm();
   await core.ctx.storage.deleteAll();
   core.store.forget();
+  core.document.streams.forget();
   return true;
 }

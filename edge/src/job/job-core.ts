@@ -1,16 +1,30 @@
-import { isTerminalJobStatus, type JobStatus, type WebhookEventType } from "@bd3-serve/shared";
+import {
+  INLINE_TEXT_MAX_BYTES,
+  isTerminalJobStatus,
+  type JobStatus,
+  type JobSummary,
+  type JobView,
+  type WebhookEventType,
+} from "@bd3-serve/shared";
 import { type EdgeConfig, readConfig } from "../config/config.ts";
-import { ALARM_TASK_RETRY_MS, ENQUEUE_RETRY_DELAYS_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
+import {
+  ALARM_TASK_RETRY_MS,
+  ENQUEUE_RETRY_DELAYS_MS,
+  ENQUEUE_TIMEOUT_MS,
+  WEBHOOK_BODY_MAX_BYTES,
+} from "../config/constants.ts";
 import type { Env } from "../env.ts";
 import { type JobQueue, sharedSqsJobQueue } from "../queue/job-queue.ts";
+import { StreamNotifier } from "../stream/index.ts";
 import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
 import { WebhookOutbox } from "../webhooks/outbox.ts";
+import { BlockLog } from "./block-log.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { DOCUMENT_STREAM, JobDocument } from "./job-document.ts";
 import { buildJobMessage } from "./job-message.ts";
 import { type JobRecord, JobStore } from "./job-store.ts";
-import { toJobSummary, toJobView } from "./job-view.ts";
+import { toJobSummary, toJobView, type ViewFacts } from "./job-view.ts";
 import { Schedule } from "./schedule.ts";
-import { doneEvent, SseHub } from "./sse-hub.ts";
 import { type JobTransition, nextStatus } from "./state-machine.ts";
 
 /** Names of the non-delivery tasks in the schedule table. */
@@ -31,6 +45,20 @@ const TERMINAL_EVENT: Partial<Record<JobStatus, WebhookEventType>> = {
 };
 
 /**
+ * A terminal event's body. The outbox keeps it in one row, so it must stay far below the 2 MB row cap:
+ * JSON escaping can make inline text several times larger than its bytes, so above WEBHOOK_BODY_MAX_BYTES
+ * the text is left out (the receiver reads `data.urls.text`).
+ */
+function terminalEventBody(eventType: WebhookEventType, nowMs: number, view: JobView): string {
+  const timestamp = new Date(nowMs).toISOString();
+  const body = JSON.stringify({ type: eventType, timestamp, data: view });
+  if (encoder.encode(body).byteLength <= WEBHOOK_BODY_MAX_BYTES) return body;
+  return JSON.stringify({ type: eventType, timestamp, data: { ...view, text: null } });
+}
+
+const encoder = new TextEncoder();
+
+/**
  * The state and side effects of one job, shared by the Durable Object's RPC methods and its alarm.
  *
  * Every status change goes through `transition` (state-machine.ts) in one synchronous step that also writes
@@ -42,7 +70,10 @@ export class JobCore {
   readonly store: JobStore;
   readonly schedule: Schedule;
   readonly outbox: WebhookOutbox;
-  readonly hub: SseHub;
+  readonly document: JobDocument;
+  readonly blocks: BlockLog;
+  /** Wakes the document's live readers (text stream, SSE block events) after an append or the end. */
+  readonly notifier = new StreamNotifier();
   clock: Clock = systemClock;
   /** Test seam: where job messages go (SQS unless replaced). */
   queueFactory: (config: EdgeConfig) => JobQueue = (config) => sharedSqsJobQueue(config.sqs!);
@@ -57,7 +88,8 @@ export class JobCore {
     this.store = new JobStore(ctx.storage.sql);
     this.schedule = new Schedule(ctx.storage);
     this.outbox = new WebhookOutbox(ctx.storage.sql, this.schedule);
-    this.hub = new SseHub(this.config.sseKeepaliveMs);
+    this.document = JobDocument.on(ctx.storage.sql);
+    this.blocks = new BlockLog(ctx.storage.sql, this.document);
   }
 
   get config(): EdgeConfig {
@@ -76,12 +108,43 @@ export class JobCore {
   ensureSchema(): void {
     this.store.ensureSchema();
     this.outbox.ensureSchema();
+    this.document.streams.ensureSchema();
   }
 
-  /** The job, only for its own tenant: another tenant's job does not exist for them. */
+  /**
+   * The job, only for its own tenant: another tenant's job does not exist for them. Objects from before the
+   * document stream are migrated here, on their first read.
+   */
   jobFor(tenantId: string): JobRecord | null {
-    const job = this.store.read();
+    const job = this.readJob();
     return job && job.tenantId === tenantId ? job : null;
+  }
+
+  /** The job row (any tenant), with a pre-document object's blocks moved into its document first. */
+  readJob(): JobRecord | null {
+    const job = this.store.read();
+    if (job !== null && !this.document.exists() && job.purgedAt === null) {
+      this.document.streams.ensureSchema();
+      this.document.create(job.createdAt);
+      this.blocks.migrateLegacy();
+      if (isTerminalJobStatus(job.status)) this.document.close();
+    }
+    return job;
+  }
+
+  viewFacts(job: JobRecord): ViewFacts {
+    return { textBytes: this.document.byteLength(), retentionMs: job.retentionMs ?? this.config.retentionMs };
+  }
+
+  summaryOf(job: JobRecord): JobSummary {
+    return toJobSummary(job, this.viewFacts(job));
+  }
+
+  /** The view, text inline when it is at most INLINE_TEXT_MAX_BYTES (null beyond: read `urls.text`). */
+  viewOf(job: JobRecord): JobView {
+    const facts = this.viewFacts(job);
+    const text = facts.textBytes <= INLINE_TEXT_MAX_BYTES ? this.document.text(0, facts.textBytes) : null;
+    return toJobView(job, facts, text);
   }
 
   /**
@@ -102,19 +165,19 @@ export class JobCore {
     return updated;
   }
 
+  /**
+   * A terminal status: the document closes (readers see `Stream-Closed` / `done`), the terminal webhook is
+   * queued (text inline up to INLINE_TEXT_MAX_BYTES, else only `urls.text`), retention starts.
+   */
   private finalize(job: JobRecord, now: number): void {
     for (const task of [TASK.stall, TASK.expire, TASK.enqueue, TASK.cancelDeadline]) this.schedule.clear(task);
-    this.schedule.set(TASK.retention, now + this.config.retentionMs);
+    this.schedule.set(TASK.retention, now + (job.retentionMs ?? this.config.retentionMs));
+    this.document.close();
     const eventType = TERMINAL_EVENT[job.status];
     if (job.webhook && eventType && job.webhook.events.includes(eventType)) {
-      const view = toJobView(job, this.store.text());
-      this.outbox.add(
-        eventType,
-        JSON.stringify({ type: eventType, timestamp: new Date(now).toISOString(), data: view }),
-        now,
-      );
+      this.outbox.add(eventType, terminalEventBody(eventType, now, this.viewOf(job)), now);
     }
-    this.hub.closeAll(doneEvent(toJobSummary(job)));
+    this.notifier.notify(DOCUMENT_STREAM);
     for (const wake of this.waiters) wake();
     this.waiters.clear();
   }
@@ -149,7 +212,7 @@ export class JobCore {
 
   /** Runs the side effects that are due now and re-arms the alarm for the rest. */
   async settle(): Promise<void> {
-    const job = this.store.read();
+    const job = this.readJob();
     if (job === null) return;
     if (this.schedule.dueAt(TASK.indexSync) !== null) await this.syncIndex(job);
     await this.schedule.arm();
@@ -188,7 +251,7 @@ export class JobCore {
     } catch (error) {
       const message = String(error).slice(0, 500);
       console.warn(JSON.stringify({ event: "enqueue_failed", job_id: job.id, attempts, error: message }));
-      const current = this.store.read();
+      const current = this.readJob();
       if (current === null) return;
       this.store.update({ enqueueAttempts: attempts });
       const delay = ENQUEUE_RETRY_DELAYS_MS[attempts - 1];

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import {
   type AppendBlockRequest,
   type BlockPage,
+  type BlockRecord,
   type FailRequest,
   type FinishRequest,
   type HeartbeatRequest,
@@ -15,23 +16,24 @@ import {
 } from "@bd3-serve/shared";
 import { ALARM_TASK_RETRY_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
 import type { Env } from "../env.ts";
+import type { ProducerHeaders } from "../stream/producer.ts";
+import { appendBlock, appendBlockStream, type BlockStreamResult } from "./block-appends.ts";
+import { blockEventStream, SSE_HEADERS } from "./block-events.ts";
+import { readDocument } from "./document-reads.ts";
 import { runAlarm } from "./job-alarm.ts";
 import { JobCore, TASK } from "./job-core.ts";
 import { jobIdOf } from "./job-id.ts";
 import type { JobParams, JobRecord } from "./job-store.ts";
-import { toJobSummary, toJobView } from "./job-view.ts";
-import { blockEvent, doneEvent } from "./sse-hub.ts";
 import * as worker from "./worker-calls.ts";
+
+/**
+ * Set on the object's fetch answers when the job itself is missing (`not_found`: none, or another tenant's)
+ * or past its retention (`gone`), so the route can tell those from the protocol's own 404/410 of a stream.
+ */
+export const JOB_MISSING_HEADER = "Bd3-Job-Missing";
 
 /** The alarm takes over a create's SQS send if the first attempt has not finished by then. */
 const ENQUEUE_SAFETY_NET_MS = ENQUEUE_TIMEOUT_MS * 2;
-
-/** Response headers of an SSE stream: no caching, no proxy buffering. */
-export const SSE_HEADERS = {
-  "Content-Type": "text/event-stream; charset=utf-8",
-  "Cache-Control": "no-cache, no-transform",
-  "X-Accel-Buffering": "no",
-};
 
 export interface CreateJobInput {
   tenantId: string;
@@ -43,6 +45,8 @@ export interface CreateJobInput {
   metadata: Metadata;
   webhook: WebhookConfig | null;
   baseUrl: string;
+  /** `retention_days` of the create in milliseconds; null: the edge's default. */
+  retentionMs: number | null;
 }
 
 export type CreateJobResult = { kind: "created" | "replayed"; view: JobView } | { kind: "mismatch" };
@@ -68,11 +72,11 @@ export class JobObject extends DurableObject<Env> {
   async create(input: CreateJobInput): Promise<CreateJobResult> {
     const { core } = this;
     core.ensureSchema();
-    const existing = core.store.read();
+    const existing = core.readJob();
     if (existing !== null) {
       if (existing.tenantId !== input.tenantId || existing.requestHash !== input.requestHash)
         return { kind: "mismatch" };
-      return { kind: "replayed", view: toJobView(existing, core.store.text()) };
+      return { kind: "replayed", view: core.viewOf(existing) };
     }
     const now = core.now();
     const job: JobRecord = {
@@ -103,8 +107,13 @@ export class JobObject extends DurableObject<Env> {
       createdAt: now,
       startedAt: null,
       finishedAt: null,
+      retentionMs: input.retentionMs,
+      purgedAt: null,
+      producerEpoch: null,
+      producerLastSeq: null,
     };
     core.store.insert(job);
+    core.document.create(now);
     core.schedule.set(TASK.expire, now + core.config.queueDeadlineMs);
     core.schedule.set(TASK.indexSync, now + ALARM_TASK_RETRY_MS);
     core.schedule.set(TASK.enqueue, now + ENQUEUE_SAFETY_NET_MS);
@@ -118,17 +127,19 @@ export class JobObject extends DurableObject<Env> {
         .then(() => core.enqueue(job))
         .then(() => core.settle()),
     );
-    return { kind: "created", view: toJobView(core.store.read() ?? job, core.store.text()) };
+    return { kind: "created", view: core.viewOf(core.store.read() ?? job) };
   }
 
-  view(tenantId: string): JobView | null {
+  /** The view; "gone" once retention deleted the text. */
+  view(tenantId: string): JobView | "gone" | null {
     const job = this.core.jobFor(tenantId);
-    return job ? toJobView(job, this.core.store.text()) : null;
+    if (job === null) return null;
+    return job.purgedAt !== null ? "gone" : this.core.viewOf(job);
   }
 
   summary(tenantId: string): JobSummary | null {
     const job = this.core.jobFor(tenantId);
-    return job ? toJobSummary(job) : null;
+    return job ? this.core.summaryOf(job) : null;
   }
 
   /** Holds the answer until the job is terminal or `timeoutMs` passed (`Prefer: wait=N`). */
@@ -136,31 +147,39 @@ export class JobObject extends DurableObject<Env> {
     const job = this.core.jobFor(tenantId);
     if (job === null) return null;
     if (!isTerminalJobStatus(job.status)) await this.core.waitForTerminal(timeoutMs);
-    return this.view(tenantId);
+    const view = this.view(tenantId);
+    return view === "gone" ? null : view;
   }
 
-  blocks(tenantId: string, after: number, limit: number): BlockPage | null {
-    if (this.core.jobFor(tenantId) === null) return null;
-    const rows = this.core.store.blocksAfter(after, limit + 1);
-    const data = rows.slice(0, limit);
-    return { object: "list", data, has_more: rows.length > limit, next_after: data.at(-1)?.index ?? null };
+  blocks(tenantId: string, after: number, limit: number): BlockPage | "gone" | null {
+    const job = this.core.jobFor(tenantId);
+    if (job === null) return null;
+    if (job.purgedAt !== null) return "gone";
+    const data = this.core.blocks.blocksAfter(after, limit + 1);
+    const page = data.slice(0, limit);
+    return { object: "list", data: page, has_more: data.length > limit, next_after: page.at(-1)?.index ?? null };
   }
 
   /**
-   * SSE over the object's fetch (an HTTP body copes with a client that goes away; an RPC stream reports
-   * it as an uncaught error): `GET /stream?tenant=&after=`. Every block after `after`, then live blocks,
-   * then `done`. Catch-up is read and the subscriber registered in one synchronous turn, so the stream
-   * has each block exactly once. 404 for another tenant's job.
+   * The document reads over the object's fetch (an HTTP body copes with a client that goes away; an RPC
+   * stream reports it as an uncaught error), both paced by the reader:
+   * - `GET /stream?tenant=&after=`: SSE block events (block-events.ts);
+   * - `GET|HEAD /text?tenant=&offset=&live=&cursor=`: the document as a Durable Streams text stream,
+   *   read-only (document-reads.ts).
+   * 404 for another tenant's job (or none), 410 once retention deleted the text.
    */
-  override fetch(request: Request): Response {
+  override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const job = this.core.jobFor(url.searchParams.get("tenant") ?? "");
-    if (url.pathname !== "/stream" || job === null) return new Response(null, { status: 404 });
-    const after = Number(url.searchParams.get("after") ?? "-1");
-    const frames = this.core.store.blocksAfter(after, Number.MAX_SAFE_INTEGER).map(blockEvent);
-    const terminal = isTerminalJobStatus(job.status);
-    if (terminal) frames.push(doneEvent(toJobSummary(job)));
-    return new Response(this.core.hub.open(frames, { close: terminal }), { headers: SSE_HEADERS });
+    if (job === null) return new Response(null, { status: 404, headers: { [JOB_MISSING_HEADER]: "not_found" } });
+    if (job.purgedAt !== null) return new Response(null, { status: 410, headers: { [JOB_MISSING_HEADER]: "gone" } });
+    if (url.pathname === "/stream") {
+      const after = Number(url.searchParams.get("after") ?? "-1");
+      const body = blockEventStream(this.core, job.tenantId, after, this.core.config.sseKeepaliveMs, request.signal);
+      return new Response(body, { headers: SSE_HEADERS });
+    }
+    if (url.pathname === "/text") return readDocument(this.core, request);
+    return new Response(null, { status: 404, headers: { [JOB_MISSING_HEADER]: "not_found" } });
   }
 
   /**
@@ -168,10 +187,11 @@ export class JobObject extends DurableObject<Env> {
    * worker sees in its next reply (`is_canceled`), and the `cancel_deadline` task cancels it anyway if the
    * worker does not stop in time. `isPending` tells the caller which happened.
    */
-  async cancel(tenantId: string): Promise<{ view: JobView; isPending: boolean } | null> {
+  async cancel(tenantId: string): Promise<{ view: JobView; isPending: boolean } | "gone" | null> {
     const { core } = this;
     const job = core.jobFor(tenantId);
     if (job === null) return null;
+    if (job.purgedAt !== null) return "gone";
     if (job.status === "queued") {
       core.transition(job, "cancel", { finishReason: "canceled" });
     } else if (job.status === "running" && job.cancelRequestedAt === null) {
@@ -181,7 +201,8 @@ export class JobObject extends DurableObject<Env> {
     }
     await core.settle();
     const view = this.view(tenantId);
-    return view ? { view, isPending: !isTerminalJobStatus(view.status) } : null;
+    if (view === null || view === "gone") return view;
+    return { view, isPending: !isTerminalJobStatus(view.status) };
   }
 
   deliveries(tenantId: string): WebhookDeliveryPage | null {
@@ -194,7 +215,12 @@ export class JobObject extends DurableObject<Env> {
   }
 
   async appendBlock(request: AppendBlockRequest) {
-    return this.afterWorkerCall(worker.appendBlock(this.core, request));
+    return this.afterWorkerCall(appendBlock(this.core, request));
+  }
+
+  /** The lease holder's block stream: one producer batch (docs/worker-api.md). */
+  async appendBlockStream(producer: ProducerHeaders, records: BlockRecord[]): Promise<BlockStreamResult> {
+    return this.afterWorkerCall(appendBlockStream(this.core, producer, records));
   }
 
   async heartbeat(request: HeartbeatRequest) {

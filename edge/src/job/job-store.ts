@@ -1,6 +1,4 @@
 import type {
-  Block,
-  BlockFinishReason,
   FinishReason,
   JobError,
   JobStatus,
@@ -9,13 +7,15 @@ import type {
   Usage,
   WebhookConfig,
 } from "@bd3-serve/shared";
+import { BLOCK_LOG_TABLE_SQL } from "./block-log.ts";
 import { SCHEDULE_TABLE_SQL } from "./schedule.ts";
 
 /**
  * Storage of one job object (SQLite in the Durable Object):
- * - `job`: exactly one row, the job and its lifecycle fields;
- * - `blocks`: the append-only block log, one row per index, never updated; `finish_reason` is set on the
- *   block that ended the generation (added by ALTER TABLE to objects created before it existed);
+ * - `job`: exactly one row, the job and its lifecycle fields (columns added since the first version are
+ *   added by ALTER TABLE to older objects on first use);
+ * - `block_log`: one row per committed block (block-log.ts); the text is in the document stream
+ *   (job-document.ts, the `ds_*` tables of the stream room);
  * - `deliveries`: webhook deliveries (see webhook-outbox.ts);
  * - `schedule`: the alarm's tasks (see schedule.ts).
  * All reads and writes are synchronous, so a check-then-write in one call cannot interleave with another.
@@ -48,15 +48,13 @@ CREATE TABLE IF NOT EXISTS job (
   status_version INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   started_at INTEGER,
-  finished_at INTEGER
+  finished_at INTEGER,
+  retention_ms INTEGER,
+  purged_at INTEGER,
+  producer_epoch INTEGER,
+  producer_last_seq INTEGER
 );
-CREATE TABLE IF NOT EXISTS blocks (
-  idx INTEGER PRIMARY KEY,
-  text TEXT NOT NULL,
-  token_count INTEGER NOT NULL,
-  token_ids TEXT NOT NULL,
-  finish_reason TEXT
-);
+${BLOCK_LOG_TABLE_SQL}
 ${SCHEDULE_TABLE_SQL}`;
 
 export type JobParams = SamplingParams & { seed: number };
@@ -90,6 +88,13 @@ export interface JobRecord {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** How long after finishing the text is kept: the create's `retention_days`; null: the edge's default. */
+  retentionMs: number | null;
+  /** Set when retention deleted the text: reads answer 410 from then on. */
+  purgedAt: number | null;
+  /** The idempotent producer of the current lease (block stream): its epoch and last accepted sequence. */
+  producerEpoch: number | null;
+  producerLastSeq: number | null;
 }
 
 type Column = { column: string; json?: true; bool?: true };
@@ -122,6 +127,18 @@ const COLUMNS: Record<keyof JobRecord, Column> = {
   createdAt: { column: "created_at" },
   startedAt: { column: "started_at" },
   finishedAt: { column: "finished_at" },
+  retentionMs: { column: "retention_ms" },
+  purgedAt: { column: "purged_at" },
+  producerEpoch: { column: "producer_epoch" },
+  producerLastSeq: { column: "producer_last_seq" },
+};
+
+/** Columns added after the first version, with their SQL type: ALTER TABLE adds them to older objects. */
+const ADDED_COLUMNS: Record<string, string> = {
+  retention_ms: "INTEGER",
+  purged_at: "INTEGER",
+  producer_epoch: "INTEGER",
+  producer_last_seq: "INTEGER",
 };
 const FIELDS = Object.keys(COLUMNS) as (keyof JobRecord)[];
 
@@ -143,17 +160,10 @@ function fromRow(row: Record<string, SqlStorageValue>): JobRecord {
   return record as unknown as JobRecord;
 }
 
-export interface StoredBlock extends Block {
-  tokenIds: number[];
-  /** Set on the block that ended the generation (AppendBlockRequest.finish_reason). */
-  finishReason: BlockFinishReason | null;
-}
-
 export class JobStore {
   /** Cached once true: tables only disappear with the whole storage (`forget` after retention). */
   private isReady = false;
-  /** Cached once the blocks table is known to have its `finish_reason` column. */
-  private hasBlockFinishReason = false;
+  private hasAddedColumns = false;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -172,23 +182,27 @@ export class JobStore {
   /** Call after the storage was deleted. */
   forget(): void {
     this.isReady = false;
-    this.hasBlockFinishReason = false;
+    this.hasAddedColumns = false;
   }
 
-  /** Objects created before `blocks.finish_reason` existed get the column on first use. */
-  private migrateBlocks(): void {
-    if (this.hasBlockFinishReason) return;
-    const row = this.sql
-      .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'blocks'")
-      .toArray()[0];
-    if (row !== undefined && !row.sql.includes("finish_reason")) {
-      this.sql.exec("ALTER TABLE blocks ADD COLUMN finish_reason TEXT");
+  /** Objects created before a column existed get it on first use. */
+  private migrateColumns(): void {
+    if (this.hasAddedColumns) return;
+    const present = new Set(
+      this.sql
+        .exec<{ name: string }>("PRAGMA table_info(job)")
+        .toArray()
+        .map((row) => row.name),
+    );
+    for (const [column, type] of Object.entries(ADDED_COLUMNS)) {
+      if (!present.has(column)) this.sql.exec(`ALTER TABLE job ADD COLUMN ${column} ${type}`);
     }
-    this.hasBlockFinishReason = true;
+    this.hasAddedColumns = true;
   }
 
   read(): JobRecord | null {
     if (!this.hasSchema()) return null;
+    this.migrateColumns();
     const row = this.sql.exec("SELECT * FROM job LIMIT 1").toArray()[0];
     return row ? fromRow(row) : null;
   }
@@ -207,63 +221,5 @@ export class JobStore {
     if (fields.length === 0) return;
     const assignments = fields.map((field) => `${COLUMNS[field].column} = ?`).join(", ");
     this.sql.exec(`UPDATE job SET ${assignments}`, ...fields.map((field) => toColumn(field, patch[field])));
-  }
-
-  block(index: number): StoredBlock | null {
-    this.migrateBlocks();
-    const row = this.sql
-      .exec<{ idx: number; text: string; token_count: number; token_ids: string; finish_reason: string | null }>(
-        "SELECT idx, text, token_count, token_ids, finish_reason FROM blocks WHERE idx = ?",
-        index,
-      )
-      .toArray()[0];
-    return row
-      ? {
-          index: row.idx,
-          text: row.text,
-          token_count: row.token_count,
-          tokenIds: JSON.parse(row.token_ids),
-          finishReason: row.finish_reason as BlockFinishReason | null,
-        }
-      : null;
-  }
-
-  insertBlock(block: StoredBlock): void {
-    this.migrateBlocks();
-    this.sql.exec(
-      "INSERT INTO blocks (idx, text, token_count, token_ids, finish_reason) VALUES (?, ?, ?, ?, ?)",
-      block.index,
-      block.text,
-      block.token_count,
-      JSON.stringify(block.tokenIds),
-      block.finishReason,
-    );
-  }
-
-  /** Blocks with index > after, in order, at most `limit` of them. */
-  blocksAfter(after: number, limit: number): Block[] {
-    return this.sql
-      .exec<{ idx: number; text: string; token_count: number }>(
-        "SELECT idx, text, token_count FROM blocks WHERE idx > ? ORDER BY idx LIMIT ?",
-        after,
-        limit,
-      )
-      .toArray()
-      .map((row) => ({ index: row.idx, text: row.text, token_count: row.token_count }));
-  }
-
-  /** The document so far: every committed block's text in index order. */
-  text(): string {
-    let text = "";
-    for (const row of this.sql.exec<{ text: string }>("SELECT text FROM blocks ORDER BY idx")) text += row.text;
-    return text;
-  }
-
-  committedTokenIds(): number[] {
-    const ids: number[] = [];
-    for (const row of this.sql.exec<{ token_ids: string }>("SELECT token_ids FROM blocks ORDER BY idx")) {
-      for (const id of JSON.parse(row.token_ids) as number[]) ids.push(id);
-    }
-    return ids;
   }
 }

@@ -2,9 +2,16 @@ import type { JobSummary, JobView } from "@bd3-serve/shared";
 import type { JobRecord } from "./job-store.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const DAY_MS = 86_400_000;
+
+/** What a view needs beyond the job row: the document's size and the retention in force. */
+export interface ViewFacts {
+  textBytes: number;
+  retentionMs: number;
+}
 
 /** The public summary (JobSummarySchema) of a stored job: everything but the text. */
-export function toJobSummary(job: JobRecord): JobSummary {
+export function toJobSummary(job: JobRecord, facts: ViewFacts): JobSummary {
   const self = `${job.baseUrl}/v1/generations/${job.id}`;
   return {
     id: job.id,
@@ -12,12 +19,13 @@ export function toJobSummary(job: JobRecord): JobSummary {
     status: job.status,
     model: job.model,
     params: job.params,
-    progress: { blocks: job.numBlocks, tokens: job.numTokens },
+    progress: { blocks: job.numBlocks, tokens: job.numTokens, text_bytes: facts.textBytes },
     finish_reason: job.finishReason,
     usage: job.usage,
     error: job.error,
     metadata: job.metadata,
     is_stalled: job.isStalled,
+    retention_days: Math.max(1, Math.round(facts.retentionMs / DAY_MS)),
     created_at: iso(job.createdAt) ?? "",
     started_at: iso(job.startedAt),
     finished_at: iso(job.finishedAt),
@@ -27,12 +35,13 @@ export function toJobSummary(job: JobRecord): JobSummary {
       blocks: `${self}/blocks`,
       cancel: `${self}/cancel`,
       deliveries: `${self}/deliveries`,
+      text: `${self}/text`,
     },
   };
 }
 
-/** The public view (JobViewSchema): the summary plus the text of every committed block. */
-export function toJobView(job: JobRecord, text: string): JobView {
-  const { id, object, ...rest } = toJobSummary(job);
+/** The public view (JobViewSchema): the summary plus the text, or null when it is too long to inline. */
+export function toJobView(job: JobRecord, facts: ViewFacts, text: string | null): JobView {
+  const { id, object, ...rest } = toJobSummary(job, facts);
   return { id, object, ...rest, text };
 }

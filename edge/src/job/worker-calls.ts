@@ -1,6 +1,4 @@
 import {
-  type AppendBlockReply,
-  type AppendBlockRequest,
   type FailRequest,
   type FinishRequest,
   type HeartbeatReply,
@@ -9,13 +7,11 @@ import {
   type JobStatusReply,
   type LeaseReplyInput,
   type LeaseRequest,
-  type WebhookEventType,
   type WorkerCallErrorCode,
 } from "@bd3-serve/shared";
 import { RETRYABLE_FAILURES_MAX } from "../config/constants.ts";
 import { type JobCore, TASK } from "./job-core.ts";
 import type { JobRecord } from "./job-store.ts";
-import { blockEvent } from "./sse-hub.ts";
 
 /**
  * The worker protocol of docs/worker-api.md on one job. Order of checks, the same for every call: the job
@@ -25,20 +21,23 @@ import { blockEvent } from "./sse-hub.ts";
  * `duplicate`, other content `block_conflict`, an index past the end `block_gap`, a block after
  * one that carried a finish_reason `generation_ended`. Any accepted call counts as a heartbeat.
  */
-export type WorkerCallResult<T> =
-  | { ok: true; reply: T }
-  | { ok: false; status: 400 | 404 | 409; code?: WorkerCallErrorCode; message: string; param?: string };
+export type Refusal = {
+  ok: false;
+  status: 400 | 404 | 409;
+  code?: WorkerCallErrorCode;
+  message: string;
+  param?: string;
+};
+export type WorkerCallResult<T> = { ok: true; reply: T } | Refusal;
 
-const BLOCK_EVENT: WebhookEventType = "generation.block";
-
-function refuse(code: WorkerCallErrorCode, message: string): WorkerCallResult<never> {
+export function refuse(code: WorkerCallErrorCode, message: string): Refusal {
   return { ok: false, status: 409, code, message };
 }
 
-const NOT_FOUND: WorkerCallResult<never> = { ok: false, status: 404, message: "no such job" };
+export const NOT_FOUND: Refusal = { ok: false, status: 404, message: "no such job" };
 
 /** Shared fencing of lease-holding calls; null when the call may proceed. */
-function fence(job: JobRecord | null, epoch: number | undefined): WorkerCallResult<never> | null {
+export function fence(job: JobRecord | null, epoch: number | undefined): Refusal | null {
   if (job === null) return NOT_FOUND;
   if (isTerminalJobStatus(job.status)) return refuse("job_terminal", `the job is already ${job.status}`);
   if (job.epoch === 0 || job.status !== "running") return refuse("not_leased", "take a lease first");
@@ -47,14 +46,14 @@ function fence(job: JobRecord | null, epoch: number | undefined): WorkerCallResu
 }
 
 /** Marks the worker alive: clears `is_stalled` and moves the stall check. */
-function touch(core: JobCore, now: number): Partial<JobRecord> {
+export function touch(core: JobCore, now: number): Partial<JobRecord> {
   core.schedule.set(TASK.stall, now + core.config.stallTimeoutMs);
   return { lastHeartbeatAt: now, isStalled: false };
 }
 
 /** The finish_reason appended with the last committed block (null: none, or no block yet). */
-function lastFinishReason(core: JobCore, numBlocks: number) {
-  return numBlocks > 0 ? (core.store.block(numBlocks - 1)?.finishReason ?? null) : null;
+export function lastFinishReason(core: JobCore, numBlocks: number) {
+  return numBlocks > 0 ? (core.blocks.entry(numBlocks - 1)?.finishReason ?? null) : null;
 }
 
 /**
@@ -63,12 +62,15 @@ function lastFinishReason(core: JobCore, numBlocks: number) {
  * whose reply schema is strict, still parse every other lease.
  */
 export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<LeaseReplyInput> {
-  const job = core.store.read();
+  const job = core.readJob();
   if (job === null) return NOT_FOUND;
   if (isTerminalJobStatus(job.status)) return refuse("job_terminal", `the job is already ${job.status}`);
   const now = core.now();
   const leased = core.transition(job, "lease", {
     epoch: job.epoch + 1,
+    // A new lease starts a new producer session on the block stream (its epoch is the lease epoch).
+    producerEpoch: null,
+    producerLastSeq: null,
     workerId: request.worker_id,
     startedAt: job.startedAt ?? now,
     ...touch(core, now),
@@ -81,63 +83,15 @@ export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<Le
       epoch: leased.epoch,
       status: leased.status,
       committed_blocks: leased.numBlocks,
-      committed_token_ids: core.store.committedTokenIds(),
+      committed_token_ids: core.blocks.committedTokenIds(),
       is_canceled: leased.cancelRequestedAt !== null,
       ...(finalFinishReason !== null ? { final_finish_reason: finalFinishReason } : {}),
     },
   };
 }
 
-export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerCallResult<AppendBlockReply> {
-  const job = core.store.read();
-  const refused = fence(job, request.epoch);
-  if (refused || job === null) return refused ?? NOT_FOUND;
-  const { block, token_ids: tokenIds } = request;
-  const finishReason = request.finish_reason ?? null;
-  if (tokenIds.length !== block.token_count) {
-    return { ok: false, status: 400, message: "token_ids must hold block.token_count ids", param: "token_ids" };
-  }
-  const isCanceled = job.cancelRequestedAt !== null;
-  const now = core.now();
-  if (block.index < job.numBlocks) {
-    const stored = core.store.block(block.index);
-    const same =
-      stored !== null &&
-      stored.text === block.text &&
-      stored.token_count === block.token_count &&
-      stored.tokenIds.length === tokenIds.length &&
-      stored.tokenIds.every((id, i) => id === tokenIds[i]) &&
-      stored.finishReason === finishReason;
-    if (!same) return refuse("block_conflict", `block ${block.index} is already committed with other content`);
-    core.store.update(touch(core, now));
-    return { ok: true, reply: { result: "duplicate", committed_blocks: job.numBlocks, is_canceled: isCanceled } };
-  }
-  if (block.index > job.numBlocks) {
-    return refuse("block_gap", `block ${block.index} is past the next index ${job.numBlocks}`);
-  }
-  // A block that carried a finish_reason ended the document: text after it would be past EOS / the stop
-  // sequence / max_tokens, so a confused or outdated worker cannot extend a finished generation.
-  const endedWith = lastFinishReason(core, job.numBlocks);
-  if (endedWith !== null) {
-    return refuse("generation_ended", `block ${job.numBlocks - 1} ended the generation (${endedWith}); finish the job`);
-  }
-  core.store.insertBlock({ ...block, tokenIds, finishReason });
-  const numBlocks = job.numBlocks + 1;
-  core.store.update({ numBlocks, numTokens: job.numTokens + block.token_count, ...touch(core, now) });
-  core.hub.publish(blockEvent(block));
-  if (job.webhook?.events.includes(BLOCK_EVENT)) {
-    const event = {
-      type: BLOCK_EVENT,
-      timestamp: new Date(now).toISOString(),
-      data: { generation_id: job.id, block },
-    };
-    core.outbox.add(BLOCK_EVENT, JSON.stringify(event), now);
-  }
-  return { ok: true, reply: { result: "appended", committed_blocks: numBlocks, is_canceled: isCanceled } };
-}
-
 export function heartbeat(core: JobCore, request: HeartbeatRequest): WorkerCallResult<HeartbeatReply> {
-  const job = core.store.read();
+  const job = core.readJob();
   const refused = fence(job, request.epoch);
   if (refused || job === null) return refused ?? NOT_FOUND;
   core.store.update(touch(core, core.now()));
@@ -145,7 +99,7 @@ export function heartbeat(core: JobCore, request: HeartbeatRequest): WorkerCallR
 }
 
 export function finish(core: JobCore, request: FinishRequest): WorkerCallResult<JobStatusReply> {
-  const job = core.store.read();
+  const job = core.readJob();
   if (job !== null && isTerminalJobStatus(job.status)) return { ok: true, reply: { status: job.status } };
   const refused = fence(job, request.epoch);
   if (refused || job === null) return refused ?? NOT_FOUND;
@@ -166,7 +120,7 @@ export function finish(core: JobCore, request: FinishRequest): WorkerCallResult<
  * any failure ends the job as canceled.
  */
 export function fail(core: JobCore, request: FailRequest): WorkerCallResult<JobStatusReply> {
-  const job = core.store.read();
+  const job = core.readJob();
   if (job === null) return NOT_FOUND;
   if (isTerminalJobStatus(job.status)) return { ok: true, reply: { status: job.status } };
   if (request.epoch === undefined ? job.epoch !== 0 : request.epoch !== job.epoch) {

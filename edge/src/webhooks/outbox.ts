@@ -107,6 +107,12 @@ export class WebhookOutbox {
     this.schedule.clearPrefix(DELIVERY_TASK_PREFIX);
   }
 
+  /** Retention: bodies (they hold the text) are emptied, and what was still pending is given up. */
+  purge(reason: string, nowMs: number): void {
+    this.giveUpAll(reason, nowMs);
+    this.sql.exec("UPDATE deliveries SET body = ''");
+  }
+
   list(): WebhookDelivery[] {
     return this.sql
       .exec<DeliveryRow>("SELECT * FROM deliveries ORDER BY created_at, rowid")

@@ -44,3 +44,28 @@ export function finish(jobId: string, epoch: number, finishReason = "eos") {
     usage: { prompt_tokens: 3, completion_tokens: 10, forwards: 20 },
   });
 }
+
+/** A block-stream record derived from its index like `blockOf`. */
+export function recordOf(index: number, text = `block ${index}. `, finishReason?: string) {
+  const { token_ids } = blockOf(index, text);
+  return { index, text, token_ids, ...(finishReason !== undefined ? { finish_reason: finishReason } : {}) };
+}
+
+/** One batch on the job's block stream, as @durable-streams/client's IdempotentProducer sends it. */
+export async function appendStream(
+  jobId: string,
+  { epoch, seq, producerId = "worker-1" }: { epoch: number; seq: number; producerId?: string },
+  records: unknown[],
+) {
+  const capability = await jobCapability(env.WORKER_CAPABILITY_SECRET!, jobId);
+  return call("POST", `/internal/v1/jobs/${jobId}/block-stream`, {
+    key: null,
+    body: records,
+    headers: {
+      Authorization: `Bearer ${capability}`,
+      "Producer-Id": producerId,
+      "Producer-Epoch": String(epoch),
+      "Producer-Seq": String(seq),
+    },
+  });
+}

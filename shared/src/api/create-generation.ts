@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { IDEMPOTENCY_KEY_MAX_LENGTH, MODEL_NAME_MAX_LENGTH } from "../limits.ts";
+import {
+  IDEMPOTENCY_KEY_MAX_LENGTH,
+  MODEL_NAME_MAX_LENGTH,
+  RETENTION_DAYS_MAX,
+  RETENTION_DAYS_MIN,
+} from "../limits.ts";
 import { MetadataSchema } from "./metadata.ts";
 import { PromptSchema, SamplingParamsSchema } from "./sampling.ts";
 import { WebhookConfigSchema } from "./webhook-config.ts";
@@ -20,6 +25,8 @@ export const CreateGenerationRequestSchema = z.strictObject({
   ...SamplingParamsSchema.shape,
   webhook: WebhookConfigSchema.optional(),
   metadata: MetadataSchema.default({}),
+  /** Days to keep the finished text (default: the edge's RETENTION_DAYS). */
+  retention_days: z.int().min(RETENTION_DAYS_MIN).max(RETENTION_DAYS_MAX).optional(),
 });
 export type CreateGenerationRequest = z.infer<typeof CreateGenerationRequestSchema>;
 /** What a client may send (defaults not yet applied). */

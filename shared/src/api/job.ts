@@ -44,6 +44,8 @@ export const JobUrlsSchema = z.strictObject({
   blocks: z.string(),
   cancel: z.string(),
   deliveries: z.string(),
+  /** The document as a Durable Streams text stream (offsets, long-poll, SSE; paged for any length). */
+  text: z.string(),
 });
 
 /** `GET /v1/generations/:id`: everything a poller needs. */
@@ -53,9 +55,15 @@ export const JobViewSchema = z.strictObject({
   status: JobStatusSchema,
   model: ModelNameSchema,
   params: SamplingParamsSchema.extend({ seed: z.int().min(0) }),
-  progress: z.strictObject({ blocks: z.int().min(0), tokens: z.int().min(0) }),
-  /** Text of all committed blocks, in order. */
-  text: z.string(),
+  /** Committed blocks, their tokens, and the UTF-8 bytes of their text. */
+  progress: z.strictObject({ blocks: z.int().min(0), tokens: z.int().min(0), text_bytes: z.int().min(0) }),
+  /**
+   * Text of all committed blocks, in order; null when it is longer than INLINE_TEXT_MAX_BYTES (read it from
+   * `urls.text` then).
+   */
+  text: z.string().nullable(),
+  /** Days the text is kept after the job finishes (reads answer 410 afterwards). */
+  retention_days: z.int().min(1),
   finish_reason: FinishReasonSchema.nullable(),
   usage: UsageSchema.nullable(),
   error: JobErrorSchema.nullable(),

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { BlockSchema } from "../api/block.ts";
 import { FinishReasonSchema, JobStatusSchema, UsageSchema } from "../api/job.ts";
-import { BLOCK_TOKENS_MAX, ERROR_MESSAGE_MAX_LENGTH, WORKER_ID_MAX_LENGTH } from "../limits.ts";
+import {
+  BLOCK_STREAM_BATCH_MAX_BLOCKS,
+  BLOCK_TEXT_MAX_BYTES,
+  BLOCK_TOKENS_MAX,
+  ERROR_MESSAGE_MAX_LENGTH,
+  WORKER_ID_MAX_LENGTH,
+} from "../limits.ts";
+import { utf8ByteLength } from "../utf8.ts";
 
 /**
  * Worker-to-edge calls. Each is authorised by the per-job capability from the queue message
@@ -63,6 +70,37 @@ export const AppendBlockReplySchema = z.strictObject({
 });
 export type AppendBlockReply = z.infer<typeof AppendBlockReplySchema>;
 
+/**
+ * One message of the worker's block stream (`POST /internal/v1/jobs/:id/block-stream`, a Durable Streams
+ * JSON-mode append written by the lease holder's idempotent producer; docs/worker-api.md). Its token count
+ * is its number of ids; `finish_reason` is set on the block that ended the generation.
+ */
+export const BlockRecordSchema = z.strictObject({
+  index: z.int().min(0),
+  text: z.string().refine((text) => utf8ByteLength(text) <= BLOCK_TEXT_MAX_BYTES, {
+    message: `block text must be at most ${BLOCK_TEXT_MAX_BYTES} UTF-8 bytes`,
+  }),
+  token_ids: z.array(TokenIdSchema).max(BLOCK_TOKENS_MAX),
+  finish_reason: BlockFinishReasonSchema.optional(),
+});
+export type BlockRecord = z.infer<typeof BlockRecordSchema>;
+
+/** The body of one block-stream append: the producer's batch, in index order. */
+export const BlockStreamAppendSchema = z.array(BlockRecordSchema).min(1).max(BLOCK_STREAM_BATCH_MAX_BLOCKS);
+
+/** The JSON body of an accepted (200) or duplicate (204: no body) block-stream append. */
+export const BlockStreamReplySchema = z.strictObject({
+  committed_blocks: z.int().min(0),
+  is_canceled: z.boolean(),
+});
+export type BlockStreamReply = z.infer<typeof BlockStreamReplySchema>;
+
+/** Response headers of the block stream beside the protocol's own (read by the worker's producer fetch). */
+export const BLOCK_STREAM_HEADERS = {
+  committedBlocks: "Bd3-Committed-Blocks",
+  isCanceled: "Bd3-Cancel-Requested",
+} as const;
+
 export const HeartbeatRequestSchema = z.strictObject({ epoch: EpochSchema });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 
@@ -100,5 +138,6 @@ export const WorkerCallErrorCodeSchema = z.enum([
   "generation_ended",
   "job_terminal",
   "not_leased",
+  "stream_closed",
 ]);
 export type WorkerCallErrorCode = z.infer<typeof WorkerCallErrorCodeSchema>;

@@ -10,6 +10,8 @@ import { jobStub, objectIdForCreate } from "../../job/job-id.ts";
 import { checkWebhookUrl } from "../../webhooks/url-guard.ts";
 import { publicBaseUrl } from "./base-url.ts";
 
+const DAY_MS = 86_400_000;
+
 function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0]! % (SEED_MAX + 1);
 }
@@ -38,7 +40,7 @@ export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
     });
     if (!verdict.ok) throw invalidRequest(verdict.reason, "webhook.url");
   }
-  const { prompt, webhook, metadata, model: _model, seed, ...sampling } = body;
+  const { prompt, webhook, metadata, model: _model, seed, retention_days: retentionDays, ...sampling } = body;
   const objectId = objectIdForCreate(c.env, caller.tenantId, idempotencyKey);
   const stub = jobStub(c.env, objectId);
   const result = await stub.create({
@@ -50,6 +52,7 @@ export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
     metadata,
     webhook: webhook ?? null,
     baseUrl: publicBaseUrl(c),
+    retentionMs: retentionDays === undefined ? null : retentionDays * DAY_MS,
   });
   if (result.kind === "mismatch") {
     throw new ApiError(422, "idempotency_error", "this Idempotency-Key was already used with a different request", {

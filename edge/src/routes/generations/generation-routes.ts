@@ -1,20 +1,15 @@
 import { BLOCK_PAGE_LIMIT_DEFAULT, BLOCK_PAGE_LIMIT_MAX } from "@bd3-serve/shared";
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import type { AppEnv } from "../../app-env.ts";
 import { PUBLIC_BODY_MAX_BYTES } from "../../config/constants.ts";
-import { jobNotFound } from "../../errors/api-error.ts";
+import { ApiError, jobGone, jobNotFound } from "../../errors/api-error.ts";
 import { intParam } from "../../http/query.ts";
-import { jobStub, objectIdOfJob } from "../../job/job-id.ts";
+import { JOB_MISSING_HEADER } from "../../job/job-object.ts";
 import { jsonBody } from "../../middleware/json-only.ts";
 import { createGeneration } from "./create-generation.ts";
+import { stubOf } from "./job-stub.ts";
 import { listGenerations } from "./list-generations.ts";
-
-/** The job object behind `:id`, or a 404 (malformed, forged, or another tenant's id all look alike). */
-function stubOf(c: Context<AppEnv>, id: string) {
-  const objectId = objectIdOfJob(c.env, id);
-  if (objectId === null) throw jobNotFound(id);
-  return jobStub(c.env, objectId);
-}
+import { readText } from "./read-text.ts";
 
 /** Public API v1 under `/v1/generations` (API key, rate limit and config checks are mounted by the app). */
 export function generationRoutes() {
@@ -28,6 +23,7 @@ export function generationRoutes() {
     const id = c.req.param("id");
     const view = await stubOf(c, id).view(c.var.caller.tenantId);
     if (view === null) throw jobNotFound(id);
+    if (view === "gone") throw jobGone(id);
     return c.json(view);
   });
 
@@ -41,6 +37,7 @@ export function generationRoutes() {
     });
     const page = await stubOf(c, id).blocks(c.var.caller.tenantId, after, limit);
     if (page === null) throw jobNotFound(id);
+    if (page === "gone") throw jobGone(id);
     return c.json(page);
   });
 
@@ -53,15 +50,26 @@ export function generationRoutes() {
         ? intParam(lastEventId.trim(), "Last-Event-ID", range)
         : intParam(c.req.query("after"), "after", range);
     const query = new URLSearchParams({ tenant: c.var.caller.tenantId, after: String(after) });
-    const response = await stubOf(c, id).fetch(`https://job.internal/stream?${query}`);
-    if (response.status === 404) throw jobNotFound(id);
+    const response = await stubOf(c, id).fetch(`https://job.internal/stream?${query}`, { signal: c.req.raw.signal });
+    const missing = response.headers.get(JOB_MISSING_HEADER);
+    if (missing === "not_found") throw jobNotFound(id);
+    if (missing === "gone") throw jobGone(id);
     return response;
+  });
+
+  // The document as a Durable Streams text stream (docs/streams.md): read-only for tenants.
+  app.on(["GET", "HEAD"], "/:id/text", (c) => readText(c, c.req.param("id")));
+  app.on(["PUT", "POST", "DELETE", "PATCH"], "/:id/text", () => {
+    throw new ApiError(405, "method_not_allowed_error", "a generation's text is read-only", {
+      headers: { Allow: "GET, HEAD" },
+    });
   });
 
   app.post("/:id/cancel", ...jsonBody({ maxBytes: PUBLIC_BODY_MAX_BYTES }), async (c) => {
     const id = c.req.param("id");
     const result = await stubOf(c, id).cancel(c.var.caller.tenantId);
     if (result === null) throw jobNotFound(id);
+    if (result === "gone") throw jobGone(id);
     return c.json(result.view, result.isPending ? 202 : 200);
   });
 

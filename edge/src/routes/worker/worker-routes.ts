@@ -10,12 +10,13 @@ import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import type { AppEnv } from "../../app-env.ts";
 import { isValidCapability } from "../../auth/capability.ts";
-import { WORKER_BODY_MAX_BYTES } from "../../config/constants.ts";
+import { WORKER_BLOCK_STREAM_BODY_MAX_BYTES, WORKER_BODY_MAX_BYTES } from "../../config/constants.ts";
 import { ApiError } from "../../errors/api-error.ts";
 import { parseJsonBody } from "../../http/parse-body.ts";
 import { jobStub, objectIdOfJob } from "../../job/job-id.ts";
 import type { WorkerCallResult } from "../../job/worker-calls.ts";
 import { jsonBody } from "../../middleware/json-only.ts";
+import { appendToBlockStream } from "./block-stream-route.ts";
 
 type JobStub = ReturnType<typeof jobStub>;
 
@@ -55,7 +56,9 @@ function call<S extends z.ZodType>(
 /** Worker API under `/internal/v1/jobs/:id/*` (docs/worker-api.md). */
 export function workerRoutes() {
   const app = new Hono<AppEnv>();
-  app.use("/:id/*", capabilityAuth, ...jsonBody({ maxBytes: WORKER_BODY_MAX_BYTES }));
+  app.use("/:id/*", capabilityAuth);
+  app.post("/:id/block-stream", ...jsonBody({ maxBytes: WORKER_BLOCK_STREAM_BODY_MAX_BYTES }), appendToBlockStream);
+  app.use("/:id/*", ...jsonBody({ maxBytes: WORKER_BODY_MAX_BYTES }));
   app.post(
     "/:id/lease",
     call(LeaseRequestSchema, (stub, body) => stub.lease(body)),

@@ -1,0 +1,85 @@
+import { isTerminalJobStatus } from "@bd3-serve/shared";
+import { SSE_BLOCKS_PER_PULL } from "../config/constants.ts";
+import { formatSseComment, formatSseEvent, formatSseRetry } from "../sse/framing.ts";
+import type { BlockEntry } from "./block-log.ts";
+import type { JobCore } from "./job-core.ts";
+import { DOCUMENT_STREAM } from "./job-document.ts";
+
+/** How long an EventSource waits before reconnecting after the stream drops, in milliseconds. */
+const RECONNECT_DELAY_MS = 2_000;
+
+/** Response headers of an SSE stream: no caching, no proxy buffering. */
+export const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache, no-transform",
+  "X-Accel-Buffering": "no",
+};
+
+const encoder = new TextEncoder();
+
+/**
+ * The job's blocks as server-sent events (`GET /v1/generations/:id/stream`): every block after `after` as
+ * `event: block` with its index as `id`, then live blocks, then `done` with the job summary, always last.
+ *
+ * Paced by the reader: the body is a pull-based stream that reads the next SSE_BLOCKS_PER_PULL blocks from
+ * the block log only when the client has taken the previous ones, so catch-up of any length holds one page
+ * in memory and never drops a frame. At the tail it waits for the document's wake-up, with a keep-alive
+ * comment every `keepaliveMs`. `done` is sent only after a read found no block past the last one sent and
+ * the job terminal, and no block can be committed after that, so `done` is never followed by a block.
+ */
+export function blockEventStream(
+  core: JobCore,
+  tenantId: string,
+  after: number,
+  keepaliveMs: number,
+  signal: AbortSignal,
+): ReadableStream<Uint8Array> {
+  let lastSent = after;
+  let hasStarted = false;
+  const abort = new AbortController();
+  signal.addEventListener("abort", () => abort.abort(), { once: true });
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let frames = hasStarted ? "" : formatSseRetry(RECONNECT_DELAY_MS);
+        hasStarted = true;
+        for (;;) {
+          const job = core.jobFor(tenantId);
+          if (job === null || abort.signal.aborted) {
+            if (frames !== "") controller.enqueue(encoder.encode(frames));
+            controller.close();
+            return;
+          }
+          const entries = core.blocks.entriesAfter(lastSent, SSE_BLOCKS_PER_PULL);
+          if (entries.length > 0) {
+            for (const entry of entries) frames += blockFrame(core, entry);
+            lastSent = entries.at(-1)?.index ?? lastSent;
+            controller.enqueue(encoder.encode(frames));
+            return;
+          }
+          if (isTerminalJobStatus(job.status)) {
+            controller.enqueue(
+              encoder.encode(frames + formatSseEvent({ event: "done", data: JSON.stringify(core.summaryOf(job)) })),
+            );
+            controller.close();
+            return;
+          }
+          if (frames !== "") {
+            controller.enqueue(encoder.encode(frames));
+            return;
+          }
+          const isWoken = await core.notifier.wait(DOCUMENT_STREAM, keepaliveMs, abort.signal);
+          if (!isWoken && !abort.signal.aborted) frames = formatSseComment("keep-alive");
+        }
+      },
+      cancel() {
+        abort.abort();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function blockFrame(core: JobCore, entry: BlockEntry): string {
+  return formatSseEvent({ id: String(entry.index), event: "block", data: JSON.stringify(core.blocks.blockOf(entry)) });
+}
