@@ -98,7 +98,6 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     logger,
     maxBatchSize: config.engine.maxBatchSize,
     onOutputs: (outputs) => runner.onOutputs(outputs),
-    beforeStep: () => runner.waitForAppends(),
     onStepError: (error) => runner.onStepError(error),
     onBroken: (error) => {
       health.brokenReason = `engine failed repeatedly: ${error instanceof Error ? error.message : String(error)}`;

@@ -6,6 +6,7 @@
 import type {
   AppendBlockReply,
   AppendBlockRequest,
+  BlockRecord,
   FailRequest,
   FinishRequest,
   HeartbeatReply,
@@ -15,7 +16,8 @@ import type {
 } from "@bd3-serve/shared";
 import { SamplingParamsSchema } from "@bd3-serve/shared";
 import type { AddRequestResult, BlockOutput, Engine, EngineStats, GenerationRequest } from "../../src/engine/index.ts";
-import type { EdgeClient } from "../../src/runtime/edge/index.ts";
+import type { BlockStreamOptions, BlockStreamWriter, EdgeClient } from "../../src/runtime/edge/index.ts";
+import { EdgeCallError } from "../../src/runtime/edge/index.ts";
 import type { JobQueue, QueueMessage } from "../../src/runtime/queue/job-queue.ts";
 
 export function jobMessage(overrides: Partial<JobMessage> = {}): JobMessage {
@@ -126,6 +128,8 @@ export class FakeEdge implements EdgeClient {
   appendError: ((body: AppendBlockRequest) => Error | undefined) | undefined;
   /** Appends wait for this (a slow edge). */
   appendHold: Promise<void> | undefined;
+  /** Appends of one job wait for this (an edge slow for that job only). */
+  readonly appendHoldOf = new Map<string, Promise<void>>();
   finishError: Error | undefined;
   failError: Error | undefined;
 
@@ -143,6 +147,57 @@ export class FakeEdge implements EdgeClient {
       committed_token_ids: this.committedTokenIds,
       is_canceled: false,
       final_finish_reason: this.finalFinishReason,
+    };
+  }
+  /**
+   * The block stream as the runner sees it: appends are recorded at once (as `append` calls, in the shape
+   * of the single-block request so tests read them alike), answered in order after `appendHold`, and the
+   * first error (`appendError`) stops the stream as the real producer does.
+   */
+  openBlockStream(jobId: string, _capability: string, options: BlockStreamOptions): BlockStreamWriter {
+    let tail = Promise.resolve();
+    let appended = 0;
+    let acknowledged = options.startBlock;
+    let failure: EdgeCallError | undefined;
+    const edge = this;
+    return {
+      append(record: BlockRecord) {
+        if (failure !== undefined) return;
+        appended++;
+        const body: AppendBlockRequest = {
+          epoch: options.epoch,
+          block: { index: record.index, text: record.text, token_count: record.token_ids.length },
+          token_ids: record.token_ids,
+          ...(record.finish_reason !== undefined ? { finish_reason: record.finish_reason } : {}),
+        };
+        edge.calls.push({ call: "append", jobId, body });
+        tail = tail.then(async () => {
+          await edge.appendHold;
+          await edge.appendHoldOf.get(jobId);
+          if (failure !== undefined) return;
+          const error = edge.appendError?.(body);
+          if (error !== undefined) {
+            failure = error instanceof EdgeCallError ? error : new EdgeCallError(String(error), { isRetryable: true });
+            options.onError?.(failure);
+            return;
+          }
+          acknowledged = Math.max(acknowledged, record.index + 1);
+          options.onReply?.({ committedBlocks: acknowledged, isCanceled: edge.isCanceled });
+        });
+      },
+      async flush() {
+        await tail;
+        if (failure !== undefined) throw failure;
+      },
+      get pendingBlocks() {
+        return Math.max(0, options.startBlock + appended - acknowledged);
+      },
+      get error() {
+        return failure;
+      },
+      abandon() {
+        failure ??= new EdgeCallError("abandoned", { isRetryable: false });
+      },
     };
   }
   async append(jobId: string, _capability: string, body: AppendBlockRequest): Promise<AppendBlockReply> {

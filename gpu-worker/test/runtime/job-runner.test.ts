@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { EdgeCallError } from "../../src/runtime/edge/index.ts";
+import { MAX_UNACKED_BLOCKS_PER_JOB } from "../../src/runtime/jobs/block-sink.ts";
 import { silentLogger } from "../../src/runtime/observability/logger.ts";
 import { startWorker, type Worker } from "../../src/runtime/worker.ts";
 import { FakeEdge, FakeEngine, FakeQueue, jobMessage, queueMessage } from "./fakes.ts";
@@ -335,20 +336,55 @@ describe("job runner", () => {
     expect(engine.aborted).toEqual(["job_1"]);
   });
 
-  it("holds the engine back when a job runs more than two blocks ahead of the edge", async () => {
+  it("keeps generating while the edge is slow, and finishes once every block is acknowledged", async () => {
     const { engine, queue, edge } = await setup({ blocks: 20 });
     let releaseAppends: () => void = () => {};
     edge.appendHold = new Promise((resolve) => {
       releaseAppends = resolve;
     });
     queue.push(queueMessage(jobMessage()));
-    await flush();
-    expect(engine.forwards).toBe(3);
+    await flush(200);
+    expect(engine.forwards).toBe(20);
+    expect(edge.of("append")).toHaveLength(20);
+    expect(edge.of("finish")).toHaveLength(0);
     releaseAppends();
     edge.appendHold = undefined;
     await flush(200);
     expect(edge.of("finish")).toHaveLength(1);
-    expect(engine.forwards).toBe(20);
+  });
+
+  it("never lets one job's slow edge hold back another job's steps", async () => {
+    const { queue, edge } = await setup({ blocks: 12 });
+    let releaseSlow: () => void = () => {};
+    edge.appendHoldOf.set("job_slow", new Promise((resolve) => (releaseSlow = resolve)));
+    queue.push(queueMessage(jobMessage({ job_id: "job_slow" })), queueMessage(jobMessage({ job_id: "job_fast" })));
+    await flush(300);
+    expect(edge.of("finish").map((call) => call.jobId)).toEqual(["job_fast"]);
+    releaseSlow();
+    await flush(300);
+    expect(edge.of("finish").map((call) => call.jobId)).toEqual(["job_fast", "job_slow"]);
+  });
+
+  it(`pauses a job more than ${MAX_UNACKED_BLOCKS_PER_JOB} blocks ahead of its edge, then resumes it from its blocks`, async () => {
+    const blocks = MAX_UNACKED_BLOCKS_PER_JOB + 40;
+    const { engine, queue, edge } = await setup({ blocks });
+    let releaseAppends: () => void = () => {};
+    edge.appendHold = new Promise((resolve) => {
+      releaseAppends = resolve;
+    });
+    queue.push(queueMessage(jobMessage({ params: { ...jobMessage().params, max_tokens: 4 * blocks } })));
+    await flush(2_000);
+    expect(engine.aborted).toEqual(["job_1"]);
+    const paused = MAX_UNACKED_BLOCKS_PER_JOB + 1;
+    expect(edge.of("append")).toHaveLength(paused);
+    releaseAppends();
+    edge.appendHold = undefined;
+    await flush(2_000);
+    expect(engine.added[1]).toMatchObject({ requestId: "job_1", startBlockIndex: paused });
+    expect(engine.added[1]?.committedTokenIds).toHaveLength(2 * paused);
+    const indexes = edge.of("append").map((call) => (call.call === "append" ? call.body.block.index : -1));
+    expect(indexes).toEqual(Array.from({ length: blocks }, (_, index) => index));
+    expect(edge.of("finish")).toHaveLength(1);
   });
 
   it("retries a job the engine ended with an error, without appending the broken block", async () => {

@@ -68,7 +68,7 @@ export class JobEndings {
     return {
       prompt_tokens: usage?.promptTokens ?? this.promptTokens(job),
       completion_tokens: job.completionTokens,
-      forwards: usage?.forwards ?? 0,
+      forwards: job.priorForwards + (usage?.forwards ?? 0),
     };
   }
 

@@ -57,7 +57,11 @@ export class JobKeepalive {
   private async handOver(job: RunningJob): Promise<void> {
     job.phase = "handing_over";
     this.control.abortInEngine(job);
-    await job.appendTail;
+    try {
+      await job.writer?.flush();
+    } catch {
+      return; // the stream's error already ended the attempt
+    }
     if (!job.isWriting) return;
     try {
       await this.options.queue.send(continuationBody(job.job));

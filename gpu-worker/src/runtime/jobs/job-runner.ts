@@ -1,8 +1,9 @@
 /**
  * Runs the jobs this worker holds: one SQS message = one job = one engine request = one batch slot.
  *
- * Lifecycle of a message: parse -> lease on the edge (resume point + epoch) -> engine.addRequest -> blocks are
- * appended in order as the engine emits them -> finish on the edge -> delete the message. Meanwhile a heartbeat
+ * Lifecycle of a message: parse -> lease on the edge (resume point + epoch) -> open the job's block stream ->
+ * engine.addRequest -> blocks go to the stream as the engine emits them (block-sink.ts: batched, pipelined)
+ * -> after the last one is acknowledged, finish on the edge -> delete the message. Meanwhile a heartbeat
  * extends the message's visibility and heart-beats the edge (which reports cancels).
  *
  * When the runner lets go of a job (`close`) its message is deleted, released, retried or kept (see
@@ -12,11 +13,12 @@
  * Invariant: a message is deleted only once the edge has a terminal outcome for its job (or the message can
  * never name a job: a body without job_id + capability).
  */
-import { type BlockFinishReason, isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
+import { isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
 import type { BlockOutput } from "../../engine/index.ts";
 import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
 import type { JobOutcome } from "../observability/metrics.ts";
 import type { QueueMessage } from "../queue/job-queue.ts";
+import { BlockSink } from "./block-sink.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import type { JobControl, JobRunnerOptions, MessageAction } from "./job-context.ts";
 import { JobEndings } from "./job-endings.ts";
@@ -25,13 +27,6 @@ import { MessageActions } from "./message-actions.ts";
 import { parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
 
-/**
- * Backpressure: a job may run this many blocks ahead of the edge. Beyond it the engine waits (at most
- * BACKPRESSURE_MAX_WAIT_MS per step) for that job's appends, so a slow edge does not pile up blocks in memory
- * and a drain has little left to append.
- */
-export const MAX_PENDING_APPENDS_PER_JOB = 2;
-export const BACKPRESSURE_MAX_WAIT_MS = 5_000;
 export type { JobRunnerOptions, MessageAction } from "./job-context.ts";
 
 export class JobRunner implements JobControl {
@@ -41,11 +36,13 @@ export class JobRunner implements JobControl {
   private readonly messages: MessageActions;
   private readonly endings: JobEndings;
   private readonly keepalive: JobKeepalive;
+  private readonly sink: BlockSink;
 
   constructor(private readonly options: JobRunnerOptions) {
     this.messages = new MessageActions(options.queue, options.metrics, options.visibilityTimeoutSeconds);
     this.endings = new JobEndings(options, this);
     this.keepalive = new JobKeepalive(options, this, this.endings);
+    this.sink = new BlockSink(options, this, this.endings, { admit: (job) => this.admit(job) });
   }
 
   get heldJobs(): number {
@@ -120,7 +117,7 @@ export class JobRunner implements JobControl {
   }
 
   private async startJob(jobMessage: JobMessage, message: QueueMessage): Promise<void> {
-    const { engine, edge, logger, metrics, workerId, modelName } = this.options;
+    const { edge, logger, metrics, workerId, modelName } = this.options;
     const held = this.jobs.get(jobMessage.job_id);
     if (held !== undefined) {
       if (held.phase === "leasing" || held.phase === "generating") {
@@ -185,7 +182,7 @@ export class JobRunner implements JobControl {
       return;
     }
     job.nextBlockIndex = lease.committed_blocks;
-    job.completionTokens = lease.committed_token_ids.length;
+    job.committedTokenIds = [...lease.committed_token_ids];
     if (lease.final_finish_reason !== null) {
       // An earlier worker appended the block that ended the generation and died before `finish`: finish for it.
       job.log.info(
@@ -203,94 +200,50 @@ export class JobRunner implements JobControl {
       await this.endings.finish(job, "max_tokens");
       return;
     }
-    const result = engine.addRequest({
-      requestId: job.id,
-      prompt: jobMessage.prompt,
-      params: jobMessage.params,
-      ...(lease.committed_blocks > 0
-        ? { committedTokenIds: lease.committed_token_ids, startBlockIndex: lease.committed_blocks }
-        : {}),
-    });
-    if (result.status === "rejected") {
-      await this.endings.failForGood(job, "rejected", result.reason);
-      return;
-    }
-    job.isInEngine = true;
-    job.hasStarted = result.status === "admitted";
+    this.sink.open(job);
     job.phase = "generating";
+    if (!(await this.admit(job))) return;
     job.log.info(
       {
         epoch: lease.epoch,
         committed_blocks: lease.committed_blocks,
         receive_count: message.receiveCount,
         continuation: jobMessage.continuation,
-        engine: result.status === "waiting" ? `waiting (${result.reason})` : result.status,
       },
       lease.committed_blocks > 0 ? "job resumed" : "job started",
     );
-    this.options.onWork();
   }
 
-  /** Blocks from one engine step. Appends are chained per job so they reach the edge in order. */
+  /**
+   * Puts a leased job into the engine, resuming after its committed blocks (a first start, a resume after
+   * another worker, or a job paused by backpressure). False when the engine refused it (the job is failed).
+   */
+  private async admit(job: RunningJob): Promise<boolean> {
+    const committed = job.nextBlockIndex;
+    const result = this.options.engine.addRequest({
+      requestId: job.id,
+      prompt: job.job.prompt,
+      params: job.job.params,
+      ...(committed > 0 ? { committedTokenIds: [...job.committedTokenIds], startBlockIndex: committed } : {}),
+    });
+    if (result.status === "rejected") {
+      await this.endings.failForGood(job, "rejected", result.reason);
+      return false;
+    }
+    job.isInEngine = true;
+    job.hasStarted ||= result.status === "admitted";
+    if (result.status === "waiting") job.log.info({ reason: result.reason }, "waiting in the engine");
+    this.options.onWork();
+    return true;
+  }
+
+  /** Blocks from one engine step, handed to each job's block stream (block-sink.ts). Never waits. */
   onOutputs(outputs: readonly BlockOutput[]): void {
     for (const output of outputs) {
       const job = this.jobs.get(output.requestId);
       if (job === undefined || (job.phase !== "generating" && job.phase !== "draining")) continue;
-      if (output.index !== job.nextBlockIndex) {
-        job.log.error(
-          { index: output.index, expected: job.nextBlockIndex },
-          "engine emitted an unexpected block index",
-        );
-        void this.endings.failAttempt(
-          job,
-          new Error(`engine emitted block ${output.index}, expected ${job.nextBlockIndex}`),
-        );
-        continue;
-      }
-      job.nextBlockIndex++;
-      job.blocksThisAttempt++;
-      job.hasStarted = true;
-      job.lastUsage = this.options.engine.usage(job.id) ?? job.lastUsage;
-      if (output.isLast && output.finishReason === "error") {
-        // The engine lost this sequence (a failed forward ends its whole batch): retry the job elsewhere/later.
-        job.isInEngine = false;
-        job.phase = "finishing";
-        job.appendTail = job.appendTail.then(() =>
-          this.endings.failAttempt(job, new Error(`the engine ended block ${output.index} with an error`)),
-        );
-        continue;
-      }
-      let after: "continue" | "finish" | "release" = "continue";
-      if (output.isLast) {
-        job.isInEngine = false;
-        job.phase = "finishing";
-        after = "finish";
-      } else if (job.phase === "draining") {
-        // SIGTERM: this was the block in flight; append it and hand the job to another worker.
-        this.abortInEngine(job);
-        after = "release";
-      }
-      job.pendingAppends++;
-      job.appendTail = job.appendTail
-        .then(() => this.appendBlock(job, output, after))
-        .finally(() => {
-          job.pendingAppends--;
-        });
+      this.sink.accept(job, output);
     }
-  }
-
-  /** Resolves when no job is more than MAX_PENDING_APPENDS_PER_JOB blocks ahead of the edge (or after the cap). */
-  async waitForAppends(): Promise<void> {
-    const behind = [...this.jobs.values()].filter((job) => job.pendingAppends > MAX_PENDING_APPENDS_PER_JOB);
-    if (behind.length === 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(behind.map((job) => job.appendTail)),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, BACKPRESSURE_MAX_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
   }
 
   /** The engine step threw: every request in it is lost; each job is retried (or failed at its last receive). */
@@ -298,37 +251,6 @@ export class JobRunner implements JobControl {
     for (const job of this.jobs.values()) {
       if (job.isInEngine) void this.endings.failAttempt(job, error);
     }
-  }
-
-  private async appendBlock(job: RunningJob, output: BlockOutput, after: "continue" | "finish" | "release") {
-    if (!job.isWriting || job.epoch === undefined) return;
-    const { edge, metrics } = this.options;
-    let reply: Awaited<ReturnType<EdgeClient["append"]>>;
-    try {
-      reply = await edge.append(job.id, job.job.capability, {
-        epoch: job.epoch,
-        block: { index: output.index, text: output.text, token_count: output.tokenIds.length },
-        token_ids: output.tokenIds,
-        // The block that ended the generation says so, so a worker that leases after a crash before `finish`
-        // finishes the job instead of generating past its end.
-        ...(after === "finish" && isBlockFinishReason(output.finishReason)
-          ? { finish_reason: output.finishReason }
-          : {}),
-      });
-    } catch (error) {
-      await this.endings.handleCallError(job, error, "append");
-      return;
-    }
-    metrics.blocksAppended.inc({ result: reply.result });
-    job.completionTokens += output.tokenIds.length;
-    job.log.debug({ index: output.index, tokens: output.tokenIds.length, result: reply.result }, "block appended");
-    if (!job.isWriting) return;
-    if (reply.is_canceled) {
-      await this.endings.cancel(job, "append");
-      return;
-    }
-    if (after === "finish") await this.endings.finish(job, output.finishReason);
-    else if (after === "release") await this.close(job, "released", "release");
   }
 
   /**
@@ -343,7 +265,8 @@ export class JobRunner implements JobControl {
       if (job.phase === "leasing") {
         job.phase = "draining";
       } else if (job.phase === "generating") {
-        if (job.hasStarted) job.phase = "draining";
+        // A job with a block in flight sends it first; one waiting in the engine (or paused) has none.
+        if (job.hasStarted && job.isInEngine) job.phase = "draining";
         else void this.close(job, "released", "release");
       }
     }
@@ -365,6 +288,7 @@ export class JobRunner implements JobControl {
     if (job.isClosed) return job.closed;
     job.phase = "closed";
     job.stopHeartbeat();
+    job.writer?.abandon();
     this.abortInEngine(job);
     try {
       await this.messages.apply(job.message, action, job.log);
@@ -377,8 +301,4 @@ export class JobRunner implements JobControl {
       for (const notify of [...this.slotWaiters]) notify();
     }
   }
-}
-
-function isBlockFinishReason(reason: BlockOutput["finishReason"]): reason is BlockFinishReason {
-  return reason !== null && reason !== "error" && reason !== "canceled";
 }

@@ -9,6 +9,7 @@
  */
 import type { JobMessage } from "@bd3-serve/shared";
 import type { RequestUsage } from "../../engine/index.ts";
+import type { BlockStreamWriter } from "../edge/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { QueueMessage } from "../queue/job-queue.ts";
 
@@ -24,14 +25,19 @@ export class RunningJob {
   hasStarted = false;
   /** Index of the next block the engine will emit. */
   nextBlockIndex = 0;
-  /** Tokens of all committed blocks, earlier attempts included (finish reports it as completion_tokens). */
-  completionTokens = 0;
+  /**
+   * Token ids of every block committed or sent, earlier attempts included, in order: finish reports their
+   * count as completion_tokens, and a paused job re-enters the engine from them.
+   */
+  committedTokenIds: number[] = [];
   blocksThisAttempt = 0;
   lastUsage: RequestUsage | undefined;
-  /** Appends run one after another, in block order. */
-  appendTail: Promise<void> = Promise.resolve();
-  /** Blocks out of the engine whose append has not finished yet. */
-  pendingAppends = 0;
+  /** Forwards of this attempt's engine requests that ended before the current one (a paused job). */
+  priorForwards = 0;
+  /** The lease's block stream to the edge (batched, pipelined); opened after the lease. */
+  writer: BlockStreamWriter | undefined;
+  /** Out of the engine until its block stream catches up (see block-sink.ts). */
+  isPaused = false;
   stopHeartbeat: () => void = () => {};
   readonly closed: Promise<void>;
   markClosed: () => void = () => {};
@@ -48,6 +54,10 @@ export class RunningJob {
 
   get id(): string {
     return this.job.job_id;
+  }
+
+  get completionTokens(): number {
+    return this.committedTokenIds.length;
   }
 
   get isClosed(): boolean {
