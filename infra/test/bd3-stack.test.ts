@@ -21,7 +21,7 @@ describe("bd3 stack", () => {
   it("dead-letters a job message after maxReceiveCount receives", () => {
     template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: "bd3-test-jobs",
-      VisibilityTimeout: 120,
+      VisibilityTimeout: 10,
       RedrivePolicy: { maxReceiveCount: 4, deadLetterTargetArn: Match.anyValue() },
     });
     template.hasResourceProperties("AWS::SQS::Queue", { QueueName: "bd3-test-jobs-dlq" });

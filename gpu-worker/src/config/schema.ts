@@ -62,10 +62,17 @@ export const WorkerEnvSchema = z
     MAX_BATCH_SIZE: intFromEnv(1, 256).default(8),
     /** Host KV cache budget in bytes; default: the engine's (room for MAX_BATCH_SIZE full windows). */
     KV_BUDGET_BYTES: intFromEnv(1, Number.MAX_SAFE_INTEGER).optional(),
-    /** Visibility the worker keeps extending while a job runs, in seconds. */
-    VISIBILITY_TIMEOUT_SECONDS: intFromEnv(2, SQS_VISIBILITY_MAX_SECONDS).default(120),
-    /** How often a running job extends its visibility and heart-beats the edge; must be below the visibility. */
-    HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().max(SQS_VISIBILITY_MAX_SECONDS).default(30),
+    /**
+     * Visibility the worker keeps extending while a job runs, in seconds. Short, so the job of a worker that
+     * died is visible to another one within seconds (recovery in ~10 s); the lease epoch, not the visibility,
+     * keeps two workers from writing one job.
+     */
+    VISIBILITY_TIMEOUT_SECONDS: intFromEnv(2, SQS_VISIBILITY_MAX_SECONDS).default(10),
+    /**
+     * How often a running job extends its visibility and heart-beats the edge, in seconds; must be below the
+     * visibility. 2.5 s of 10 s tolerates an engine step holding the event loop for ~7 s.
+     */
+    HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().max(SQS_VISIBILITY_MAX_SECONDS).default(2.5),
     /** Long poll wait of one receive. */
     RECEIVE_WAIT_SECONDS: intFromEnv(0, RECEIVE_WAIT_SECONDS_MAX).default(RECEIVE_WAIT_SECONDS_MAX),
     /**

@@ -28,8 +28,8 @@ describe("loadConfig", () => {
   it("applies defaults and groups the settings", () => {
     const config = loadConfig({ env: baseEnv, envFile: null });
     expect(config.queue.receiveWaitSeconds).toBe(20);
-    expect(config.queue.visibilityTimeoutSeconds).toBe(120);
-    expect(config.queue.heartbeatIntervalSeconds).toBe(30);
+    expect(config.queue.visibilityTimeoutSeconds).toBe(10);
+    expect(config.queue.heartbeatIntervalSeconds).toBe(2.5);
     expect(config.engine.executionProviders).toEqual(["cpu"]);
     expect(config.engine.maxBatchSize).toBe(8);
     expect(config.edge.baseUrl).toBe("http://127.0.0.1:8787");

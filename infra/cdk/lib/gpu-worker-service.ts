@@ -29,7 +29,7 @@ import {
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { QueueAccess } from "./access.ts";
-import type { JobQueues } from "./job-queues.ts";
+import { type JobQueues, VISIBILITY_TIMEOUT_SECONDS_DEFAULT } from "./job-queues.ts";
 
 export const METRICS_PORT = 9464;
 /** ECS's ceiling for stopTimeout; the worker's drain grace stays below it. */
@@ -109,8 +109,8 @@ export class GpuWorkerService extends Construct {
         EXECUTION_PROVIDERS: "cuda,webgpu,cpu",
         MAX_BATCH_SIZE: String(maxBatchSize),
         MAX_RECEIVE_COUNT: String(props.queues.maxReceiveCount),
-        VISIBILITY_TIMEOUT_SECONDS: "120",
-        HEARTBEAT_INTERVAL_SECONDS: "30",
+        VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_TIMEOUT_SECONDS_DEFAULT),
+        HEARTBEAT_INTERVAL_SECONDS: "2.5",
         SHUTDOWN_GRACE_SECONDS: String(SHUTDOWN_GRACE_SECONDS),
         METRICS_PORT: String(METRICS_PORT),
       },

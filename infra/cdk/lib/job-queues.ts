@@ -11,7 +11,7 @@ import { Construct } from "constructs";
 /** Receives before a job message is dead-lettered. */
 export const MAX_RECEIVE_COUNT_DEFAULT = 5;
 /** Matches the worker's VISIBILITY_TIMEOUT_SECONDS default (it also passes it on every receive). */
-export const VISIBILITY_TIMEOUT_SECONDS_DEFAULT = 120;
+export const VISIBILITY_TIMEOUT_SECONDS_DEFAULT = 10;
 /** The edge expires a job still queued after 24 h; keep messages a little longer than that. */
 export const JOB_RETENTION_DAYS = 2;
 /** Dead letters stay for an operator to inspect (the watcher deletes those it could report). */
