@@ -37,6 +37,16 @@ describe("POST /internal/v1/jobs/:id/block-stream (the lease holder's idempotent
     expect(await textOf(jobId)).toBe("block 0. block 1. ");
   });
 
+  it("refuses new blocks under a sequence number already used in this lease (a second writer), not a duplicate", async () => {
+    const { jobId, epoch } = await leasedJob();
+    expect((await appendStream(jobId, { epoch, seq: 0 }, [recordOf(0)])).status).toBe(200);
+    const reused = await appendStream(jobId, { epoch, seq: 0 }, [recordOf(1)]);
+    expect(reused.status).toBe(409);
+    expect(reused.headers.get("Producer-Expected-Seq")).toBeNull();
+    expect(ErrorBodySchema.parse(await reused.json()).error.code).toBe("sequence_reused");
+    expect(await textOf(jobId)).toBe("block 0. ");
+  });
+
   it("refuses a sequence gap with 409 and the sequence it expects", async () => {
     const { jobId, epoch } = await leasedJob();
     const response = await appendStream(jobId, { epoch, seq: 2 }, [recordOf(0)]);

@@ -139,5 +139,6 @@ export const WorkerCallErrorCodeSchema = z.enum([
   "job_terminal",
   "not_leased",
   "stream_closed",
+  "sequence_reused",
 ]);
 export type WorkerCallErrorCode = z.infer<typeof WorkerCallErrorCodeSchema>;
