@@ -72,7 +72,17 @@ export function appendBlockStream(
   const isCanceled = job.cancelRequestedAt !== null;
   const now = core.now();
   switch (verdict.kind) {
-    case "duplicate":
+    case "duplicate": {
+      // A true retry carries blocks that are committed already. Blocks past the end under a used sequence
+      // number mean a second writer in one lease reusing sequence numbers: dropping them silently would lose
+      // text, so it is refused.
+      const lastIndex = records.at(-1)?.index ?? -1;
+      if (lastIndex >= job.numBlocks) {
+        return {
+          kind: "refused",
+          result: refuse("sequence_reused", `Producer-Seq ${producer.seq} was used for other blocks in this lease`),
+        };
+      }
       core.store.update(touch(core, now));
       return {
         kind: "duplicate",
@@ -81,6 +91,7 @@ export function appendBlockStream(
         epoch: job.epoch,
         lastSeq: verdict.lastSeq,
       };
+    }
     case "stale_epoch":
       return { kind: "stale_epoch", currentEpoch: verdict.currentEpoch };
     case "invalid_epoch_seq":
