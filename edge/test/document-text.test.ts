@@ -56,6 +56,26 @@ describe("GET /v1/generations/:id/text (the document as a Durable Streams text s
     expect(await again.text()).toBe("");
   });
 
+  it("answers a repeated read of history from the edge's cache, per tenant, and never caches the open tail", async () => {
+    const { jobId, epoch } = await jobWithText({ finished: false });
+    const half = offsetOf(bytes(TEXT[0]! + TEXT[1]!));
+    // The document is open: its tail page is not immutable, so it is read from the object every time.
+    expect((await readText(jobId, `?offset=${half}`)).headers.get("Bd3-Cache")).toBeNull();
+    expect((await readText(jobId, `?offset=${half}`)).headers.get("Bd3-Cache")).toBeNull();
+    await finish(jobId, epoch);
+    const first = await readText(jobId, `?offset=${half}`);
+    expect(first.headers.get("Bd3-Cache")).toBeNull();
+    expect(await first.text()).toBe(TEXT[2]! + TEXT[3]!);
+    const second = await readText(jobId, `?offset=${half}`);
+    expect(second.headers.get("Bd3-Cache")).toBe("hit");
+    expect(second.headers.get("Cache-Control")).toMatch(/^private, max-age=\d+, immutable$/);
+    expect(second.headers.get("Stream-Closed")).toBe("true");
+    expect(await second.text()).toBe(TEXT[2]! + TEXT[3]!);
+    const conditional = await readText(jobId, `?offset=${half}`, { "If-None-Match": first.headers.get("ETag")! });
+    expect(conditional.status).toBe(304);
+    expect((await call("GET", `/v1/generations/${jobId}/text?offset=${half}`, { key: "tenantB" })).status).toBe(404);
+  });
+
   it("wakes a long-poll at the tail when a block is appended, and ends SSE with streamClosed", async () => {
     const { jobId, epoch } = await jobWithText({ finished: false });
     const tail = offsetOf(bytes(TEXT.join("")));

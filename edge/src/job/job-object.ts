@@ -178,7 +178,7 @@ export class JobObject extends DurableObject<Env> {
       const body = blockEventStream(this.core, job.tenantId, after, this.core.config.sseKeepaliveMs, request.signal);
       return new Response(body, { headers: SSE_HEADERS });
     }
-    if (url.pathname === "/text") return readDocument(this.core, request);
+    if (url.pathname === "/text") return readDocument(this.core, job, request);
     return new Response(null, { status: 404, headers: { [JOB_MISSING_HEADER]: "not_found" } });
   }
 

@@ -1,0 +1,76 @@
+import { TEXT_CACHE_HEADER } from "../../job/document-reads.ts";
+
+/**
+ * The edge's cache of document history (Cloudflare's cache through the Workers Cache API; Miniflare's in
+ * local development). A catch-up page of `/v1/generations/:id/text` that can never change (the job object
+ * marks it `immutable`: below the tail, or the end of a closed document) is kept per tenant and offset, so
+ * readers catching up on the same history are answered at the edge without reaching the job's object.
+ *
+ * Auth still applies: the route authenticates the caller before it looks here, and the key names the
+ * caller's tenant, so a page is only ever served to the tenant it was read by. Entries live as long as the
+ * object allowed (a day at most, never past the job's retention). Live reads and the open tail bypass it.
+ */
+
+const CACHE_ORIGIN = "https://text-cache.bd3.internal";
+const IMMUTABLE = /\bimmutable\b/;
+
+function keyOf(tenantId: string, jobId: string, offset: string): Request {
+  const url = new URL(`${CACHE_ORIGIN}/${encodeURIComponent(tenantId)}/${encodeURIComponent(jobId)}`);
+  url.searchParams.set("offset", offset);
+  return new Request(url);
+}
+
+/** Only plain catch-up GETs by one offset are cacheable; live modes and anything odd go to the object. */
+export function cacheableOffset(method: string, query: URLSearchParams): string | null {
+  if (method !== "GET" || query.has("live") || query.getAll("offset").length > 1) return null;
+  const offset = query.get("offset") ?? "-1";
+  return offset === "now" || offset === "" ? null : offset;
+}
+
+export async function cachedPage(
+  tenantId: string,
+  jobId: string,
+  offset: string,
+  ifNoneMatch: string | undefined,
+): Promise<Response | null> {
+  const hit = await cacheStore()?.match(keyOf(tenantId, jobId, offset));
+  if (hit === undefined || hit === null) return null;
+  const headers = new Headers(hit.headers);
+  headers.set("Cache-Control", headers.get(PRIVATE_CACHE_CONTROL_HEADER) ?? "private");
+  headers.delete(PRIVATE_CACHE_CONTROL_HEADER);
+  headers.set(TEXT_CACHE_HEADER, "hit");
+  if (ifNoneMatch !== undefined && ifNoneMatch === headers.get("ETag")) {
+    await hit.body?.cancel();
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(hit.body, { status: 200, headers });
+}
+
+/** Stores a copy of an immutable page (the caller answers with `response`, untouched). */
+export function storePage(
+  tenantId: string,
+  jobId: string,
+  offset: string,
+  response: Response,
+  waitUntil: (work: Promise<unknown>) => void,
+): Response {
+  const cacheControl = response.headers.get("Cache-Control") ?? "";
+  const store = cacheStore();
+  if (response.status !== 200 || !IMMUTABLE.test(cacheControl) || store === undefined) return response;
+  const maxAge = /max-age=(\d+)/.exec(cacheControl)?.[1] ?? "0";
+  if (maxAge === "0") return response;
+  const [forClient, forCache] = response.body === null ? [null, null] : response.body.tee();
+  const headers = new Headers(response.headers);
+  // The Cache API keeps only shared-cacheable answers; the private directive is restored on the way out.
+  headers.set(PRIVATE_CACHE_CONTROL_HEADER, cacheControl);
+  headers.set("Cache-Control", `public, max-age=${maxAge}`);
+  waitUntil(store.put(keyOf(tenantId, jobId, offset), new Response(forCache, { status: 200, headers })));
+  return new Response(forClient, { status: 200, headers: response.headers });
+}
+
+/** Where a cached page keeps the Cache-Control the object gave it (the stored copy must say `public`). */
+const PRIVATE_CACHE_CONTROL_HEADER = "Bd3-Client-Cache-Control";
+
+function cacheStore(): Cache | undefined {
+  return (globalThis as { caches?: { default?: Cache } }).caches?.default;
+}
