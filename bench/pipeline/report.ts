@@ -60,6 +60,16 @@ function best(runs: readonly Rated[]): number | null {
   return runs.length === 0 ? null : Math.max(...runs.map((run) => run.tokensPerSecond));
 }
 
+/** The median of the per-round ratios: less sensitive than a ratio of bests to one lucky round. */
+function medianRatio(a: readonly Rated[], b: readonly Rated[]): number | null {
+  const ratios = perRoundRatio(a, b)
+    .filter((value): value is number => value !== null)
+    .sort((x, y) => x - y);
+  if (ratios.length === 0) return null;
+  const middle = Math.floor(ratios.length / 2);
+  return ratios.length % 2 === 1 ? (ratios[middle] ?? null) : ((ratios[middle - 1] ?? 0) + (ratios[middle] ?? 0)) / 2;
+}
+
 function ratio(a: number | null, b: number | null): number | null {
   return a === null || b === null || b === 0 ? null : a / b;
 }
@@ -104,10 +114,12 @@ export function buildReport(m: Measurements, settings: ReportSettings, wallSecon
       engine_tokens_per_second: round(engine1, 1),
       job_tokens_per_second: round(job1, 1),
       over_engine: round(ratio(job1, engine1), 3),
+      over_engine_median_of_rounds: round(medianRatio(m.job1, m.engine1), 3),
       first_block_seconds: round(firstBlocks.length > 0 ? Math.min(...firstBlocks) : null, 3),
       rtt0_tokens_per_second: round(rtt0, 1),
       [`${rttKey}_tokens_per_second`]: round(rttN, 1),
       [`${rttKey}_over_rtt0`]: round(ratio(rttN, rtt0), 3),
+      [`${rttKey}_over_rtt0_median_of_rounds`]: round(medianRatio(m.rttN, m.rtt0), 3),
       [`jobs${n}_tokens_per_second`]: round(jobN, 1),
       [`jobs${n}_over_jobs1`]: round(ratio(jobN, job1), 3),
       text_identical: m.textIdentical,

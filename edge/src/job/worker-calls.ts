@@ -45,9 +45,13 @@ export function fence(job: JobRecord | null, epoch: number | undefined): Refusal
   return null;
 }
 
-/** Marks the worker alive: clears `is_stalled` and moves the stall check. */
+/**
+ * Marks the worker alive: records the heartbeat and clears `is_stalled`. The stall check is scheduled only
+ * when none is (it fires at the earliest `stallTimeout` after now, reads `lastHeartbeatAt` and re-schedules
+ * itself from there), so the many calls of a busy block stream do not re-arm the object's alarm each time.
+ */
 export function touch(core: JobCore, now: number): Partial<JobRecord> {
-  core.schedule.set(TASK.stall, now + core.config.stallTimeoutMs);
+  if (core.schedule.dueAt(TASK.stall) === null) core.schedule.set(TASK.stall, now + core.config.stallTimeoutMs);
   return { lastHeartbeatAt: now, isStalled: false };
 }
 

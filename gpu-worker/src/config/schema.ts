@@ -43,6 +43,10 @@ export const WorkerEnvSchema = z
     EDGE_REQUEST_TIMEOUT_MS: intFromEnv(100, 120_000).default(10_000),
     /** Attempts per edge call (the first included); retries only on 5xx and network errors. */
     EDGE_MAX_ATTEMPTS: intFromEnv(1, 20).default(6),
+    /** Block stream: how long a batch waits for more blocks before it is sent, in ms; default 5 (edge client). */
+    BLOCK_STREAM_LINGER_MS: intFromEnv(0, 1_000).optional(),
+    /** Block stream: batches of one job in flight at once; default 5 (edge client). */
+    BLOCK_STREAM_MAX_IN_FLIGHT: intFromEnv(1, 32).optional(),
     MODEL_DIR: z.string().min(1),
     /** Model name jobs must ask for; default: the manifest's `name`. One queue per model. */
     MODEL_NAME: z.string().min(1).max(64).optional(),
@@ -136,7 +140,13 @@ export interface WorkerConfig {
     maxReceiveCount: number | undefined;
     continuationMarginSeconds: number;
   };
-  edge: { baseUrl: string; requestTimeoutMs: number; maxAttempts: number };
+  edge: {
+    baseUrl: string;
+    requestTimeoutMs: number;
+    maxAttempts: number;
+    blockStreamLingerMs: number | undefined;
+    blockStreamMaxInFlight: number | undefined;
+  };
   engine: {
     modelDir: string;
     modelName: string | undefined;
@@ -179,6 +189,8 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
       baseUrl: env.EDGE_URL.replace(/\/+$/, ""),
       requestTimeoutMs: env.EDGE_REQUEST_TIMEOUT_MS,
       maxAttempts: env.EDGE_MAX_ATTEMPTS,
+      blockStreamLingerMs: env.BLOCK_STREAM_LINGER_MS,
+      blockStreamMaxInFlight: env.BLOCK_STREAM_MAX_IN_FLIGHT,
     },
     engine: {
       modelDir: env.MODEL_DIR,

@@ -61,6 +61,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       baseUrl: config.edge.baseUrl,
       requestTimeoutMs: config.edge.requestTimeoutMs,
       backoff: { maxAttempts: config.edge.maxAttempts },
+      ...(config.edge.blockStreamLingerMs !== undefined
+        ? { blockStreamLingerMs: config.edge.blockStreamLingerMs }
+        : {}),
+      ...(config.edge.blockStreamMaxInFlight !== undefined
+        ? { blockStreamMaxInFlight: config.edge.blockStreamMaxInFlight }
+        : {}),
       onRetry: (call, jobId, retry, error) => {
         metrics.edgeRetries.inc({ call });
         logger.warn({ job_id: jobId, call, retry, err: error }, "edge call failed; retrying");
