@@ -15,8 +15,12 @@ export const RETENTION_DAYS_DEFAULT = 30;
 export const TOMBSTONE_MS = 30 * 86_400_000;
 /** SSE comment interval, so proxies keep an idle stream open (most cut at 60-100 s). */
 export const SSE_KEEPALIVE_SECONDS_DEFAULT = 15;
-/** SSE block events: blocks read from storage per pull of a reader (a reader is paced page by page). */
+/**
+ * SSE block events: one pull of a reader sends at most this many blocks, and stops adding blocks once about
+ * SSE_PULL_MAX_BYTES of frames are ready, so a reader is paced page by page and a paused one holds ~one page.
+ */
 export const SSE_BLOCKS_PER_PULL = 64;
+export const SSE_PULL_MAX_BYTES = 64 * 1024;
 /** Upper bound of `Prefer: wait=N`, in seconds (a Worker request should not be held for minutes). */
 export const PREFER_WAIT_MAX_SECONDS = 60;
 /** Request body limits in bytes: JSON escaping can make a 32 KiB prompt six times larger on the wire. */

@@ -1,5 +1,5 @@
 import { isTerminalJobStatus } from "@bd3-serve/shared";
-import { SSE_BLOCKS_PER_PULL } from "../config/constants.ts";
+import { SSE_BLOCKS_PER_PULL, SSE_PULL_MAX_BYTES } from "../config/constants.ts";
 import { formatSseComment, formatSseEvent, formatSseRetry } from "../sse/framing.ts";
 import type { BlockEntry } from "./block-log.ts";
 import type { JobCore } from "./job-core.ts";
@@ -52,8 +52,13 @@ export function blockEventStream(
           }
           const entries = core.blocks.entriesAfter(lastSent, SSE_BLOCKS_PER_PULL);
           if (entries.length > 0) {
-            for (const entry of entries) frames += blockFrame(core, entry);
-            lastSent = entries.at(-1)?.index ?? lastSent;
+            let pageBytes = 0;
+            for (const entry of entries) {
+              frames += blockFrame(core, entry);
+              lastSent = entry.index;
+              pageBytes += entry.endByte - entry.startByte;
+              if (pageBytes >= SSE_PULL_MAX_BYTES) break;
+            }
             controller.enqueue(encoder.encode(frames));
             return;
           }

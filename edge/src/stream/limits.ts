@@ -6,8 +6,11 @@
 export const STREAM_CHUNK_MAX_BYTES = 128 * 1024;
 /** A catch-up GET answers at most about this much (whole rows; JSON pages end on a message). */
 export const STREAM_READ_PAGE_MAX_BYTES = 1024 * 1024;
-/** One SSE `data` event carries at most about this much, so a reader far behind is paced page by page. */
-export const STREAM_SSE_PAGE_MAX_BYTES = 256 * 1024;
+/**
+ * One SSE `data` event carries at most about this much, so a reader far behind is paced page by page. It is
+ * also what a paused reader holds: the one page the runtime pulled before the socket stopped draining.
+ */
+export const STREAM_SSE_PAGE_MAX_BYTES = 64 * 1024;
 /** Rows one read may scan (JSON streams of tiny messages): bounds the work of one request. */
 export const STREAM_READ_PAGE_MAX_ROWS = 4_096;
 /** Largest append body. The conformance suite offers 10 MB; more than this is a 413. */
