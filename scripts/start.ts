@@ -18,6 +18,7 @@ import {
   type JobView,
 } from "@bd3-serve/shared";
 import { REPO_ROOT, startLocalStack } from "./local-stack.ts";
+import { type SseEvent, sseEvents } from "./sse-events.ts";
 
 /** The local development key of wrangler.toml (only its SHA-256 is configured there). */
 const DEV_API_KEY = "bd3_dev_0123456789abcdef0123456789abcdef";
@@ -86,37 +87,10 @@ async function stopWorkerProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Reads an SSE response and calls `onEvent` for each event (minimal parser: id, event, data lines). */
-async function readSse(
-  response: Response,
-  onEvent: (event: { id?: string; event: string; data: string }) => boolean,
-): Promise<void> {
+/** Reads an SSE response and calls `onEvent` for each event until it returns false. */
+async function readSse(response: Response, onEvent: (event: SseEvent) => boolean): Promise<void> {
   if (response.body === null) throw new Error("stream answered without a body");
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let boundary = buffer.indexOf("\n\n");
-    while (boundary !== -1) {
-      const frame = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      boundary = buffer.indexOf("\n\n");
-      const event: { id?: string; event: string; data: string } = { event: "message", data: "" };
-      const dataLines: string[] = [];
-      for (const line of frame.split("\n")) {
-        if (line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const field = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-        if (field === "id") event.id = value;
-        else if (field === "event") event.event = value;
-        else if (field === "data") dataLines.push(value);
-      }
-      if (dataLines.length === 0) continue;
-      event.data = dataLines.join("\n");
-      if (!onEvent(event)) return;
-    }
-  }
+  for await (const event of sseEvents(response.body)) if (!onEvent(event)) return;
 }
 
 async function main(): Promise<void> {

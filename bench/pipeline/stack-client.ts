@@ -8,6 +8,7 @@
  * readers, or an eviction) is reopened with `Last-Event-ID`, so no block is missed or counted twice.
  */
 import type { Block, JobSummary, JobView } from "@bd3-serve/shared";
+import { sseEvents } from "../../scripts/sse-events.ts";
 
 /** The local development key of wrangler.toml (only its SHA-256 is configured there). */
 export const DEV_API_KEY = "bd3_dev_0123456789abcdef0123456789abcdef";
@@ -78,29 +79,6 @@ export interface FollowOptions {
   signal?: AbortSignal;
 }
 
-interface SseEvent {
-  id?: string;
-  event: string;
-  data: string;
-}
-
-function parseFrame(frame: string): SseEvent | undefined {
-  const event: SseEvent = { event: "message", data: "" };
-  const dataLines: string[] = [];
-  for (const line of frame.split("\n")) {
-    if (line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "id") event.id = value;
-    else if (field === "event") event.event = value;
-    else if (field === "data") dataLines.push(value);
-  }
-  if (dataLines.length === 0) return undefined;
-  event.data = dataLines.join("\n");
-  return event;
-}
-
 /** Follows a job's SSE stream until `done`; resumes a dropped stream after the last block seen. */
 export async function followGeneration(edgeUrl: string, job: JobView, options: FollowOptions): Promise<FollowResult> {
   const deadlineMs = performance.now() + options.timeoutMs;
@@ -123,32 +101,24 @@ export async function followGeneration(edgeUrl: string, job: JobView, options: F
     }
     if (response.status !== 200 || response.body === null)
       throw new Error(`job ${job.id}: stream answered ${response.status} ${await response.text()}`);
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of response.body) {
+    for await (const event of sseEvents(response.body)) {
       const atMs = performance.now();
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true }).replaceAll("\r\n", "\n");
-      for (let boundary = buffer.indexOf("\n\n"); boundary !== -1; boundary = buffer.indexOf("\n\n")) {
-        const event = parseFrame(buffer.slice(0, boundary));
-        buffer = buffer.slice(boundary + 2);
-        if (event === undefined) continue;
-        if (event.event === "done") {
-          await response.body.cancel().catch(() => {});
-          const text = [...blockTexts]
-            .sort(([a], [b]) => a - b)
-            .map(([, blockText]) => blockText)
-            .join("");
-          const summary = JSON.parse(event.data) as JobSummary;
-          return { doneAtMs: atMs, summary, blockArrivalsMs, text, streams };
-        }
-        if (event.event !== "block") continue;
-        const block = JSON.parse(event.data) as Block;
-        if (blockArrivalsMs.has(block.index)) continue;
-        blockArrivalsMs.set(block.index, atMs);
-        blockTexts.set(block.index, block.text);
-        lastIndex = Math.max(lastIndex, block.index);
-        options.onBlock?.(block, atMs);
+      if (event.event === "done") {
+        await response.body.cancel().catch(() => {});
+        const text = [...blockTexts]
+          .sort(([a], [b]) => a - b)
+          .map(([, blockText]) => blockText)
+          .join("");
+        const summary = JSON.parse(event.data) as JobSummary;
+        return { doneAtMs: atMs, summary, blockArrivalsMs, text, streams };
       }
+      if (event.event !== "block") continue;
+      const block = JSON.parse(event.data) as Block;
+      if (blockArrivalsMs.has(block.index)) continue;
+      blockArrivalsMs.set(block.index, atMs);
+      blockTexts.set(block.index, block.text);
+      lastIndex = Math.max(lastIndex, block.index);
+      options.onBlock?.(block, atMs);
     }
     // The stream ended without `done`: reopen it after the last block seen (Last-Event-ID).
   }

@@ -1,3 +1,4 @@
+import { concat, jsonValues } from "./bytes.ts";
 import { isJsonContentType, sameMediaType } from "./content-type.ts";
 import { joinJsonMessages } from "./json-messages.ts";
 import { isExpired } from "./lifecycle.ts";
@@ -112,15 +113,7 @@ function subOffsetPrefix(store: StreamStore, source: StreamMeta, anchor: number,
   if (first === undefined) return null;
   const pieces = page.pieces.filter((piece) => piece.appendId === first.appendId);
   if (isJson) {
-    const values: Uint8Array[] = [];
-    let current: Uint8Array[] = [];
-    for (const piece of pieces) {
-      current.push(piece.data);
-      if (piece.endPosition === piece.messageEnd) {
-        values.push(concat(current));
-        current = [];
-      }
-    }
+    const values = jsonValues(pieces);
     if (subOffset > values.length) return null;
     return joinJsonMessages(values.slice(0, subOffset));
   }
@@ -142,15 +135,4 @@ function forkExpiry(request: ForkRequest, source: StreamMeta) {
     return { ttlSeconds: null, expiresAt: request.expiresAt, expiresAtMs: request.expiresAtMs };
   }
   return { ttlSeconds: source.ttlSeconds, expiresAt: source.expiresAt, expiresAtMs: source.expiresAtMs };
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }

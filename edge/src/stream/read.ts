@@ -1,6 +1,6 @@
+import { concat, jsonValues } from "./bytes.ts";
 import { isJsonContentType } from "./content-type.ts";
 import { responseCursor } from "./cursor.ts";
-import { concat } from "./forks.ts";
 import { joinJsonMessages } from "./json-messages.ts";
 import { resolveStream } from "./lifecycle.ts";
 import { STREAM_READ_PAGE_MAX_BYTES } from "./limits.ts";
@@ -9,7 +9,6 @@ import { H, NO_STORE } from "./protocol-headers.ts";
 import { finalHeaders, gone, type HeaderMap, notFound, streamError } from "./respond.ts";
 import type { StreamRoomOptions } from "./room-options.ts";
 import { sseResponse } from "./sse-body.ts";
-import type { StreamPiece } from "./stream-store.ts";
 import type { StreamMeta } from "./stream-tables.ts";
 
 /**
@@ -127,20 +126,6 @@ function tailAnswer(stream: StreamMeta, options: StreamRoomOptions): Response {
   if (stream.isClosed) headers[H.closed] = "true";
   const body = isJsonContentType(stream.contentType) ? "[]" : null;
   return new Response(body, { status: 200, headers: finalHeaders(options, headers) });
-}
-
-/** Whole JSON messages from row pieces (a message larger than a row spans several). */
-export function jsonValues(pieces: readonly StreamPiece[]): Uint8Array[] {
-  const values: Uint8Array[] = [];
-  let parts: Uint8Array[] = [];
-  for (const piece of pieces) {
-    parts.push(piece.data);
-    if (piece.endPosition === piece.messageEnd) {
-      values.push(concat(parts));
-      parts = [];
-    }
-  }
-  return values;
 }
 
 export function etagOf(stream: StreamMeta, start: string, endPosition: number, isFinal: boolean): string {

@@ -1,12 +1,12 @@
+import { concat, jsonValues } from "./bytes.ts";
 import { isJsonContentType, isTextualContentType } from "./content-type.ts";
 import { responseCursor } from "./cursor.ts";
-import { concat } from "./forks.ts";
 import { joinJsonMessages } from "./json-messages.ts";
 import { resolveStream } from "./lifecycle.ts";
 import { STREAM_SSE_PAGE_MAX_BYTES } from "./limits.ts";
 import { formatOffset } from "./offsets.ts";
 import { H } from "./protocol-headers.ts";
-import { jsonValues } from "./read.ts";
+
 import { finalHeaders } from "./respond.ts";
 import type { StreamRoomOptions } from "./room-options.ts";
 import type { StreamMeta } from "./stream-tables.ts";

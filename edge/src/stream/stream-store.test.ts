@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { concat } from "./forks.ts";
+import { concat } from "./bytes.ts";
 import { STREAM_CHUNK_MAX_BYTES } from "./limits.ts";
 import { splitRows } from "./stream-store.ts";
 

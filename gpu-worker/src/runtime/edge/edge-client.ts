@@ -21,7 +21,7 @@ import {
 } from "@bd3-serve/shared";
 import type { z } from "zod";
 import { type BlockStreamOptions, type BlockStreamWriter, openProducerBlockStream } from "./block-stream.ts";
-import { EdgeCallError } from "./errors.ts";
+import { EdgeCallError, parseErrorBody } from "./errors.ts";
 import {
   type BackoffPolicy,
   backoffDelayMs,
@@ -189,20 +189,6 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     finish: (jobId, capability, body) => call("finish", jobId, capability, body, JobStatusReplySchema),
     fail: (jobId, capability, body) => call("fail", jobId, capability, body, JobStatusReplySchema),
   };
-}
-
-function parseErrorBody(text: string): { type?: string; code?: string; message?: string } {
-  try {
-    const body = JSON.parse(text) as { error?: { type?: unknown; code?: unknown; message?: unknown } };
-    const error = body.error ?? {};
-    return {
-      ...(typeof error.type === "string" ? { type: error.type } : {}),
-      ...(typeof error.code === "string" ? { code: error.code } : {}),
-      ...(typeof error.message === "string" ? { message: error.message } : {}),
-    };
-  } catch {
-    return {};
-  }
 }
 
 function describe(error: unknown): string {

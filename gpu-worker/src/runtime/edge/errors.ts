@@ -27,3 +27,18 @@ export class EdgeCallError extends Error {
 export function isEdgeCallError(error: unknown, code?: WorkerCallErrorCode): error is EdgeCallError {
   return error instanceof EdgeCallError && (code === undefined || error.code === code);
 }
+
+/** The edge's JSON error body `{ error: { type, code, message } }`, as far as it parses (empty otherwise). */
+export function parseErrorBody(text: string): { type?: string; code?: string; message?: string } {
+  try {
+    const body = JSON.parse(text) as { error?: { type?: unknown; code?: unknown; message?: unknown } };
+    const error = body.error ?? {};
+    return {
+      ...(typeof error.type === "string" ? { type: error.type } : {}),
+      ...(typeof error.code === "string" ? { code: error.code } : {}),
+      ...(typeof error.message === "string" ? { message: error.message } : {}),
+    };
+  } catch {
+    return {};
+  }
+}

@@ -11,7 +11,7 @@
  * - every accepted or duplicate answer's job headers (committed blocks, cancel requested) go to `onReply`.
  */
 import { BLOCK_STREAM_HEADERS } from "@bd3-serve/shared";
-import { EdgeCallError } from "./errors.ts";
+import { EdgeCallError, parseErrorBody } from "./errors.ts";
 import { type BackoffPolicy, backoffDelayMs, sleep } from "./retry.ts";
 
 export interface BlockStreamReply {
@@ -64,7 +64,7 @@ async function judge(response: Response, onReply: (reply: BlockStreamReply) => v
   if (status === 409 && headers.get("Producer-Expected-Seq") !== null && headers.get("Stream-Closed") === null) {
     return response;
   }
-  const body = await errorBodyOf(response);
+  const body = parseErrorBody(await response.text().catch(() => ""));
   const code = headers.get("Stream-Closed") === "true" ? "job_terminal" : status === 403 ? "stale_epoch" : body.code;
   throw new EdgeCallError(`edge replied ${status}: ${body.message ?? "refused"}`, {
     status,
@@ -72,19 +72,4 @@ async function judge(response: Response, onReply: (reply: BlockStreamReply) => v
     ...(body.type !== undefined ? { type: body.type } : {}),
     isRetryable: false,
   });
-}
-
-/** The edge's JSON error body `{ error: { type, code, message } }`, as far as it parses. */
-export async function errorBodyOf(response: Response): Promise<{ type?: string; code?: string; message?: string }> {
-  try {
-    const body = (await response.json()) as { error?: { type?: unknown; code?: unknown; message?: unknown } };
-    const error = body.error ?? {};
-    return {
-      ...(typeof error.type === "string" ? { type: error.type } : {}),
-      ...(typeof error.code === "string" ? { code: error.code } : {}),
-      ...(typeof error.message === "string" ? { message: error.message } : {}),
-    };
-  } catch {
-    return {};
-  }
 }
