@@ -107,6 +107,7 @@ describe("GET /v1/generations/:id/text (the document as a Durable Streams text s
 
   it.each([
     ["a malformed offset", "?offset=12,3"],
+    ["a negative offset", "?offset=-5"],
     ["an offset past the tail", `?offset=${offsetOf(10_000)}`],
     ["an empty offset", "?offset="],
     ["two offsets", "?offset=-1&offset=-1"],
