@@ -1,9 +1,10 @@
-import type {
-  AppendBlockReply,
-  AppendBlockRequest,
-  BlockFinishReason,
-  BlockRecord,
-  WebhookEventType,
+import {
+  type AppendBlockReply,
+  type AppendBlockRequest,
+  type BlockFinishReason,
+  type BlockRecord,
+  isTerminalJobStatus,
+  type WebhookEventType,
 } from "@bd3-serve/shared";
 import { formatOffset } from "../stream/index.ts";
 import { judgeProducer, type ProducerHeaders } from "../stream/producer.ts";
@@ -58,8 +59,9 @@ export function appendBlockStream(
 ): BlockStreamResult {
   const job = core.readJob();
   if (job === null) return { kind: "refused", result: NOT_FOUND };
-  const tailOffset = formatOffset(core.document.byteLength());
-  if (job.status !== "running" && job.status !== "queued") return { kind: "closed", tailOffset, status: job.status };
+  if (isTerminalJobStatus(job.status)) {
+    return { kind: "closed", tailOffset: formatOffset(core.document.byteLength()), status: job.status };
+  }
   if (job.epoch === 0 || job.status !== "running") {
     return { kind: "refused", result: refuse("not_leased", "take a lease first") };
   }

@@ -45,10 +45,13 @@ export class JobDocument {
   /** Appends one block's text; returns its byte range. */
   append(text: string): { startByte: number; endByte: number } {
     const bytes = encoder.encode(text);
-    const startByte = this.byteLength();
-    if (bytes.byteLength === 0) return { startByte, endByte: startByte };
+    if (bytes.byteLength === 0) {
+      const tail = this.byteLength();
+      return { startByte: tail, endByte: tail };
+    }
+    // The store answers the new tail; the block starts its length before it (no second read of the stream row).
     const endByte = this.streams.append(DOCUMENT_STREAM, [bytes]);
-    return { startByte, endByte };
+    return { startByte: endByte - bytes.byteLength, endByte };
   }
 
   byteLength(): number {
