@@ -5,6 +5,7 @@ import { errorHandler, notFoundHandler } from "./errors/error-handler.ts";
 import { apiKeyAuth } from "./middleware/api-key-auth.ts";
 import { configGuard } from "./middleware/config-guard.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
+import { workerHost } from "./middleware/worker-host.ts";
 import { generationRoutes } from "./routes/generations/generation-routes.ts";
 import { metaRoutes } from "./routes/meta/meta-routes.ts";
 import { workerRoutes } from "./routes/worker/worker-routes.ts";
@@ -17,6 +18,7 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.onError(errorHandler);
   app.notFound(notFoundHandler);
+  app.use("*", workerHost());
   app.route("/", metaRoutes());
   app.use("/v1/*", configGuard(), apiKeyAuth(), rateLimit());
   app.route("/v1/generations", generationRoutes());

@@ -20,6 +20,9 @@ export interface Env {
   PUBLIC_BASE_URL?: string;
   WEBHOOK_DEV_ALLOWED_HOSTS?: string;
   WORKER_CAPABILITY_SECRET?: string;
+  WORKER_CAPABILITY_SECRET_PREVIOUS?: string;
+  WORKER_CAPABILITY_LEGACY_UNTIL?: string;
+  WORKER_API_HOSTNAME?: string;
   WEBHOOK_SIGNING_SECRET?: string;
   SQS_ENDPOINT?: string;
   SQS_QUEUE_URL?: string;

@@ -1,7 +1,7 @@
 import { ErrorBodySchema } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import { call, createJob, json } from "./helpers/api.ts";
-import { append, appendStream, finish, lease, recordOf, workerCall } from "./helpers/worker.ts";
+import { append, appendStream, finish, lease, recordOf, takeOver, workerCall } from "./helpers/worker.ts";
 
 async function leasedJob() {
   const job = await createJob();
@@ -59,7 +59,7 @@ describe("POST /internal/v1/jobs/:id/block-stream (the lease holder's idempotent
   it("fences the producer of an older lease with 403 naming the current epoch, and refuses a future epoch", async () => {
     const { jobId, epoch } = await leasedJob();
     expect((await appendStream(jobId, { epoch, seq: 0 }, [recordOf(0)])).status).toBe(200);
-    const { epoch: newer } = await lease(jobId, "worker-2");
+    const { epoch: newer } = await takeOver(jobId, "worker-2");
     const stale = await appendStream(jobId, { epoch, seq: 1 }, [recordOf(1)]);
     expect(stale.status).toBe(403);
     expect(stale.headers.get("Producer-Epoch")).toBe(String(newer));
@@ -87,7 +87,9 @@ describe("POST /internal/v1/jobs/:id/block-stream (the lease holder's idempotent
     const response = await appendStream(jobId, { epoch, seq: 0 }, [recordOf(0, "The end.", "eos"), recordOf(1)]);
     expect(ErrorBodySchema.parse(await response.json()).error.code).toBe("generation_ended");
     expect((await appendStream(jobId, { epoch, seq: 0 }, [recordOf(0, "The end.", "eos")])).status).toBe(200);
-    const lease2 = await json<{ final_finish_reason: string }>(await workerCall(jobId, "lease", { worker_id: "w" }));
+    const lease2 = await json<{ final_finish_reason: string }>(
+      await workerCall(jobId, "lease", { worker_id: "worker-1" }),
+    );
     expect(lease2.final_finish_reason).toBe("eos");
   });
 
@@ -134,7 +136,7 @@ describe("POST /internal/v1/jobs/:id/block-stream (the lease holder's idempotent
     expect((await appendStream(jobId, { epoch, seq: 0 }, [recordOf(1)])).status).toBe(200);
     expect((await append(jobId, epoch, 0)).status).toBe(200);
     const lease2 = await json<{ committed_blocks: number; committed_token_ids: number[] }>(
-      await workerCall(jobId, "lease", { worker_id: "w" }),
+      await workerCall(jobId, "lease", { worker_id: "worker-1" }),
     );
     expect(lease2.committed_blocks).toBe(2);
     expect(lease2.committed_token_ids).toEqual([...recordOf(0).token_ids, ...recordOf(1).token_ids]);

@@ -3,11 +3,12 @@ import {
   ErrorBodySchema,
   HeartbeatReplySchema,
   JobStatusReplySchema,
+  LEASE_TERM_SECONDS,
   LeaseReplySchema,
 } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import { call, createJob, json } from "./helpers/api.ts";
-import { append, blockOf, finish, lease, workerCall } from "./helpers/worker.ts";
+import { append, blockOf, capabilityFor, finish, lease, takeOver, workerCall } from "./helpers/worker.ts";
 
 async function expectRefused(response: Response, status: number, code?: string) {
   expect(response.status).toBe(status);
@@ -20,9 +21,7 @@ describe("worker API authorisation", () => {
   it("refuses a missing, malformed or other job's capability with 401", async () => {
     const job = await createJob();
     const other = await createJob();
-    const otherCapability = (await import("../src/auth/capability.ts")).jobCapability;
-    const { env } = await import("cloudflare:workers");
-    const stolen = await otherCapability(env.WORKER_CAPABILITY_SECRET!, other.id);
+    const stolen = await capabilityFor(other.id);
     await expectRefused(await workerCall(job.id, "lease", { worker_id: "w" }, stolen), 401);
     await expectRefused(await workerCall(job.id, "lease", { worker_id: "w" }, "short"), 401);
     const none = await call("POST", `/internal/v1/jobs/${job.id}/lease`, { key: null, body: { worker_id: "w" } });
@@ -66,7 +65,7 @@ describe("lease", () => {
     });
     await append(job.id, 1, 0, "ab");
     await append(job.id, 1, 1, "c");
-    const second = LeaseReplySchema.parse(await lease(job.id, "worker-2"));
+    const second = LeaseReplySchema.parse(await takeOver(job.id, "worker-2"));
     expect(second).toMatchObject({ epoch: 2, committed_blocks: 2, committed_token_ids: [97, 98, 99] });
     const view = await json(await call("GET", `/v1/generations/${job.id}`));
     expect(view.status).toBe("running");
@@ -77,10 +76,10 @@ describe("lease", () => {
     const job = await createJob();
     const { epoch } = await lease(job.id);
     await append(job.id, epoch, 0, "ab");
-    const midway = await lease(job.id, "worker-2");
+    const midway = await takeOver(job.id, "worker-2");
     expect(midway).not.toHaveProperty("final_finish_reason");
     await append(job.id, midway.epoch, 1, "c", "stop_sequence");
-    const ended = LeaseReplySchema.parse(await lease(job.id, "worker-3"));
+    const ended = LeaseReplySchema.parse(await takeOver(job.id, "worker-3"));
     expect(ended).toMatchObject({ committed_blocks: 2, committed_token_ids: [97, 98, 99] });
     expect(ended.final_finish_reason).toBe("stop_sequence");
   });
@@ -127,7 +126,7 @@ describe("append", () => {
     await expectRefused(await append(job.id, epoch, 2), 409, "generation_ended");
     await expectRefused(await append(job.id, epoch, 2, undefined, "eos"), 409, "generation_ended");
     expect(await json(await append(job.id, epoch, 1, undefined, "max_tokens"))).toMatchObject({ result: "duplicate" });
-    const later = LeaseReplySchema.parse(await lease(job.id, "worker-2"));
+    const later = LeaseReplySchema.parse(await takeOver(job.id, "worker-2"));
     await expectRefused(await append(job.id, later.epoch, 2), 409, "generation_ended");
     expect(JobStatusReplySchema.parse(await json(await finish(job.id, later.epoch))).status).toBe("succeeded");
     const page = await json(await call("GET", `/v1/generations/${job.id}/blocks`));
@@ -145,7 +144,7 @@ describe("append", () => {
     const job = await createJob();
     const old = await lease(job.id, "worker-old");
     await append(job.id, old.epoch, 0);
-    const current = await lease(job.id, "worker-new");
+    const current = await takeOver(job.id, "worker-new");
     await expectRefused(await append(job.id, old.epoch, 1), 409, "stale_epoch");
     await expectRefused(await append(job.id, old.epoch, 0), 409, "stale_epoch");
     await expectRefused(await workerCall(job.id, "heartbeat", { epoch: old.epoch }), 409, "stale_epoch");
@@ -166,15 +165,41 @@ describe("append", () => {
     expect(view.progress).toMatchObject({ blocks: 2 });
   });
 
-  it("lets only the newest of two racing workers write", async () => {
+  it("grants one of two racing leases; the other is lease_held with the lease's remaining term", async () => {
     const job = await createJob();
-    const [a, b] = await Promise.all([lease(job.id, "a"), lease(job.id, "b")]);
-    const newest = Math.max(a.epoch, b.epoch);
-    const oldest = Math.min(a.epoch, b.epoch);
-    const [fromOld, fromNew] = await Promise.all([append(job.id, oldest, 0, "old"), append(job.id, newest, 0, "new")]);
-    expect(fromOld.status).toBe(409);
-    expect(fromNew.status).toBe(200);
-    expect((await json(await call("GET", `/v1/generations/${job.id}`))).text).toBe("new");
+    const replies = await Promise.all(["a", "b"].map((id) => workerCall(job.id, "lease", { worker_id: id })));
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409]);
+    const refused = replies.find((reply) => reply.status === 409)!;
+    const retryAfterSeconds = Number(refused.headers.get("Retry-After"));
+    expect(retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(retryAfterSeconds).toBeLessThanOrEqual(LEASE_TERM_SECONDS);
+    expect(ErrorBodySchema.parse(await refused.json()).error.code).toBe("lease_held");
+    const { epoch } = await json<{ epoch: number }>(replies.find((reply) => reply.status === 200)!);
+    expect(epoch).toBe(1);
+    expect((await append(job.id, epoch, 0, "only")).status).toBe(200);
+    expect((await json(await call("GET", `/v1/generations/${job.id}`))).text).toBe("only");
+  });
+
+  it("refuses another worker's lease while the lease is live, and grants it once the lease lapsed", async () => {
+    const job = await createJob();
+    const old = await lease(job.id, "worker-old");
+    await expectRefused(await workerCall(job.id, "lease", { worker_id: "worker-new" }), 409, "lease_held");
+    const current = await takeOver(job.id, "worker-new");
+    expect(current.epoch).toBe(old.epoch + 1);
+    await expectRefused(await workerCall(job.id, "heartbeat", { epoch: old.epoch }), 409, "stale_epoch");
+  });
+
+  it("lets the holder lease again (a retried lease), and a released lease go to the next worker at once", async () => {
+    const job = await createJob();
+    const first = await lease(job.id, "worker-1");
+    const again = await lease(job.id, "worker-1");
+    expect(again.epoch).toBe(first.epoch + 1);
+    expect(await json(await workerCall(job.id, "release", { epoch: first.epoch }))).toMatchObject({
+      error: { code: "stale_epoch" },
+    });
+    expect(await json(await workerCall(job.id, "release", { epoch: again.epoch }))).toEqual({ status: "running" });
+    const next = await lease(job.id, "worker-2");
+    expect(next.epoch).toBe(again.epoch + 1);
   });
 });
 
@@ -205,7 +230,8 @@ describe("heartbeat, finish and fail", () => {
     expect(view).toMatchObject({
       status: "succeeded",
       finish_reason: "eos",
-      usage: { prompt_tokens: 3, completion_tokens: 10, forwards: 20 },
+      // The edge counts the completion tokens itself (one committed block of 9); the worker said 10.
+      usage: { prompt_tokens: 3, completion_tokens: 9, forwards: 20 },
     });
     expect(view.finished_at).not.toBeNull();
   });

@@ -69,3 +69,17 @@ export const BLOCK_STREAM_BATCH_MAX_BLOCKS = 1_024;
 export const ERROR_MESSAGE_MAX_LENGTH = 2_000;
 /** Worker ids (host/pod names) in characters. */
 export const WORKER_ID_MAX_LENGTH = 200;
+/**
+ * The lease term, in seconds: a lease lives this long after the last call its holder made (lease, append,
+ * heartbeat), and a lease of a job whose lease is live is refused with `lease_held`. The one rule behind
+ * both exclusive ownership and fast crash recovery: a worker heartbeats every ~2.5 s, so a live holder
+ * renews its lease about four times a term; a crashed one's lease lapses within one term, about when SQS
+ * shows its message again (the worker's default visibility timeout equals the term).
+ */
+export const LEASE_TERM_SECONDS = 10;
+/**
+ * The most prompt tokens the edge accepts in a worker's usage per UTF-8 byte of the prompt, plus special
+ * tokens: every tokenizer we serve (bytes, GPT-2 byte-level BPE) yields at most one token per byte, so a
+ * larger count is a worker's error and is clamped (the edge has no tokenizer to count them itself).
+ */
+export const PROMPT_SPECIAL_TOKENS_MAX = 2;

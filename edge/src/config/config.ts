@@ -38,6 +38,12 @@ export interface EdgeConfig {
   /** Development only: hosts exempt from the webhook private-address check. */
   webhookDevAllowedHosts: string[];
   capabilitySecret: string;
+  /** WORKER_CAPABILITY_SECRET_PREVIOUS: still accepted (never minted with) while workers move to the new one. */
+  capabilityPreviousSecret: string | null;
+  /** WORKER_CAPABILITY_LEGACY_UNTIL: version-1 capabilities (no expiry) are accepted until then; null: never. */
+  capabilityLegacyUntilMs: number | null;
+  /** WORKER_API_HOSTNAME: when set, `/internal/*` answers only on this host and nothing else does there. */
+  workerApiHostname: string | null;
   webhookSigningSecret: string;
   sqs: SqsConfig | null;
   stallTimeoutMs: number;
@@ -77,6 +83,25 @@ function secret(raw: string | undefined, name: string, isDevelopment: boolean, p
   const value = raw ?? "";
   if (value.length < SECRET_MIN_LENGTH) problems.push(`${name} must be set (at least ${SECRET_MIN_LENGTH} chars)`);
   else if (!isDevelopment && value.startsWith(DEV_SECRET_PREFIX)) problems.push(`${name} is a dev-only value`);
+  return value;
+}
+
+/** An ISO 8601 instant (ms since the epoch); null when unset. */
+function instant(raw: string | undefined, name: string, problems: string[]): number | null {
+  if (raw === undefined || raw.trim() === "") return null;
+  const ms = Date.parse(raw);
+  if (Number.isNaN(ms)) problems.push(`${name} must be an ISO 8601 date-time (e.g. 2026-12-31T00:00:00Z)`);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** A bare host name (no scheme, port or path), lowercased; null when unset. */
+function hostname(raw: string | undefined, name: string, problems: string[]): string | null {
+  if (raw === undefined || raw.trim() === "") return null;
+  const value = raw.trim().toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(value)) {
+    problems.push(`${name} must be a host name such as workers.api.example.com`);
+    return null;
+  }
   return value;
 }
 
@@ -125,6 +150,11 @@ export function readConfig(env: Env): EdgeConfig {
     publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, "") : null,
     webhookDevAllowedHosts: isDevelopment ? list(env.WEBHOOK_DEV_ALLOWED_HOSTS).map((h) => h.toLowerCase()) : [],
     capabilitySecret: secret(env.WORKER_CAPABILITY_SECRET, "WORKER_CAPABILITY_SECRET", isDevelopment, problems),
+    capabilityPreviousSecret: env.WORKER_CAPABILITY_SECRET_PREVIOUS
+      ? secret(env.WORKER_CAPABILITY_SECRET_PREVIOUS, "WORKER_CAPABILITY_SECRET_PREVIOUS", isDevelopment, problems)
+      : null,
+    capabilityLegacyUntilMs: instant(env.WORKER_CAPABILITY_LEGACY_UNTIL, "WORKER_CAPABILITY_LEGACY_UNTIL", problems),
+    workerApiHostname: hostname(env.WORKER_API_HOSTNAME, "WORKER_API_HOSTNAME", problems),
     webhookSigningSecret: secret(env.WEBHOOK_SIGNING_SECRET, "WEBHOOK_SIGNING_SECRET", isDevelopment, problems),
     sqs,
     stallTimeoutMs:

@@ -7,6 +7,11 @@
 export const STALL_TIMEOUT_SECONDS_DEFAULT = 120;
 /** A job still queued (or stalled) this long after creation expires: no worker will take it any more. */
 export const QUEUE_DEADLINE_SECONDS_DEFAULT = 86_400;
+/**
+ * A job's worker capability expires this long after the job's queue deadline: the latest a job can start is
+ * its deadline, and 48 h covers the longest document (2^20 tokens) on a slow worker several times over.
+ */
+export const CAPABILITY_RUN_ALLOWANCE_MS = 48 * 3_600_000;
 /** After a cancel of a running job, the worker has this long to stop before the edge cancels it alone. */
 export const CANCEL_GRACE_SECONDS_DEFAULT = 60;
 /** A finished job's text (document, blocks, webhook bodies) is deleted this long after it finished. */

@@ -154,9 +154,14 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
   return { ok: true, reply: { result: "appended", committed_blocks: committed.numBlocks, is_canceled: isCanceled } };
 }
 
-/** Null when the blocks continue the document in order; the refusal otherwise (nothing is written). */
+/**
+ * Null when the blocks continue the document in order and stay within the job's `max_tokens`; the refusal
+ * otherwise (nothing is written). The token bound is the edge's, not the worker's: a worker that is wrong or
+ * hostile cannot make a job longer (or bill more tokens) than its caller asked for.
+ */
 function checkBlocks(core: JobCore, job: JobRecord, blocks: readonly PendingBlock[]): Refusal | null {
   let endedWith = lastFinishReason(core, job.numBlocks);
+  let numTokens = job.numTokens;
   for (const [offset, block] of blocks.entries()) {
     const expected = job.numBlocks + offset;
     // A block that carried a finish_reason ended the document: text after it would be past EOS / the stop
@@ -168,6 +173,13 @@ function checkBlocks(core: JobCore, job: JobRecord, blocks: readonly PendingBloc
       return refuse("block_conflict", `block ${block.index} is already committed`);
     }
     if (block.index > expected) return refuse("block_gap", `block ${block.index} is past the next index ${expected}`);
+    numTokens += block.tokenIds.length;
+    if (numTokens > job.params.max_tokens) {
+      return refuse(
+        "max_tokens_exceeded",
+        `block ${block.index} would bring the job to ${numTokens} tokens, past its max_tokens ${job.params.max_tokens}`,
+      );
+    }
     endedWith = block.finishReason;
   }
   return null;

@@ -11,6 +11,7 @@ import {
   type JobView,
   type LeaseRequest,
   type Metadata,
+  type ReleaseRequest,
   type WebhookConfig,
   type WebhookDeliveryPage,
 } from "@bd3-serve/shared";
@@ -111,6 +112,7 @@ export class JobObject extends DurableObject<Env> {
       purgedAt: null,
       producerEpoch: null,
       producerLastSeq: null,
+      leaseExpiresAt: null,
     };
     core.store.insert(job);
     core.document.create(now);
@@ -233,6 +235,10 @@ export class JobObject extends DurableObject<Env> {
 
   async fail(request: FailRequest) {
     return this.afterWorkerCall(worker.fail(this.core, request));
+  }
+
+  async release(request: ReleaseRequest) {
+    return this.afterWorkerCall(worker.release(this.core, request));
   }
 
   override async alarm(): Promise<void> {

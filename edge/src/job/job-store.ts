@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS job (
   retention_ms INTEGER,
   purged_at INTEGER,
   producer_epoch INTEGER,
-  producer_last_seq INTEGER
+  producer_last_seq INTEGER,
+  lease_expires_at INTEGER
 );
 ${BLOCK_LOG_TABLE_SQL}
 ${SCHEDULE_TABLE_SQL}`;
@@ -95,6 +96,11 @@ export interface JobRecord {
   /** The idempotent producer of the current lease (block stream): its epoch and last accepted sequence. */
   producerEpoch: number | null;
   producerLastSeq: number | null;
+  /**
+   * When the current lease lapses unless its holder calls again (LEASE_TERM_SECONDS after its last call);
+   * null: no lease yet, or an object from before the lease term (then `lastHeartbeatAt` + the term counts).
+   */
+  leaseExpiresAt: number | null;
 }
 
 type Column = { column: string; json?: true; bool?: true };
@@ -131,6 +137,7 @@ const COLUMNS: Record<keyof JobRecord, Column> = {
   purgedAt: { column: "purged_at" },
   producerEpoch: { column: "producer_epoch" },
   producerLastSeq: { column: "producer_last_seq" },
+  leaseExpiresAt: { column: "lease_expires_at" },
 };
 
 /** Columns added after the first version, with their SQL type: ALTER TABLE adds them to older objects. */
@@ -139,6 +146,7 @@ const ADDED_COLUMNS: Record<string, string> = {
   purged_at: "INTEGER",
   producer_epoch: "INTEGER",
   producer_last_seq: "INTEGER",
+  lease_expires_at: "INTEGER",
 };
 const FIELDS = Object.keys(COLUMNS) as (keyof JobRecord)[];
 

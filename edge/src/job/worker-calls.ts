@@ -5,8 +5,13 @@ import {
   type HeartbeatRequest,
   isTerminalJobStatus,
   type JobStatusReply,
+  LEASE_TERM_SECONDS,
   type LeaseReplyInput,
   type LeaseRequest,
+  PROMPT_SPECIAL_TOKENS_MAX,
+  type ReleaseRequest,
+  type Usage,
+  utf8ByteLength,
   type WorkerCallErrorCode,
 } from "@bd3-serve/shared";
 import { RETRYABLE_FAILURES_MAX } from "../config/constants.ts";
@@ -19,7 +24,11 @@ import type { JobRecord } from "./job-store.ts";
  * a retried finish is harmless), it has a lease (409 not_leased), and the caller holds the current epoch
  * (409 stale_epoch). Appends are idempotent by index: same index and content (finish_reason included) is
  * `duplicate`, other content `block_conflict`, an index past the end `block_gap`, a block after
- * one that carried a finish_reason `generation_ended`. Any accepted call counts as a heartbeat.
+ * one that carried a finish_reason `generation_ended`. Any accepted call counts as a heartbeat and renews the
+ * lease for LEASE_TERM_SECONDS; a lease of a job whose lease is live, by another worker, is `lease_held`.
+ *
+ * The edge is the authority on what a job did: its usage is computed here from the committed blocks (the
+ * worker's `forwards` is kept as a statistic), and a finish after a cancel request ends the job canceled.
  */
 export type Refusal = {
   ok: false;
@@ -27,7 +36,11 @@ export type Refusal = {
   code?: WorkerCallErrorCode;
   message: string;
   param?: string;
+  /** Sent as `Retry-After`: when the refused call may succeed (a held lease's remaining term). */
+  retryAfterSeconds?: number;
 };
+
+const LEASE_TERM_MS = LEASE_TERM_SECONDS * 1_000;
 export type WorkerCallResult<T> = { ok: true; reply: T } | Refusal;
 
 export function refuse(code: WorkerCallErrorCode, message: string): Refusal {
@@ -52,7 +65,27 @@ export function fence(job: JobRecord | null, epoch: number | undefined): Refusal
  */
 export function touch(core: JobCore, now: number): Partial<JobRecord> {
   if (core.schedule.dueAt(TASK.stall) === null) core.schedule.set(TASK.stall, now + core.config.stallTimeoutMs);
-  return { lastHeartbeatAt: now, isStalled: false };
+  return { lastHeartbeatAt: now, isStalled: false, leaseExpiresAt: now + LEASE_TERM_MS };
+}
+
+/** Until when the current lease is live (0: no live lease). Objects from before the term: last call + term. */
+export function leaseLiveUntil(job: JobRecord): number {
+  if (job.status !== "running" || job.epoch === 0) return 0;
+  return job.leaseExpiresAt ?? (job.lastHeartbeatAt !== null ? job.lastHeartbeatAt + LEASE_TERM_MS : 0);
+}
+
+/**
+ * The job's usage as the edge counts it: completion tokens are the committed blocks' tokens; prompt tokens are
+ * the worker's count (the edge has no tokenizer) clamped to what the prompt's bytes allow; forwards are the
+ * worker's statistic.
+ */
+export function edgeUsage(job: JobRecord, reported: Usage): Usage {
+  const promptTokensMax = utf8ByteLength(job.prompt) + PROMPT_SPECIAL_TOKENS_MAX;
+  return {
+    prompt_tokens: Math.min(reported.prompt_tokens, promptTokensMax),
+    completion_tokens: job.numTokens,
+    forwards: reported.forwards,
+  };
 }
 
 /** The finish_reason appended with the last committed block (null: none, or no block yet). */
@@ -70,6 +103,15 @@ export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<Le
   if (job === null) return NOT_FOUND;
   if (isTerminalJobStatus(job.status)) return refuse("job_terminal", `the job is already ${job.status}`);
   const now = core.now();
+  const liveUntil = leaseLiveUntil(job);
+  // The holder itself may lease again (a retried lease whose first reply was lost); anyone else waits out the
+  // term, so two workers never write one job at once and a crashed holder's job is free within one term.
+  if (liveUntil > now && request.worker_id !== job.workerId) {
+    return {
+      ...refuse("lease_held", `another worker holds this job's lease for up to ${LEASE_TERM_SECONDS} s more`),
+      retryAfterSeconds: Math.max(1, Math.ceil((liveUntil - now) / 1_000)),
+    };
+  }
   const leased = core.transition(job, "lease", {
     epoch: job.epoch + 1,
     // A new lease starts a new producer session on the block stream (its epoch is the lease epoch).
@@ -107,10 +149,11 @@ export function finish(core: JobCore, request: FinishRequest): WorkerCallResult<
   if (job !== null && isTerminalJobStatus(job.status)) return { ok: true, reply: { status: job.status } };
   const refused = fence(job, request.epoch);
   if (refused || job === null) return refused ?? NOT_FOUND;
-  const canceled = request.finish_reason === "canceled";
+  // Cancel wins: once a cancel was requested, the job ends canceled whatever the worker reports.
+  const canceled = request.finish_reason === "canceled" || job.cancelRequestedAt !== null;
   const done = core.transition(job, canceled ? "finish_canceled" : "finish", {
-    finishReason: request.finish_reason,
-    usage: request.usage,
+    finishReason: canceled ? "canceled" : request.finish_reason,
+    usage: edgeUsage(job, request.usage),
     lastHeartbeatAt: core.now(),
     isStalled: false,
   });
@@ -136,9 +179,26 @@ export function fail(core: JobCore, request: FailRequest): WorkerCallResult<JobS
     next = core.transition(job, job.status === "running" ? "cancel_timeout" : "cancel", { finishReason: "canceled" });
   } else if (request.is_retryable && job.retryableFailures < RETRYABLE_FAILURES_MAX) {
     core.schedule.clear(TASK.stall);
-    next = core.transition(job, "requeue", { retryableFailures: job.retryableFailures + 1, isStalled: false });
+    next = core.transition(job, "requeue", {
+      retryableFailures: job.retryableFailures + 1,
+      isStalled: false,
+      leaseExpiresAt: null,
+    });
   } else {
     next = core.transition(job, "fail", { finishReason: "error", error });
   }
   return { ok: true, reply: { status: next?.status ?? job.status } };
+}
+
+/**
+ * The holder gives its lease back (a draining worker): the lease ends now, so the next worker's lease is not
+ * `lease_held`. The job stays running with its blocks; a stale epoch is refused like any lease-holding call.
+ */
+export function release(core: JobCore, request: ReleaseRequest): WorkerCallResult<JobStatusReply> {
+  const job = core.readJob();
+  if (job !== null && isTerminalJobStatus(job.status)) return { ok: true, reply: { status: job.status } };
+  const refused = fence(job, request.epoch);
+  if (refused || job === null) return refused ?? NOT_FOUND;
+  core.store.update({ leaseExpiresAt: core.now() });
+  return { ok: true, reply: { status: job.status } };
 }

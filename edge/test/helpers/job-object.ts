@@ -54,6 +54,16 @@ export async function clockNow(stub: Stub): Promise<number> {
   return runInDurableObject(stub, (instance) => instance.core.now());
 }
 
+/**
+ * Makes the job's current lease lapse, as if its holder had stopped calling one lease term ago (a crashed
+ * worker), so another worker's lease is granted.
+ */
+export async function lapseLease(jobId: string): Promise<void> {
+  await runInDurableObject(stubOfJob(jobId), (instance) => {
+    instance.core.store.update({ leaseExpiresAt: 0 });
+  });
+}
+
 /** Waits for the object's background work (the first SQS send after a create) to finish. */
 export async function settled(stub: Stub): Promise<void> {
   await runInDurableObject(stub, (instance) => instance.core.idle());

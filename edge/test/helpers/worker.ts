@@ -2,10 +2,16 @@ import { env } from "cloudflare:workers";
 import type { Block } from "@bd3-serve/shared";
 import { jobCapability } from "../../src/auth/capability.ts";
 import { call } from "./api.ts";
+import { lapseLease } from "./job-object.ts";
+
+/** A capability for `jobId` as the edge mints it, valid for an hour. */
+export function capabilityFor(jobId: string, expiresAtMs = Date.now() + 3_600_000): Promise<string> {
+  return jobCapability(env.WORKER_CAPABILITY_SECRET!, jobId, expiresAtMs);
+}
 
 /** Plays the GPU worker's side of docs/worker-api.md against the edge. */
 export async function workerCall(jobId: string, action: string, body: unknown, capability?: string) {
-  const bearer = capability ?? (await jobCapability(env.WORKER_CAPABILITY_SECRET!, jobId));
+  const bearer = capability ?? (await capabilityFor(jobId));
   return call("POST", `/internal/v1/jobs/${jobId}/${action}`, {
     key: null,
     body,
@@ -20,6 +26,12 @@ export async function lease(
   const response = await workerCall(jobId, "lease", { worker_id: workerId });
   if (response.status !== 200) throw new Error(`lease answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as { epoch: number };
+}
+
+/** Another worker leases the job after the current holder's lease lapsed (the holder crashed). */
+export async function takeOver(jobId: string, workerId: string) {
+  await lapseLease(jobId);
+  return lease(jobId, workerId);
 }
 
 /** A block whose text and token ids are derived from its index, so duplicates compare equal. */
@@ -57,7 +69,7 @@ export async function appendStream(
   { epoch, seq, producerId = "worker-1" }: { epoch: number; seq: number; producerId?: string },
   records: unknown[],
 ) {
-  const capability = await jobCapability(env.WORKER_CAPABILITY_SECRET!, jobId);
+  const capability = await capabilityFor(jobId);
   return call("POST", `/internal/v1/jobs/${jobId}/block-stream`, {
     key: null,
     body: records,

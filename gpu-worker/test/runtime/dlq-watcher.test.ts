@@ -53,6 +53,23 @@ describe("DLQ watcher", () => {
     ]);
   });
 
+  it("looks at a dead letter again when the job's live lease would have lapsed, failing nothing", async () => {
+    const { dlq, edge, options } = setup();
+    edge.leaseError = new EdgeCallError("held", {
+      status: 409,
+      code: "lease_held",
+      isRetryable: false,
+      retryAfterSeconds: 6,
+    });
+    const message = queueMessage(jobMessage());
+    await handleDeadLetter(options, message);
+    expect(edge.of("fail")).toHaveLength(0);
+    expect(dlq.ops("delete")).toHaveLength(0);
+    expect(dlq.ops("changeVisibility")).toEqual([
+      { op: "changeVisibility", receiptHandle: message.receiptHandle, seconds: 6 },
+    ]);
+  });
+
   it("leaves a dead letter that names no job for an operator", async () => {
     const { dlq, edge, options } = setup();
     await handleDeadLetter(options, queueMessage("garbage"));

@@ -13,6 +13,7 @@ import type {
   JobMessage,
   LeaseReply,
   ModelManifest,
+  ReleaseRequest,
 } from "@bd3-serve/shared";
 import { SamplingParamsSchema } from "@bd3-serve/shared";
 import type { AddRequestResult, BlockOutput, Engine, EngineStats, GenerationRequest } from "../../src/engine/index.ts";
@@ -114,7 +115,8 @@ type EdgeCall =
   | { call: "append"; jobId: string; body: AppendBlockRequest }
   | { call: "heartbeat"; jobId: string }
   | { call: "finish"; jobId: string; body: FinishRequest }
-  | { call: "fail"; jobId: string; body: FailRequest };
+  | { call: "fail"; jobId: string; body: FailRequest }
+  | { call: "release"; jobId: string; body: ReleaseRequest };
 
 /** An edge that records calls; replies can be overridden per call. */
 export class FakeEdge implements EdgeClient {
@@ -220,6 +222,10 @@ export class FakeEdge implements EdgeClient {
     this.calls.push({ call: "fail", jobId, body });
     if (this.failError !== undefined) throw this.failError;
     return { status: body.is_retryable ? ("queued" as const) : ("failed" as const) };
+  }
+  async release(jobId: string, _capability: string, body: ReleaseRequest) {
+    this.calls.push({ call: "release", jobId, body });
+    return { status: "running" as const };
   }
 }
 

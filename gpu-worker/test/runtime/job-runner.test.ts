@@ -231,6 +231,31 @@ describe("job runner", () => {
     expect(worker?.runner.heldJobs).toBe(0);
   });
 
+  it("waits out a live lease once, then leaves the message for the lease's remaining term, never deleting it", async () => {
+    const { engine, queue, edge } = await setup();
+    edge.leaseError = new EdgeCallError("held", {
+      status: 409,
+      code: "lease_held",
+      isRetryable: false,
+      retryAfterSeconds: 7,
+    });
+    const message = queueMessage(jobMessage(), { receiveCount: 2 });
+    queue.push(message);
+    await flush();
+    // The first refusal is waited out in place (no receive spent); the lease is still held after the wait.
+    expect(edge.of("lease")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(7_250);
+    await flush();
+    expect(edge.of("lease")).toHaveLength(2);
+    expect(queue.ops("changeVisibility")).toEqual([
+      { op: "changeVisibility", receiptHandle: message.receiptHandle, seconds: 7 },
+    ]);
+    expect(queue.ops("delete")).toHaveLength(0);
+    expect(edge.of("fail")).toHaveLength(0);
+    expect(engine.added).toHaveLength(0);
+    expect(worker?.runner.heldJobs).toBe(0);
+  });
+
   it("retries a transient failure later, and fails the job on the edge at the last receive", async () => {
     const { queue, edge } = await setup();
     edge.leaseError = new EdgeCallError("edge down", { isRetryable: true });
@@ -298,6 +323,13 @@ describe("job runner", () => {
     });
     expect(queue.ops("delete")).toHaveLength(0);
     expect(engine.aborted.sort()).toEqual(["job_a", "job_b"]);
+    // Each lease is given back on the edge first, so the next worker need not wait out the lease term.
+    expect(
+      edge
+        .of("release")
+        .map((call) => call.jobId)
+        .sort(),
+    ).toEqual(["job_a", "job_b"]);
   });
 
   it("on drain releases only after its own pending long poll ended (that poll would take the message back)", async () => {

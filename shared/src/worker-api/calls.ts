@@ -126,7 +126,15 @@ export const FailRequestSchema = z.strictObject({
 });
 export type FailRequest = z.infer<typeof FailRequestSchema>;
 
-/** Reply of finish and fail: the job's status after the call (a terminal status never changes). */
+/**
+ * Give the lease back (a draining worker, before it makes its message visible again): the lease ends now,
+ * so the next worker's lease is granted at once instead of after the lease term. The job stays running
+ * (its committed blocks stay; the next lease resumes after them).
+ */
+export const ReleaseRequestSchema = z.strictObject({ epoch: EpochSchema });
+export type ReleaseRequest = z.infer<typeof ReleaseRequestSchema>;
+
+/** Reply of finish, fail and release: the job's status after the call (a terminal status never changes). */
 export const JobStatusReplySchema = z.strictObject({ status: JobStatusSchema });
 export type JobStatusReply = z.infer<typeof JobStatusReplySchema>;
 
@@ -140,5 +148,7 @@ export const WorkerCallErrorCodeSchema = z.enum([
   "not_leased",
   "stream_closed",
   "sequence_reused",
+  "lease_held",
+  "max_tokens_exceeded",
 ]);
 export type WorkerCallErrorCode = z.infer<typeof WorkerCallErrorCodeSchema>;

@@ -4,12 +4,13 @@ import {
   FinishRequestSchema,
   HeartbeatRequestSchema,
   LeaseRequestSchema,
+  ReleaseRequestSchema,
 } from "@bd3-serve/shared";
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import type { AppEnv } from "../../app-env.ts";
-import { isValidCapability } from "../../auth/capability.ts";
+import { verifyCapability } from "../../auth/capability.ts";
 import { WORKER_BLOCK_STREAM_BODY_MAX_BYTES, WORKER_BODY_MAX_BYTES } from "../../config/constants.ts";
 import { ApiError } from "../../errors/api-error.ts";
 import { parseJsonBody } from "../../http/parse-body.ts";
@@ -20,13 +21,26 @@ import { appendToBlockStream } from "./block-stream-route.ts";
 
 type JobStub = ReturnType<typeof jobStub>;
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]{16,256})$/;
+const BEARER = /^Bearer ([A-Za-z0-9._-]{16,256})$/;
 
-/** The per-job capability of docs/worker-api.md: it must be the HMAC of exactly this `:id`. */
+/**
+ * The per-job capability of docs/worker-api.md: minted for exactly this `:id`, not expired, under the current
+ * or the previous secret (auth/capability.ts). Every refusal is the same 401, so a caller learns nothing about
+ * the job; the log says why (never the capability itself).
+ */
 const capabilityAuth = createMiddleware<AppEnv>(async function capabilityAuth(c, next) {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   const id = c.req.param("id") ?? "";
-  if (!match?.[1] || !(await isValidCapability(c.var.config.capabilitySecret, id, match[1]))) {
+  const { config } = c.var;
+  const keys = {
+    current: config.capabilitySecret,
+    previous: config.capabilityPreviousSecret,
+    legacyUntilMs: config.capabilityLegacyUntilMs,
+  };
+  const verdict = match?.[1] ? await verifyCapability(keys, id, match[1], Date.now()) : null;
+  if (verdict?.ok !== true) {
+    const reason = verdict === null ? "missing" : verdict.reason;
+    console.warn(JSON.stringify({ event: "capability_refused", job_id: id.slice(0, 128), reason }));
     throw new ApiError(401, "authentication_error", "missing or invalid job capability", { param: "Authorization" });
   }
   await next();
@@ -36,7 +50,9 @@ function reply<T>(c: Context<AppEnv>, result: WorkerCallResult<T>): Response {
   if (result.ok) return c.json(result.reply as object);
   const type =
     result.status === 404 ? "not_found_error" : result.status === 409 ? "conflict_error" : "invalid_request_error";
-  throw new ApiError(result.status, type, result.message, { code: result.code, param: result.param });
+  const headers: Record<string, string> =
+    result.retryAfterSeconds !== undefined ? { "Retry-After": String(result.retryAfterSeconds) } : {};
+  throw new ApiError(result.status, type, result.message, { code: result.code, param: result.param, headers });
 }
 
 /** A worker call: parse the body with its shared schema, run it on the job object, map the result. */
@@ -78,6 +94,10 @@ export function workerRoutes() {
   app.post(
     "/:id/fail",
     call(FailRequestSchema, (stub, body) => stub.fail(body)),
+  );
+  app.post(
+    "/:id/release",
+    call(ReleaseRequestSchema, (stub, body) => stub.release(body)),
   );
   return app;
 }

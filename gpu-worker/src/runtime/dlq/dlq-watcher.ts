@@ -4,9 +4,10 @@
  * watcher long-polls the DLQ, fails each job on the edge (lease for a fresh epoch, then fail with code
  * `dead_lettered`) and deletes the DLQ message once the edge has a terminal outcome; the message body is
  * logged first so nothing is lost for an operator. A message that names no job, or that the edge cannot be told
- * about yet, stays in the DLQ (hidden for DLQ_RETRY_VISIBILITY_SECONDS between tries).
+ * about yet, stays in the DLQ (hidden for DLQ_RETRY_VISIBILITY_SECONDS between tries); one whose job's lease
+ * is still live (`lease_held`) is looked at again when that lease would have lapsed.
  */
-import { isTerminalJobStatus, JobMessageEnvelopeSchema } from "@bd3-serve/shared";
+import { isTerminalJobStatus, JobMessageEnvelopeSchema, LEASE_TERM_SECONDS } from "@bd3-serve/shared";
 import { Consumer } from "../consumer/consumer.ts";
 import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -72,6 +73,14 @@ export async function handleDeadLetter(options: DlqWatcherOptions, message: Queu
       });
     }
   } catch (error) {
+    if (isEdgeCallError(error, "lease_held")) {
+      // A lease is live: the worker that crashed may have called moments ago (its lease lapses within one term),
+      // or a worker is running the job after all. Look again once that lease would have lapsed.
+      const deferSeconds = Math.max(1, Math.ceil(error.retryAfterSeconds ?? LEASE_TERM_SECONDS));
+      log.info({ defer_seconds: deferSeconds }, "the dead-lettered job's lease is still live; looking again later");
+      await dlq.changeVisibility(message.receiptHandle, deferSeconds).catch(() => {});
+      return;
+    }
     const isSettled =
       isEdgeCallError(error) && (error.status === 404 || error.code === "job_terminal" || error.code === "stale_epoch");
     if (!isSettled) {

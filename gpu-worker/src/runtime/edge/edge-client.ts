@@ -1,5 +1,5 @@
 /**
- * HTTP client for the edge's worker API (docs/worker-api.md): lease, append, heartbeat, finish, fail. Every
+ * HTTP client for the edge's worker API (docs/worker-api.md): lease, append, heartbeat, finish, fail, release. Every
  * call is idempotent on the edge (append by index, finish/fail by terminal state), so a call is retried with
  * bounded exponential backoff + jitter on 5xx, network errors and timeouts; 4xx (409 `stale_epoch`, ...) are
  * final for that call and surface as `EdgeCallError` with the edge's `code`.
@@ -18,6 +18,7 @@ import {
   type LeaseReply,
   LeaseReplySchema,
   type LeaseRequest,
+  type ReleaseRequest,
 } from "@bd3-serve/shared";
 import type { z } from "zod";
 import { type BlockStreamOptions, type BlockStreamWriter, openProducerBlockStream } from "./block-stream.ts";
@@ -39,9 +40,11 @@ export interface EdgeClient {
   heartbeat(jobId: string, capability: string, body: HeartbeatRequest): Promise<HeartbeatReply>;
   finish(jobId: string, capability: string, body: FinishRequest): Promise<JobStatusReply>;
   fail(jobId: string, capability: string, body: FailRequest): Promise<JobStatusReply>;
+  /** Ends this worker's lease at once (drain), so the next worker's lease is not `lease_held`. */
+  release(jobId: string, capability: string, body: ReleaseRequest): Promise<JobStatusReply>;
 }
 
-export type EdgeCallName = "lease" | "append" | "heartbeat" | "finish" | "fail";
+export type EdgeCallName = "lease" | "append" | "heartbeat" | "finish" | "fail" | "release";
 
 export interface EdgeClientOptions {
   baseUrl: string;
@@ -73,6 +76,7 @@ const ROUTES: Record<EdgeCallName, string> = {
   heartbeat: "heartbeat",
   finish: "finish",
   fail: "fail",
+  release: "release",
 };
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -114,8 +118,10 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     }
     if (!response.ok) {
       const error = parseErrorBody(text);
+      const retryAfterSeconds = Number(response.headers.get("retry-after") ?? Number.NaN);
       throw new EdgeCallError(`edge replied ${response.status}: ${error.message ?? text.slice(0, 200)}`, {
         status: response.status,
+        ...(Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0 ? { retryAfterSeconds } : {}),
         ...(error.code !== undefined ? { code: error.code } : {}),
         ...(error.type !== undefined ? { type: error.type } : {}),
         isRetryable: response.status >= 500,
@@ -188,6 +194,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     heartbeat: (jobId, capability, body) => call("heartbeat", jobId, capability, body, HeartbeatReplySchema),
     finish: (jobId, capability, body) => call("finish", jobId, capability, body, JobStatusReplySchema),
     fail: (jobId, capability, body) => call("fail", jobId, capability, body, JobStatusReplySchema),
+    release: (jobId, capability, body) => call("release", jobId, capability, body, JobStatusReplySchema),
   };
 }
 

@@ -11,12 +11,22 @@ export class EdgeCallError extends Error {
   readonly type: string | undefined;
   /** True for errors worth another attempt later (5xx, network, timeout). */
   readonly isRetryable: boolean;
+  /** The edge's `Retry-After`, in seconds, when it sent one (e.g. with `lease_held`). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     message: string,
-    details: { status?: number; code?: string; type?: string; isRetryable: boolean; cause?: unknown },
+    details: {
+      status?: number;
+      code?: string;
+      type?: string;
+      isRetryable: boolean;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+    },
   ) {
     super(message, { cause: details.cause });
+    this.retryAfterSeconds = details.retryAfterSeconds;
     this.status = details.status;
     this.code = details.code;
     this.type = details.type;

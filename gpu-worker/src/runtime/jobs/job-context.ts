@@ -15,9 +15,11 @@ import type { RunningJob } from "./running-job.ts";
  * - release (visibility 0): SIGTERM drain or the handover fallback; another worker resumes at once;
  * - retry (visibility = backoff): a transient error before the last receive; the edge keeps the job queued;
  * - keep: the lease was lost (another worker holds the job) or the edge could not be told at the last receive
- *   (the message then goes to the DLQ, where the DLQ watcher fails it on the edge).
+ *   (the message then goes to the DLQ, where the DLQ watcher fails it on the edge);
+ * - defer (visibility = `deferSeconds`): the edge refused the lease as `lease_held` (another worker's lease is
+ *   live); the message comes back when that lease would have lapsed, and is never deleted here.
  */
-export type MessageAction = "delete" | "release" | "retry" | "keep";
+export type MessageAction = "delete" | "release" | "retry" | "keep" | { deferSeconds: number };
 
 export interface JobRunnerOptions {
   engine: Engine;

@@ -15,7 +15,7 @@
  */
 import { isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
 import type { BlockOutput } from "../../engine/index.ts";
-import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
+import { isEdgeCallError } from "../edge/index.ts";
 import type { JobOutcome } from "../observability/metrics.ts";
 import type { QueueMessage } from "../queue/job-queue.ts";
 import { BlockSink } from "./block-sink.ts";
@@ -23,6 +23,7 @@ import { startHeartbeat } from "./heartbeat.ts";
 import type { JobControl, JobRunnerOptions, MessageAction } from "./job-context.ts";
 import { JobEndings } from "./job-endings.ts";
 import { JobKeepalive } from "./job-keepalive.ts";
+import { takeLease } from "./job-lease.ts";
 import { MessageActions } from "./message-actions.ts";
 import { parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
@@ -154,24 +155,29 @@ export class JobRunner implements JobControl {
       metrics.queueWait.observe(Math.max(0, (message.receivedAtMs - sentAtMs) / 1_000));
     }
 
-    let lease: Awaited<ReturnType<EdgeClient["lease"]>>;
-    try {
-      lease = await edge.lease(job.id, jobMessage.capability, { worker_id: workerId });
-    } catch (error) {
-      if (isEdgeCallError(error) && error.status === 404) {
-        job.log.warn("job does not exist on the edge; deleting its message");
-        await this.close(job, "terminal", "delete");
-        return;
-      }
-      await this.endings.handleCallError(job, error, "lease");
+    const taken = await takeLease(edge, job, workerId);
+    if (taken.kind === "missing") {
+      job.log.warn("job does not exist on the edge; deleting its message");
+      await this.close(job, "terminal", "delete");
       return;
     }
+    if (taken.kind === "held") {
+      // Another worker's lease is live: the message comes back when it would lapse; never deleted here.
+      job.log.info({ defer_seconds: taken.deferSeconds }, "another worker holds the job's lease; leaving the message");
+      await this.close(job, "lease_held", job.phase === "leasing" ? { deferSeconds: taken.deferSeconds } : "release");
+      return;
+    }
+    if (taken.kind === "failed") {
+      await this.endings.handleCallError(job, taken.error, "lease");
+      return;
+    }
+    const { lease } = taken;
+    job.epoch = lease.epoch;
     if (job.isClosed) return;
     if (job.phase !== "leasing") {
       await this.close(job, "released", "release");
       return;
     }
-    job.epoch = lease.epoch;
     if (isTerminalJobStatus(lease.status)) {
       job.log.info({ status: lease.status }, "job already ended; deleting its message");
       await this.close(job, "terminal", "delete");
@@ -284,6 +290,17 @@ export class JobRunner implements JobControl {
     this.options.engine.abortRequest(job.id);
   }
 
+  /** Gives the edge lease back before the message becomes visible, so the next worker leases at once. */
+  private async releaseLease(job: RunningJob): Promise<void> {
+    if (job.epoch === undefined) return;
+    try {
+      await this.options.edge.release(job.id, job.job.capability, { epoch: job.epoch });
+    } catch (error) {
+      // Not fatal: the lease then lapses on its own within LEASE_TERM_SECONDS.
+      job.log.debug({ err: error }, "could not release the lease on the edge");
+    }
+  }
+
   async close(job: RunningJob, outcome: JobOutcome, action: MessageAction): Promise<void> {
     if (job.isClosed) return job.closed;
     job.phase = "closed";
@@ -291,6 +308,7 @@ export class JobRunner implements JobControl {
     job.writer?.abandon();
     this.abortInEngine(job);
     try {
+      if (action === "release") await this.releaseLease(job);
       await this.messages.apply(job.message, action, job.log);
     } finally {
       if (this.jobs.get(job.id) === job) this.jobs.delete(job.id);

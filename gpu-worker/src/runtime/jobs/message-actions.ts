@@ -10,6 +10,8 @@ import type { MessageAction } from "./job-context.ts";
 
 /** Retry delay after a transient failure: 2^receiveCount seconds, at most this (and the visibility timeout). */
 export const RETRY_DELAY_MAX_SECONDS = 300;
+/** SQS's largest visibility timeout (12 h), the bound of a deferral. */
+const VISIBILITY_MAX_SECONDS = 43_200;
 
 export class MessageActions {
   private releaseGate: Promise<unknown> = Promise.resolve();
@@ -28,7 +30,10 @@ export class MessageActions {
   /** Never throws: a failed SQS call only means the message reappears after its visibility timeout. */
   async apply(message: QueueMessage, action: MessageAction, log: Logger): Promise<void> {
     try {
-      if (action === "delete") await this.queue.delete(message.receiptHandle);
+      if (typeof action === "object") {
+        const delaySeconds = Math.min(Math.max(1, Math.ceil(action.deferSeconds)), VISIBILITY_MAX_SECONDS);
+        await this.queue.changeVisibility(message.receiptHandle, delaySeconds);
+      } else if (action === "delete") await this.queue.delete(message.receiptHandle);
       else if (action === "release") {
         await this.releaseGate;
         await this.queue.changeVisibility(message.receiptHandle, 0);

@@ -14,6 +14,7 @@ export type JobOutcome =
   | "retried"
   | "released"
   | "lease_lost"
+  | "lease_held"
   | "continued"
   | "terminal"
   | "invalid";

@@ -1,0 +1,42 @@
+/**
+ * Taking a job's lease on the edge, the first step of every attempt. The edge refuses a lease while another
+ * worker's is live (`lease_held`, with the remaining term as `Retry-After`). That happens mostly right after a
+ * crash: the dead worker's last append may have renewed its lease after its last visibility extension, so
+ * the message can reappear a little before the lease lapses. Waiting out that remainder here, while this
+ * worker's heartbeat keeps the message hidden, costs no receive (SQS counts every receive toward the DLQ);
+ * only a lease still held after that one wait (a worker really runs the job: a duplicate delivery) makes the
+ * runner leave the message for later.
+ */
+import { LEASE_TERM_SECONDS, type LeaseReply } from "@bd3-serve/shared";
+import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
+import type { RunningJob } from "./running-job.ts";
+
+export type LeaseOutcome =
+  | { kind: "leased"; lease: LeaseReply }
+  /** The edge has no such job. */
+  | { kind: "missing" }
+  /** Another worker's lease is live: leave the message hidden this long. */
+  | { kind: "held"; deferSeconds: number }
+  | { kind: "failed"; error: unknown };
+
+/** A little past the edge's `Retry-After`, so the retried lease does not land just before the lapse. */
+const LEASE_RETRY_MARGIN_MS = 250;
+
+export async function takeLease(edge: EdgeClient, job: RunningJob, workerId: string): Promise<LeaseOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { kind: "leased", lease: await edge.lease(job.id, job.job.capability, { worker_id: workerId }) };
+    } catch (error) {
+      if (isEdgeCallError(error) && error.status === 404) return { kind: "missing" };
+      if (!isEdgeCallError(error, "lease_held")) return { kind: "failed", error };
+      const retryAfterSeconds = Math.min(error.retryAfterSeconds ?? LEASE_TERM_SECONDS, LEASE_TERM_SECONDS);
+      if (attempt > 1 || job.phase !== "leasing") return { kind: "held", deferSeconds: retryAfterSeconds };
+      job.log.info(
+        { retry_after_seconds: retryAfterSeconds },
+        "the job's previous lease is still live; waiting it out",
+      );
+      await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1_000 + LEASE_RETRY_MARGIN_MS));
+      if (job.phase !== "leasing") return { kind: "held", deferSeconds: 0 };
+    }
+  }
+}
