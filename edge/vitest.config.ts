@@ -38,7 +38,12 @@ export default defineConfig({
           SQS_QUEUE_URL: inject("sqsQueueUrl"),
           SSE_KEEPALIVE_SECONDS: "1",
         },
-        ratelimits: { RATE_LIMITER: { simple: { limit: TEST_RATE_LIMIT_PER_MINUTE, period: 60 } } },
+        ratelimits: {
+          RATE_LIMITER: { simple: { limit: TEST_RATE_LIMIT_PER_MINUTE, period: 60 } },
+          // High, so the many 401s of the suite are not limited; the failure limit is tested on the low one.
+          AUTH_FAILURE_LIMITER: { simple: { limit: TEST_RATE_LIMIT_PER_MINUTE, period: 60 } },
+          AUTH_FAILURE_LIMITER_LOW: { simple: { limit: 5, period: 60 } },
+        },
       },
     })),
   ],

@@ -9,6 +9,7 @@
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -50,6 +51,18 @@ async function bundleEdge(): Promise<string> {
   return join(EDGE_BUILD_DIR, "worker.js");
 }
 
+/** A TCP port free right now on 127.0.0.1 (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const { maxReceiveCount = 3, visibilityTimeoutSeconds = 30 } = options;
   const [sqs, scriptPath] = await Promise.all([startFauxqs({ port: 0, logger: false }), bundleEdge()]);
@@ -65,6 +78,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "bd3-edge-state-"));
   // wrangler.toml's top level is the local development configuration (dev API key, dev secrets).
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO_ROOT, "wrangler.toml"));
+  // The edge's links come from PUBLIC_BASE_URL, never the request's Host: the port is chosen first so the
+  // edge knows its own address.
+  const port = await freePort();
   const edge = new Miniflare({
     ...(workerOptions as object),
     name: "bd3-serve-edge",
@@ -73,13 +89,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Miniflare refuses a script path outside its root ("can't use '..'"), hence relative to the repo.
     scriptPath: relative(REPO_ROOT, scriptPath),
     host: "127.0.0.1",
-    port: 0,
+    port,
     cf: false,
     durableObjectsPersist: stateDir,
     bindings: {
       ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
       SQS_ENDPOINT: sqs.address,
       SQS_QUEUE_URL: queue.queueUrl,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     },
   } as ConstructorParameters<typeof Miniflare>[0]);
   const stop = async () => {

@@ -13,6 +13,8 @@ export interface Env {
   DEV_STREAMS?: DurableObjectNamespace<DevStreamsObject>;
   /** Workers rate limit binding; absent in some local setups (see middleware/rate-limit.ts). */
   RATE_LIMITER?: RateLimit;
+  /** Failed authentications per client address (middleware/auth-failures.ts). */
+  AUTH_FAILURE_LIMITER?: RateLimit;
   ENVIRONMENT?: string;
   API_KEYS?: string;
   DEFAULT_MODEL?: string;

@@ -1,12 +1,14 @@
 /**
  * API keys of the test run. The plain keys live only here; vitest.config.ts hashes them into API_KEYS,
- * exactly as an operator would. Each concern gets its own key, so per-key rate limits do not interfere.
+ * exactly as an operator would. Each concern gets its own tenant, so per-tenant rate limits do not interfere.
  */
 export const TEST_KEYS = {
   tenantA: { key: "bd3_test_tenant_a_0000000000000000000000", id: "key_a", tenantId: "tenant_a" },
   tenantB: { key: "bd3_test_tenant_b_0000000000000000000000", id: "key_b", tenantId: "tenant_b" },
   fuzz: { key: "bd3_test_fuzz_000000000000000000000000000", id: "key_fuzz", tenantId: "tenant_fuzz" },
   rateLimited: { key: "bd3_test_rate_00000000000000000000000000", id: "key_rate", tenantId: "tenant_rate" },
+  /** A second key of the rate-limited tenant: it shares the tenant's bucket. */
+  rateLimitedSecond: { key: "bd3_test_rate_2_000000000000000000000000", id: "key_rate_2", tenantId: "tenant_rate" },
   webhooks: { key: "bd3_test_webhooks_0000000000000000000000", id: "key_webhooks", tenantId: "tenant_webhooks" },
 } as const;
 

@@ -86,6 +86,31 @@ function secret(raw: string | undefined, name: string, isDevelopment: boolean, p
   return value;
 }
 
+/**
+ * PUBLIC_BASE_URL, the origin of every link the edge hands out (Location, `urls.*`, webhooks). Required outside
+ * development, so a link never comes from the request's `Host` (which the caller chooses); an origin only,
+ * https (http in development). Null in development when unset: links then use the request's origin.
+ */
+function parsePublicBaseUrl(raw: string | undefined, isDevelopment: boolean, problems: string[]): string | null {
+  if (raw === undefined || raw.trim() === "") {
+    if (!isDevelopment) problems.push("PUBLIC_BASE_URL must be set (e.g. https://api.example.com)");
+    return null;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    problems.push("PUBLIC_BASE_URL must be an absolute URL such as https://api.example.com");
+    return null;
+  }
+  const isAllowedScheme = url.protocol === "https:" || (isDevelopment && url.protocol === "http:");
+  if (!isAllowedScheme || url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    problems.push("PUBLIC_BASE_URL must be an https origin with no credentials, query or fragment");
+    return null;
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
 /** An ISO 8601 instant (ms since the epoch); null when unset. */
 function instant(raw: string | undefined, name: string, problems: string[]): number | null {
   if (raw === undefined || raw.trim() === "") return null;
@@ -147,7 +172,7 @@ export function readConfig(env: Env): EdgeConfig {
     apiKeys: parseApiKeys(env.API_KEYS, problems),
     defaultModel: env.DEFAULT_MODEL || "kjv-bd3lm-b16",
     allowedModels: list(env.MODELS),
-    publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, "") : null,
+    publicBaseUrl: parsePublicBaseUrl(env.PUBLIC_BASE_URL, isDevelopment, problems),
     webhookDevAllowedHosts: isDevelopment ? list(env.WEBHOOK_DEV_ALLOWED_HOSTS).map((h) => h.toLowerCase()) : [],
     capabilitySecret: secret(env.WORKER_CAPABILITY_SECRET, "WORKER_CAPABILITY_SECRET", isDevelopment, problems),
     capabilityPreviousSecret: env.WORKER_CAPABILITY_SECRET_PREVIOUS

@@ -2,16 +2,16 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env.ts";
 import { ApiError } from "../errors/api-error.ts";
 
-/** Window of the fallback limiter and of the binding (`simple.period` in wrangler.toml), in seconds. */
-const PERIOD_SECONDS = 60;
+/** Window of the fallback limiter and of the bindings (`simple.period` in wrangler.toml), in seconds. */
+export const RATE_LIMIT_PERIOD_SECONDS = 60;
 
-/** Fixed-window counter per isolate, used only when the RATE_LIMITER binding is missing. */
-class FallbackLimiter {
+/** Fixed-window counter per isolate, used only when a rate limit binding is missing. */
+export class FallbackLimiter {
   private windowStart = 0;
   private readonly counts = new Map<string, number>();
 
   take(key: string, limit: number, nowMs: number): boolean {
-    const window = Math.floor(nowMs / (PERIOD_SECONDS * 1_000));
+    const window = Math.floor(nowMs / (RATE_LIMIT_PERIOD_SECONDS * 1_000));
     if (window !== this.windowStart) {
       this.windowStart = window;
       this.counts.clear();
@@ -23,39 +23,52 @@ class FallbackLimiter {
   }
 }
 
-let warnedFallback = false;
+const warnedFallbacks = new Set<string>();
 
 /**
- * Per API key rate limit through the Workers rate limit binding (`RATE_LIMITER`), answering 429 with
- * `Retry-After` (seconds to the end of the current window). The binding counts per Cloudflare location and
- * is eventually consistent, so it caps abuse rather than metering exactly; if the binding itself errors the
- * request is let through (logged). Without the binding (some local setups) a per-isolate fixed window
- * stands in and says so once in the log.
+ * One token from a Workers rate limit binding, or from the per-isolate fallback when the binding is missing
+ * (some local setups; said once in the log). The binding counts per Cloudflare location and is eventually
+ * consistent, so it caps abuse rather than metering exactly; if the binding itself errors the request is let
+ * through (logged): the limiter's own failure must not take the API down.
  */
-export function rateLimit({ periodSeconds = PERIOD_SECONDS }: { periodSeconds?: number } = {}) {
-  const fallback = new FallbackLimiter();
-  return createMiddleware<AppEnv>(async function rateLimit(c, next) {
-    const key = c.var.caller.keyId;
-    let allowed: boolean;
-    if (c.env.RATE_LIMITER) {
-      try {
-        allowed = (await c.env.RATE_LIMITER.limit({ key })).success;
-      } catch (error) {
-        // The limiter caps abuse; its own failure must not take the API down, so it fails open (logged).
-        console.error(JSON.stringify({ event: "rate_limit_unavailable", error: String(error) }));
-        allowed = true;
-      }
-    } else {
-      if (!warnedFallback) {
-        warnedFallback = true;
-        console.warn(JSON.stringify({ event: "rate_limit_fallback", reason: "RATE_LIMITER binding missing" }));
-      }
-      allowed = fallback.take(key, c.var.config.rateLimitFallbackPerMinute, Date.now());
+export async function takeToken(
+  binding: RateLimit | undefined,
+  fallback: { limiter: FallbackLimiter; limit: number; name: string },
+  key: string,
+): Promise<boolean> {
+  if (binding) {
+    try {
+      return (await binding.limit({ key })).success;
+    } catch (error) {
+      console.error(JSON.stringify({ event: "rate_limit_unavailable", limiter: fallback.name, error: String(error) }));
+      return true;
     }
-    if (!allowed) {
-      const retryAfterSeconds = Math.max(1, periodSeconds - Math.floor((Date.now() / 1_000) % periodSeconds));
-      throw new ApiError(429, "rate_limit_error", "too many requests for this API key", {
-        headers: { "Retry-After": String(retryAfterSeconds) },
+  }
+  if (!warnedFallbacks.has(fallback.name)) {
+    warnedFallbacks.add(fallback.name);
+    console.warn(JSON.stringify({ event: "rate_limit_fallback", reason: `${fallback.name} binding missing` }));
+  }
+  return fallback.limiter.take(key, fallback.limit, Date.now());
+}
+
+/** Seconds to the end of the current window (at least 1), for `Retry-After`. */
+export function retryAfterSeconds(nowMs = Date.now()): number {
+  return Math.max(1, RATE_LIMIT_PERIOD_SECONDS - Math.floor((nowMs / 1_000) % RATE_LIMIT_PERIOD_SECONDS));
+}
+
+/**
+ * The rate limit of the public API, per tenant: every key of a tenant draws on one bucket
+ * (`RATE_LIMITER`, keyed `tenant:<id>`), so minting more keys buys no more requests. Over it: 429 with
+ * `Retry-After`.
+ */
+export function rateLimit() {
+  const limiter = new FallbackLimiter();
+  return createMiddleware<AppEnv>(async function rateLimit(c, next) {
+    const fallback = { limiter, limit: c.var.config.rateLimitFallbackPerMinute, name: "RATE_LIMITER" };
+    const isAllowed = await takeToken(c.env.RATE_LIMITER, fallback, `tenant:${c.var.caller.tenantId}`);
+    if (!isAllowed) {
+      throw new ApiError(429, "rate_limit_error", "too many requests for this tenant", {
+        headers: { "Retry-After": String(retryAfterSeconds()) },
       });
     }
     await next();

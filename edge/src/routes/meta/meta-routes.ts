@@ -11,6 +11,8 @@ export function metaRoutes() {
     if (problems.length > 0) return c.json({ status: "misconfigured", problems }, 503);
     return c.json({ status: "ok" });
   });
-  app.get("/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  app.get("/openapi.json", (c) =>
+    c.json(openApiDocument(readConfig(c.env).publicBaseUrl ?? new URL(c.req.url).origin)),
+  );
   return app;
 }
