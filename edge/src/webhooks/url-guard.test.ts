@@ -10,6 +10,7 @@ describe("webhook URL guard", () => {
     "https://example.com:8443/path?q=1",
     "https://8.8.8.8/hook",
     "https://[2606:4700:4700::1111]/hook",
+    "https://hooks.example.com./hook",
   ])("accepts %s", (url) => {
     expect(checkWebhookUrl(url, production)).toEqual({ ok: true });
   });
@@ -45,6 +46,29 @@ describe("webhook URL guard", () => {
     ["https://[64:ff9b::a00:1]/", "private"],
     ["https://[2002:7f00:1::]/", "private"],
     ["https://[ff02::1]/", "private"],
+    // Issue 21's measured bypasses of the hand-written ranges: an IPv4-translated literal, two trailing dots.
+    ["https://[::ffff:0:7f00:1]/", "private"],
+    ["https://[::ffff:0:a9fe:a9fe]/", "private"],
+    ["https://hooks.example.com../", "empty labels"],
+    ["https://localhost../", "empty labels"],
+    ["https://hooks..example.com/", "empty labels"],
+    // IPv6 forms that embed IPv4, and other special-purpose space.
+    ["https://[::127.0.0.1]/", "private"],
+    ["https://[64:ff9b:1::a00:1]/", "private"],
+    ["https://[2001::1]/", "private"],
+    ["https://[2001:db8::1]/", "private"],
+    ["https://[2001:2::1]/", "private"],
+    ["https://[2001:10::1]/", "private"],
+    ["https://[100::1]/", "private"],
+    ["https://192.0.2.1/", "private"],
+    ["https://198.51.100.7/", "private"],
+    ["https://203.0.113.9/", "private"],
+    ["https://198.18.0.1/", "private"],
+    ["https://240.0.0.1/", "private"],
+    ["https://255.255.255.255/", "private"],
+    ["https://224.0.0.1/", "private"],
+    ["https://0300.0250.0.1/", "private"],
+    ["https://localhost./", "local"],
   ])("refuses %s (%s)", (url, reason) => {
     const verdict = checkWebhookUrl(url, production);
     expect(verdict.ok).toBe(false);

@@ -1,4 +1,4 @@
-import { isBlockedIpv4, isBlockedIpv6, parseIpv4, parseIpv6 } from "./ip-ranges.ts";
+import ipaddr from "ipaddr.js";
 
 export interface WebhookUrlPolicy {
   /** Local development: http:// is accepted and `devAllowedHosts` skip the address checks. */
@@ -13,9 +13,11 @@ const BLOCKED_SUFFIXES = [".localhost", ".local", ".internal", ".localdomain", "
 
 /**
  * SSRF check of a webhook URL at create time: https only (http only in local development), no
- * credentials, no `localhost` or internal names, no IP literal in a private, loopback, link-local, CGNAT
- * or metadata range. DNS names that later resolve to such addresses cannot be caught here (Workers have no
- * resolver API); Cloudflare's egress does not route to private space, which closes that gap in production.
+ * credentials, no `localhost` or internal names, a normalised host (one trailing dot at most, no empty
+ * label), and an IP literal only when it is public unicast (ipaddr.js's classification, not hand-kept
+ * ranges). DNS names that later resolve to private addresses cannot be caught here (Workers have no resolver
+ * API); Cloudflare's egress does not route to private space, which closes that gap in production (a
+ * self-hosted edge would need a resolving egress proxy).
  */
 export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): UrlVerdict {
   let url: URL;
@@ -30,7 +32,13 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): UrlVerdi
   if (url.username !== "" || url.password !== "") {
     return { ok: false, reason: "webhook url must not contain credentials" };
   }
-  const host = url.hostname.toLowerCase().replace(/\.$/, "");
+  const hostname = url.hostname.toLowerCase();
+  // One trailing dot is the DNS root (`example.com.` is `example.com`); more, or an empty label, is no name
+  // a receiver should have, and such hosts have slipped past suffix checks elsewhere.
+  const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
+  if (host === "" || host.split(".").some((label) => label === "")) {
+    return { ok: false, reason: "webhook url host must not have empty labels or extra trailing dots" };
+  }
   const hostWithPort = url.port ? `${host}:${url.port}` : host;
   if (
     policy.isDevelopment &&
@@ -38,15 +46,9 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): UrlVerdi
   ) {
     return { ok: true };
   }
-  if (host.startsWith("[")) {
-    const groups = parseIpv6(host.slice(1, -1));
-    if (groups === null || isBlockedIpv6(groups))
-      return { ok: false, reason: "webhook url must not target a private IP" };
-    return { ok: true };
-  }
-  const v4 = parseIpv4(host);
-  if (v4 !== null) {
-    return isBlockedIpv4(v4) ? { ok: false, reason: "webhook url must not target a private IP" } : { ok: true };
+  const literal = host.startsWith("[") ? host.slice(1, -1) : host;
+  if (host.startsWith("[") || ipaddr.IPv4.isValidFourPartDecimal(literal)) {
+    return isPublicUnicast(literal) ? { ok: true } : { ok: false, reason: "webhook url must not target a private IP" };
   }
   if (BLOCKED_NAMES.has(host) || BLOCKED_SUFFIXES.some((suffix) => host.endsWith(suffix))) {
     return { ok: false, reason: "webhook url must not target a local or internal host" };
@@ -54,3 +56,20 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): UrlVerdi
   if (!host.includes(".")) return { ok: false, reason: "webhook url must use a fully qualified host name" };
   return { ok: true };
 }
+
+/**
+ * An IP literal passes only when ipaddr.js classifies it as plain `unicast`: every special-purpose range is
+ * refused, IPv4 ones (private, loopback, link-local metadata, CGNAT, documentation, benchmarking, reserved) and
+ * IPv6 ones, including the forms that embed an IPv4 address (mapped, translated, compatible, NAT64, 6to4,
+ * Teredo), so no IPv6 spelling reaches a private IPv4 host; IPv6 must moreover lie in 2000::/3.
+ */
+function isPublicUnicast(literal: string): boolean {
+  if (!ipaddr.isValid(literal)) return false;
+  const address = ipaddr.parse(literal);
+  if (address.range() !== "unicast") return false;
+  // ipaddr.js calls the IPv4-compatible block (::/96, deprecated) unicast: IPv6 must also be global unicast.
+  return address.kind() === "ipv4" || address.match(GLOBAL_UNICAST_V6);
+}
+
+/** 2000::/3, the only IPv6 space assigned for global unicast. */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR("2000::/3");
