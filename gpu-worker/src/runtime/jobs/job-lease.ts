@@ -7,7 +7,7 @@
  * only a lease still held after that one wait (a worker really runs the job: a duplicate delivery) makes the
  * runner leave the message for later.
  */
-import { LEASE_TERM_SECONDS, type LeaseReply } from "@bd3-serve/shared";
+import { type BlockFinishReason, isTerminalJobStatus, LEASE_TERM_SECONDS, type LeaseReply } from "@bd3-serve/shared";
 import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
 import type { RunningJob } from "./running-job.ts";
 
@@ -39,4 +39,23 @@ export async function takeLease(edge: EdgeClient, job: RunningJob, workerId: str
       if (job.phase !== "leasing") return { kind: "held", deferSeconds: 0 };
     }
   }
+}
+
+/** What a lease reply asks of this worker (plain data; the runner carries it out). */
+export type LeasePlan =
+  /** The job already ended on the edge: delete the message. */
+  | { kind: "terminal" }
+  /** The job was canceled: confirm and stop. */
+  | { kind: "canceled" }
+  /** An earlier worker wrote the last block and died before `finish`: finish for it, without the engine. */
+  | { kind: "finish"; finishReason: BlockFinishReason | "max_tokens" }
+  /** Generate, resuming after the committed blocks. */
+  | { kind: "generate" };
+
+export function planAfterLease(lease: LeaseReply, maxTokens: number): LeasePlan {
+  if (isTerminalJobStatus(lease.status)) return { kind: "terminal" };
+  if (lease.is_canceled) return { kind: "canceled" };
+  if (lease.final_finish_reason !== null) return { kind: "finish", finishReason: lease.final_finish_reason };
+  if (lease.committed_token_ids.length >= maxTokens) return { kind: "finish", finishReason: "max_tokens" };
+  return { kind: "generate" };
 }

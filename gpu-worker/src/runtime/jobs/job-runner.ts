@@ -13,17 +13,17 @@
  * Invariant: a message is deleted only once the edge has a terminal outcome for its job (or the message can
  * never name a job: a body without job_id + capability).
  */
-import { isTerminalJobStatus, type JobMessage } from "@bd3-serve/shared";
+import type { JobMessage } from "@bd3-serve/shared";
 import type { BlockOutput } from "../../engine/index.ts";
-import { isEdgeCallError } from "../edge/index.ts";
 import type { JobOutcome } from "../observability/metrics.ts";
 import type { QueueMessage } from "../queue/job-queue.ts";
 import { BlockSink } from "./block-sink.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { rejectInvalidMessage } from "./invalid-message.ts";
 import type { JobControl, JobRunnerOptions, MessageAction } from "./job-context.ts";
 import { JobEndings } from "./job-endings.ts";
 import { JobKeepalive } from "./job-keepalive.ts";
-import { takeLease } from "./job-lease.ts";
+import { planAfterLease, takeLease } from "./job-lease.ts";
 import { MessageActions } from "./message-actions.ts";
 import { parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
@@ -80,41 +80,13 @@ export class JobRunner implements JobControl {
     try {
       const parsed = parseJobMessage(message.body);
       if (parsed.kind === "invalid") {
-        await this.rejectInvalid(message, parsed.envelope, parsed.code, parsed.reason);
+        await rejectInvalidMessage(this.options, this.messages, message, parsed.envelope, parsed.code, parsed.reason);
         return;
       }
       await this.startJob(parsed.job, message);
     } catch (error) {
       logger.error({ err: error, message_id: message.messageId }, "unexpected error while taking a message");
     }
-  }
-
-  private async rejectInvalid(
-    message: QueueMessage,
-    envelope: { job_id: string; capability: string } | undefined,
-    code: string,
-    reason: string,
-  ): Promise<void> {
-    const { edge, logger, metrics } = this.options;
-    const log = logger.child({ job_id: envelope?.job_id, message_id: message.messageId });
-    if (envelope === undefined) {
-      log.error({ code, reason, body: message.body.slice(0, 500) }, "deleting a message that names no job");
-    } else {
-      try {
-        await edge.fail(envelope.job_id, envelope.capability, { code, message: reason, is_retryable: false });
-        log.warn({ code, reason }, "failed an invalid job message on the edge");
-      } catch (error) {
-        if (!isEdgeCallError(error) || error.isRetryable) {
-          // The edge could not be told: keep the message; it comes back (and ends in the DLQ at worst).
-          log.warn({ err: error, code }, "could not fail an invalid message on the edge; it will be retried");
-          await this.messages.apply(message, "retry", log);
-          return;
-        }
-        log.warn({ err: error, code }, "edge refused to fail an invalid message; deleting it");
-      }
-    }
-    metrics.jobs.inc({ outcome: "invalid" });
-    await this.messages.apply(message, "delete", log);
   }
 
   private async startJob(jobMessage: JobMessage, message: QueueMessage): Promise<void> {
@@ -178,32 +150,26 @@ export class JobRunner implements JobControl {
       await this.close(job, "released", "release");
       return;
     }
-    if (isTerminalJobStatus(lease.status)) {
+    job.nextBlockIndex = lease.committed_blocks;
+    job.committedTokenIds = [...lease.committed_token_ids];
+    const plan = planAfterLease(lease, jobMessage.params.max_tokens);
+    if (plan.kind === "terminal") {
       job.log.info({ status: lease.status }, "job already ended; deleting its message");
       await this.close(job, "terminal", "delete");
       return;
     }
-    if (lease.is_canceled) {
+    if (plan.kind === "canceled") {
       await this.endings.cancel(job, "lease");
       return;
     }
-    job.nextBlockIndex = lease.committed_blocks;
-    job.committedTokenIds = [...lease.committed_token_ids];
-    if (lease.final_finish_reason !== null) {
+    if (plan.kind === "finish") {
       // An earlier worker appended the block that ended the generation and died before `finish`: finish for it.
       job.log.info(
-        { committed_blocks: lease.committed_blocks, finish_reason: lease.final_finish_reason },
+        { committed_blocks: lease.committed_blocks, finish_reason: plan.finishReason },
         "generation already ended; finishing",
       );
       job.phase = "finishing";
-      await this.endings.finish(job, lease.final_finish_reason);
-      return;
-    }
-    if (job.completionTokens >= jobMessage.params.max_tokens) {
-      // An earlier worker appended the last block and died before `finish`: finish for it.
-      job.log.info({ committed_blocks: lease.committed_blocks }, "all tokens already committed; finishing");
-      job.phase = "finishing";
-      await this.endings.finish(job, "max_tokens");
+      await this.endings.finish(job, plan.finishReason);
       return;
     }
     this.sink.open(job);
