@@ -37,6 +37,9 @@ export default defineConfig({
           SQS_ENDPOINT: inject("sqsEndpoint"),
           SQS_QUEUE_URL: inject("sqsQueueUrl"),
           SSE_KEEPALIVE_SECONDS: "1",
+          // Small, so test/live-readers.test.ts reaches both caps with a handful of readers.
+          STREAM_READERS_PER_JOB_MAX: "4",
+          STREAM_READERS_PER_TENANT_MAX: "6",
         },
         ratelimits: {
           RATE_LIMITER: { simple: { limit: TEST_RATE_LIMIT_PER_MINUTE, period: 60 } },

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { startFauxqs } from "fauxqs";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { servedModelsVar } from "./served-models.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "..");
 const EDGE_BUILD_DIR = join(REPO_ROOT, "node_modules", ".cache", "bd3-local-stack", "edge");
@@ -30,6 +31,12 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   /** Where the edge keeps its Durable Object state; default: a fresh temporary folder removed by `stop()`. */
   stateDir?: string;
+  /** Model packages the edge serves beside those under models/ (their manifests give MODELS, see served-models.ts). */
+  modelDirs?: string[];
+  /** Vars set over wrangler.toml's (e.g. STREAM_READERS_PER_JOB_MAX for the stream bench). */
+  vars?: Record<string, string>;
+  /** Rate limits set over wrangler.toml's, by binding name (`{ simple: { limit, period } }`). */
+  ratelimits?: Record<string, { simple: { limit: number; period: 10 | 60 } }>;
 }
 
 export interface LocalStack {
@@ -97,7 +104,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SQS_ENDPOINT: sqs.address,
       SQS_QUEUE_URL: queue.queueUrl,
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      MODELS: servedModelsVar(REPO_ROOT, options.modelDirs),
+      ...options.vars,
     },
+    ...(options.ratelimits === undefined
+      ? {}
+      : { ratelimits: { ...(workerOptions as { ratelimits?: object }).ratelimits, ...options.ratelimits } }),
   } as ConstructorParameters<typeof Miniflare>[0]);
   const stop = async () => {
     await edge.dispose().catch(() => {});

@@ -96,7 +96,7 @@ async function readSse(response: Response, onEvent: (event: SseEvent) => boolean
 async function main(): Promise<void> {
   const { modelDir, body } = parseOptions();
   log(`starting the local stack (fauxqs + edge in Miniflare) and a worker with ${modelDir}`);
-  const stack = await startLocalStack();
+  const stack = await startLocalStack({ modelDirs: [modelDir] });
   const worker = startWorkerProcess({
     SQS_QUEUE_URL: stack.queueUrl,
     SQS_DLQ_URL: stack.dlqUrl,

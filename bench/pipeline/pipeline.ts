@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   };
 
   log(`starting the local stack (fauxqs + edge in Miniflare); model ${relative(REPO_ROOT, modelDir)}`);
-  const stack = await startLocalStack();
+  const stack = await startLocalStack({ modelDirs: [modelDir] });
   opened.stack = stack;
   takeOverSignals();
   const directEnv = workerEnvFor(stack, stack.edgeUrl, modelDir, o);

@@ -38,4 +38,6 @@ export interface Env {
   SSE_KEEPALIVE_SECONDS?: string;
   STREAM_LONG_POLL_SECONDS?: string;
   RATE_LIMIT_FALLBACK_PER_MINUTE?: string;
+  STREAM_READERS_PER_JOB_MAX?: string;
+  STREAM_READERS_PER_TENANT_MAX?: string;
 }

@@ -9,6 +9,8 @@ export const TEST_KEYS = {
   rateLimited: { key: "bd3_test_rate_00000000000000000000000000", id: "key_rate", tenantId: "tenant_rate" },
   /** A second key of the rate-limited tenant: it shares the tenant's bucket. */
   rateLimitedSecond: { key: "bd3_test_rate_2_000000000000000000000000", id: "key_rate_2", tenantId: "tenant_rate" },
+  readers: { key: "bd3_test_readers_00000000000000000000000", id: "key_readers", tenantId: "tenant_readers" },
+  readersOther: { key: "bd3_test_readers_2_000000000000000000000", id: "key_readers_2", tenantId: "tenant_readers_2" },
   webhooks: { key: "bd3_test_webhooks_0000000000000000000000", id: "key_webhooks", tenantId: "tenant_webhooks" },
 } as const;
 

@@ -53,6 +53,8 @@ describe("bd3 stack", () => {
             { Name: "EXECUTION_PROVIDERS", Value: "cuda,webgpu,cpu" },
             { Name: "MAX_RECEIVE_COUNT", Value: "4" },
             { Name: "SHUTDOWN_GRACE_SECONDS", Value: String(SHUTDOWN_GRACE_SECONDS) },
+            // The worker binds loopback by default; the task opts into every interface to be scraped.
+            { Name: "METRICS_HOST", Value: "0.0.0.0" },
           ]),
         }),
       ],

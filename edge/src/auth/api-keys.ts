@@ -5,6 +5,8 @@ import { sha256Hex } from "./crypto.ts";
 export interface Caller {
   keyId: string;
   tenantId: string;
+  /** The key's own ceiling (`rate_limit_per_minute` in API_KEYS), below its tenant's bucket; null: none. */
+  keyRateLimitPerMinute: number | null;
 }
 
 const indexCache = new WeakMap<readonly ApiKeyRecord[], Map<string, ApiKeyRecord>>();
@@ -24,5 +26,6 @@ function indexByHash(records: readonly ApiKeyRecord[]): Map<string, ApiKeyRecord
  */
 export async function findCaller(records: readonly ApiKeyRecord[], presentedKey: string): Promise<Caller | null> {
   const record = indexByHash(records).get(await sha256Hex(presentedKey));
-  return record ? { keyId: record.id, tenantId: record.tenant_id } : null;
+  if (!record) return null;
+  return { keyId: record.id, tenantId: record.tenant_id, keyRateLimitPerMinute: record.rate_limit_per_minute ?? null };
 }

@@ -1,6 +1,7 @@
 import { IdSchema } from "@bd3-serve/shared";
 import { z } from "zod";
 import type { Env } from "../env.ts";
+import { parseServedModels, type ServedModel } from "../models/served-models.ts";
 import { STREAM_LONG_POLL_SECONDS_DEFAULT } from "../stream/limits.ts";
 import {
   CANCEL_GRACE_SECONDS_DEFAULT,
@@ -9,13 +10,20 @@ import {
   RETENTION_DAYS_DEFAULT,
   SSE_KEEPALIVE_SECONDS_DEFAULT,
   STALL_TIMEOUT_SECONDS_DEFAULT,
+  STREAM_READERS_PER_JOB_MAX_DEFAULT,
+  STREAM_READERS_PER_TENANT_MAX_DEFAULT,
 } from "./constants.ts";
+
+/** The largest per-key ceiling an operator may set (a per-isolate counter holds it; see rate-limit.ts). */
+const KEY_RATE_LIMIT_PER_MINUTE_MAX = 1_000_000;
 
 /** One API key as an operator lists it in `API_KEYS`: never the key itself, only its SHA-256. */
 export const ApiKeyRecordSchema = z.strictObject({
   id: IdSchema,
   tenant_id: IdSchema,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "sha256 must be 64 lowercase hex digits" }),
+  /** Optional ceiling of this key alone, below the tenant's shared bucket (middleware/rate-limit.ts). */
+  rate_limit_per_minute: z.int().min(1).max(KEY_RATE_LIMIT_PER_MINUTE_MAX).optional(),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
@@ -32,8 +40,8 @@ export interface EdgeConfig {
   isDevelopment: boolean;
   apiKeys: ApiKeyRecord[];
   defaultModel: string;
-  /** Empty: any model slug is accepted. */
-  allowedModels: string[];
+  /** MODELS: the served models with their block sizes (models/served-models.ts); empty: any slug. */
+  models: ServedModel[];
   publicBaseUrl: string | null;
   /** Development only: hosts exempt from the webhook private-address check. */
   webhookDevAllowedHosts: string[];
@@ -54,6 +62,9 @@ export interface EdgeConfig {
   /** Stream reads: a long-poll answers 204 after this long with nothing new; SSE keep-alive interval. */
   streamLongPollMs: number;
   rateLimitFallbackPerMinute: number;
+  /** Live stream readers allowed at once per job and per tenant (job/live-readers.ts). */
+  streamReadersPerJobMax: number;
+  streamReadersPerTenantMax: number;
   /** Problems that make the edge refuse requests (names only, never secret values). */
   problems: string[];
 }
@@ -171,7 +182,7 @@ export function readConfig(env: Env): EdgeConfig {
     isDevelopment,
     apiKeys: parseApiKeys(env.API_KEYS, problems),
     defaultModel: env.DEFAULT_MODEL || "kjv-bd3lm-b16",
-    allowedModels: list(env.MODELS),
+    models: parseServedModels(env.MODELS, problems),
     publicBaseUrl: parsePublicBaseUrl(env.PUBLIC_BASE_URL, isDevelopment, problems),
     webhookDevAllowedHosts: isDevelopment ? list(env.WEBHOOK_DEV_ALLOWED_HOSTS).map((h) => h.toLowerCase()) : [],
     capabilitySecret: secret(env.WORKER_CAPABILITY_SECRET, "WORKER_CAPABILITY_SECRET", isDevelopment, problems),
@@ -207,8 +218,23 @@ export function readConfig(env: Env): EdgeConfig {
       "RATE_LIMIT_FALLBACK_PER_MINUTE",
       problems,
     ),
+    streamReadersPerJobMax: positiveNumber(
+      env.STREAM_READERS_PER_JOB_MAX,
+      STREAM_READERS_PER_JOB_MAX_DEFAULT,
+      "STREAM_READERS_PER_JOB_MAX",
+      problems,
+    ),
+    streamReadersPerTenantMax: positiveNumber(
+      env.STREAM_READERS_PER_TENANT_MAX,
+      STREAM_READERS_PER_TENANT_MAX_DEFAULT,
+      "STREAM_READERS_PER_TENANT_MAX",
+      problems,
+    ),
     problems,
   };
+  if (config.models.length > 0 && !config.models.some((model) => model.name === config.defaultModel)) {
+    problems.push(`DEFAULT_MODEL '${config.defaultModel.slice(0, 80)}' is not listed in MODELS`);
+  }
   cache.set(env, config);
   return config;
 }

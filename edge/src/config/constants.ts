@@ -26,6 +26,23 @@ export const SSE_KEEPALIVE_SECONDS_DEFAULT = 15;
  */
 export const SSE_BLOCKS_PER_PULL = 64;
 export const SSE_PULL_MAX_BYTES = 64 * 1024;
+/**
+ * Live stream readers (SSE on /stream, SSE and long-poll on /text) allowed at once per job and per tenant
+ * (STREAM_READERS_PER_JOB_MAX / STREAM_READERS_PER_TENANT_MAX). A reader costs the job's object one ~64 KiB
+ * page at most, so 32 per job keep a 128 MB object far from its limit with room for the worker's writes;
+ * 256 per tenant bound what one tenant can hold open across its jobs.
+ */
+export const STREAM_READERS_PER_JOB_MAX_DEFAULT = 32;
+export const STREAM_READERS_PER_TENANT_MAX_DEFAULT = 256;
+/**
+ * A tenant's reader slot is a lease: the job object renews its readers' slots every
+ * READER_SLOT_RENEW_MS while they stay connected, and a slot not renewed for READER_SLOT_TTL_MS (three
+ * missed renewals: the job object crashed or was reset) frees itself.
+ */
+export const READER_SLOT_RENEW_MS = 30_000;
+export const READER_SLOT_TTL_MS = 90_000;
+/** `Retry-After` of a refused live reader: SSE connections end within a minute and long-polls sooner. */
+export const READER_CAP_RETRY_AFTER_SECONDS = 5;
 /** Upper bound of `Prefer: wait=N`, in seconds (a Worker request should not be held for minutes). */
 export const PREFER_WAIT_MAX_SECONDS = 60;
 /** Request body limits in bytes: JSON escaping can make a 32 KiB prompt six times larger on the wire. */

@@ -1,6 +1,7 @@
 import { isTerminalJobStatus } from "@bd3-serve/shared";
 import { SSE_BLOCKS_PER_PULL, SSE_PULL_MAX_BYTES } from "../config/constants.ts";
 import { formatSseComment, formatSseEvent, formatSseRetry } from "../sse/framing.ts";
+import { STREAM_SSE_CONNECTION_MAX_MS } from "../stream/limits.ts";
 import type { BlockEntry } from "./block-log.ts";
 import type { JobCore } from "./job-core.ts";
 import { DOCUMENT_STREAM } from "./job-document.ts";
@@ -36,6 +37,9 @@ export function blockEventStream(
 ): ReadableStream<Uint8Array> {
   let lastSent = after;
   let hasStarted = false;
+  // Closed after about a minute at the tail, like the text stream's SSE: the client reconnects with
+  // Last-Event-ID, and a live reader's slot (job/live-readers.ts) is never held for longer than that.
+  const closeAtMs = Date.now() + STREAM_SSE_CONNECTION_MAX_MS;
   const abort = new AbortController();
   signal.addEventListener("abort", () => abort.abort(), { once: true });
   return new ReadableStream<Uint8Array>(
@@ -73,7 +77,12 @@ export function blockEventStream(
             controller.enqueue(encoder.encode(frames));
             return;
           }
-          const isWoken = await core.notifier.wait(DOCUMENT_STREAM, keepaliveMs, abort.signal);
+          const remainingMs = closeAtMs - Date.now();
+          if (remainingMs <= 0) {
+            controller.close();
+            return;
+          }
+          const isWoken = await core.notifier.wait(DOCUMENT_STREAM, Math.min(keepaliveMs, remainingMs), abort.signal);
           if (!isWoken && !abort.signal.aborted) frames = formatSseComment("keep-alive");
         }
       },

@@ -24,6 +24,7 @@ import { DOCUMENT_STREAM, JobDocument } from "./job-document.ts";
 import { buildJobMessage } from "./job-message.ts";
 import { type JobRecord, JobStore } from "./job-store.ts";
 import { toJobSummary, toJobView, type ViewFacts } from "./job-view.ts";
+import { ReaderSlots } from "./reader-slots.ts";
 import { Schedule } from "./schedule.ts";
 import { type JobTransition, nextStatus } from "./state-machine.ts";
 
@@ -74,6 +75,8 @@ export class JobCore {
   readonly blocks: BlockLog;
   /** Wakes the document's live readers (text stream, SSE block events) after an append or the end. */
   readonly notifier = new StreamNotifier();
+  /** Live readers of this job (in memory: they die with the object), capped by live-readers.ts. */
+  readonly readers = new ReaderSlots();
   clock: Clock = systemClock;
   /** Test seam: where job messages go (SQS unless replaced). */
   queueFactory: (config: EdgeConfig) => JobQueue = (config) => sharedSqsJobQueue(config.sqs!);

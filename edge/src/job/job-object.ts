@@ -25,6 +25,7 @@ import { runAlarm } from "./job-alarm.ts";
 import { JobCore, TASK } from "./job-core.ts";
 import { jobIdOf } from "./job-id.ts";
 import type { JobParams, JobRecord } from "./job-store.ts";
+import { isLiveRead, serveLiveReader } from "./live-readers.ts";
 import * as worker from "./worker-calls.ts";
 
 /**
@@ -175,6 +176,11 @@ export class JobObject extends DurableObject<Env> {
     const job = this.core.jobFor(url.searchParams.get("tenant") ?? "");
     if (job === null) return new Response(null, { status: 404, headers: { [JOB_MISSING_HEADER]: "not_found" } });
     if (job.purgedAt !== null) return new Response(null, { status: 410, headers: { [JOB_MISSING_HEADER]: "gone" } });
+    if (isLiveRead(url)) return serveLiveReader(this.core, job, () => this.read(job, url, request), request.signal);
+    return this.read(job, url, request);
+  }
+
+  private async read(job: JobRecord, url: URL, request: Request): Promise<Response> {
     if (url.pathname === "/stream") {
       const after = Number(url.searchParams.get("after") ?? "-1");
       const body = blockEventStream(this.core, job.tenantId, after, this.core.config.sseKeepaliveMs, request.signal);

@@ -5,7 +5,10 @@ import { ApiError } from "../errors/api-error.ts";
 /** Window of the fallback limiter and of the bindings (`simple.period` in wrangler.toml), in seconds. */
 export const RATE_LIMIT_PERIOD_SECONDS = 60;
 
-/** Fixed-window counter per isolate, used only when a rate limit binding is missing. */
+/**
+ * Fixed-window counter per isolate (state: a count per key, all cleared when the window turns): stands in for
+ * a missing rate limit binding, and counts per-key ceilings, which the binding cannot express.
+ */
 export class FallbackLimiter {
   private windowStart = 0;
   private readonly counts = new Map<string, number>();
@@ -60,10 +63,23 @@ export function retryAfterSeconds(nowMs = Date.now()): number {
  * The rate limit of the public API, per tenant: every key of a tenant draws on one bucket
  * (`RATE_LIMITER`, keyed `tenant:<id>`), so minting more keys buys no more requests. Over it: 429 with
  * `Retry-After`.
+ *
+ * A key may also carry its own lower ceiling (`rate_limit_per_minute` in API_KEYS, e.g. for a CI key). The
+ * binding's limit is fixed per namespace in wrangler.toml, so a per-key number cannot go through it: the
+ * ceiling is a fixed window counted in this isolate (state: one counter per key, reset each window), checked
+ * first so a key over its ceiling spends none of its tenant's bucket. It holds per isolate; the tenant's
+ * bucket bounds the total.
  */
 export function rateLimit() {
   const limiter = new FallbackLimiter();
+  const keyCeilings = new FallbackLimiter();
   return createMiddleware<AppEnv>(async function rateLimit(c, next) {
+    const { keyId, keyRateLimitPerMinute } = c.var.caller;
+    if (keyRateLimitPerMinute !== null && !keyCeilings.take(`key:${keyId}`, keyRateLimitPerMinute, Date.now())) {
+      throw new ApiError(429, "rate_limit_error", `too many requests for this API key (${keyRateLimitPerMinute}/min)`, {
+        headers: { "Retry-After": String(retryAfterSeconds()) },
+      });
+    }
     const fallback = { limiter, limit: c.var.config.rateLimitFallbackPerMinute, name: "RATE_LIMITER" };
     const isAllowed = await takeToken(c.env.RATE_LIMITER, fallback, `tenant:${c.var.caller.tenantId}`);
     if (!isAllowed) {

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
+import { type SlotGrant, TenantReaderSlots } from "./reader-slots.ts";
 
 /**
  * The job index of one tenant (one Durable Object per tenant, named by the tenant id), so that
@@ -37,11 +38,31 @@ CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);`;
 
 export class TenantIndex extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly readerSlots: TenantReaderSlots;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA_SQL);
+    this.readerSlots = new TenantReaderSlots(this.sql);
+  }
+
+  /** A live-reader slot of this tenant (a lease, tenant/reader-slots.ts), or a refusal at `max`. */
+  acquireReader(jobId: string, max: number, ttlMs: number): SlotGrant {
+    return this.readerSlots.acquire(jobId, max, ttlMs, Date.now());
+  }
+
+  renewReaders(slotIds: string[], ttlMs: number): void {
+    this.readerSlots.renew(slotIds, ttlMs, Date.now());
+  }
+
+  releaseReader(slotId: string): void {
+    this.readerSlots.release(slotId);
+  }
+
+  /** Live reader slots of this tenant now (tests, diagnostics). */
+  numLiveReaders(): number {
+    return this.readerSlots.numLive(Date.now());
   }
 
   upsert(entry: IndexEntry): void {

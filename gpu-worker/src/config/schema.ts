@@ -3,6 +3,7 @@
  * validated here once; a missing or bad one stops start-up with a message naming the variable. Names carry
  * their unit; defaults are the values we run in production unless noted.
  */
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { WORKER_ID_MAX_LENGTH } from "@bd3-serve/shared";
 import { z } from "zod";
@@ -13,6 +14,8 @@ export const RECEIVE_WAIT_SECONDS_MAX = 20;
 export const SQS_VISIBILITY_MAX_SECONDS = 12 * 60 * 60;
 /** One receive returns at most 10 messages (an SQS limit). */
 export const SQS_RECEIVE_MAX_MESSAGES = 10;
+/** The metrics/health server listens on loopback unless METRICS_HOST says otherwise. */
+export const METRICS_HOST_DEFAULT = "127.0.0.1";
 
 const ExecutionProviderSchema = z.enum(["cuda", "webgpu", "cpu"]);
 
@@ -88,7 +91,16 @@ export const WorkerEnvSchema = z
     CONTINUATION_MARGIN_SECONDS: intFromEnv(1, SQS_VISIBILITY_MAX_SECONDS).default(15 * 60),
     /** Port of /metrics, /healthz and /readyz (0: any free port). */
     METRICS_PORT: intFromEnv(0, 65_535).default(9464),
-    METRICS_HOST: z.string().min(1).default("0.0.0.0"),
+    /**
+     * Address the metrics/health server binds: loopback by default, so a worker started on a laptop or a shared
+     * host exposes nothing; the container image sets 0.0.0.0 so the scraper and the orchestrator reach it.
+     */
+    METRICS_HOST: z
+      .string()
+      .default(METRICS_HOST_DEFAULT)
+      .refine((host) => isIP(host) !== 0 || host === "localhost", {
+        message: `must be an IP address to bind: ${METRICS_HOST_DEFAULT} (loopback, the default) or 0.0.0.0 (all interfaces)`,
+      }),
     /** Time from SIGTERM to exit: in-flight blocks are appended, the other messages released. */
     SHUTDOWN_GRACE_SECONDS: z.coerce.number().positive().max(3_600).default(25),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -54,6 +54,17 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("binds the metrics server to loopback unless METRICS_HOST says otherwise, naming a bad value", () => {
+    expect(loadConfig({ env: baseEnv, envFile: null }).metrics.host).toBe("127.0.0.1");
+    expect(loadConfig({ env: { ...baseEnv, METRICS_HOST: "0.0.0.0" }, envFile: null }).metrics.host).toBe("0.0.0.0");
+    expect(loadConfig({ env: { ...baseEnv, METRICS_HOST: "::1" }, envFile: null }).metrics.host).toBe("::1");
+    for (const bad of ["everywhere", "0.0.0.0:9464", "http://0.0.0.0"]) {
+      const error = configError({ ...baseEnv, METRICS_HOST: bad });
+      expect(error.issues.map((issue) => issue.variable)).toEqual(["METRICS_HOST"]);
+      expect(error.message).toContain("METRICS_HOST: must be an IP address to bind");
+    }
+  });
+
   it("names a missing setting", () => {
     const { SQS_QUEUE_URL: _omitted, ...env } = baseEnv;
     const error = configError(env);

@@ -113,6 +113,9 @@ export class GpuWorkerService extends Construct {
         HEARTBEAT_INTERVAL_SECONDS: "2.5",
         SHUTDOWN_GRACE_SECONDS: String(SHUTDOWN_GRACE_SECONDS),
         METRICS_PORT: String(METRICS_PORT),
+        // The worker binds loopback by default; the task opts into every interface so the scrape and the
+        // health check reach it (the security group admits only the VPC).
+        METRICS_HOST: "0.0.0.0",
       },
       healthCheck: {
         command: ["CMD", "node", "-e", HEALTHCHECK_SCRIPT],

@@ -7,6 +7,7 @@ import { ApiError, invalidRequest } from "../../errors/api-error.ts";
 import { parseJsonBody, parseWith } from "../../http/parse-body.ts";
 import { preferWaitSeconds } from "../../http/prefer-wait.ts";
 import { jobStub, objectIdForCreate } from "../../job/job-id.ts";
+import { checkModelRequest } from "../../models/served-models.ts";
 import { checkWebhookUrl } from "../../webhooks/url-guard.ts";
 import { publicBaseUrl } from "./base-url.ts";
 
@@ -30,9 +31,7 @@ export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
   const idempotencyKey =
     keyHeader === undefined ? undefined : parseWith(IdempotencyKeySchema, keyHeader, "Idempotency-Key");
   const model = body.model ?? config.defaultModel;
-  if (config.allowedModels.length > 0 && !config.allowedModels.includes(model)) {
-    throw invalidRequest(`model '${model}' is not served here (${config.allowedModels.join(", ")})`, "model");
-  }
+  checkModelRequest(config.models, model, body.steps_per_block);
   if (body.webhook) {
     const verdict = checkWebhookUrl(body.webhook.url, {
       isDevelopment: config.isDevelopment,
