@@ -8,6 +8,7 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 import { workerHost } from "./middleware/worker-host.ts";
 import { generationRoutes } from "./routes/generations/generation-routes.ts";
 import { metaRoutes } from "./routes/meta/meta-routes.ts";
+import { webhookSecretRoutes } from "./routes/webhook-secret/webhook-secret-routes.ts";
 import { workerRoutes } from "./routes/worker/worker-routes.ts";
 
 /**
@@ -22,6 +23,7 @@ export function createApp() {
   app.route("/", metaRoutes());
   app.use("/v1/*", configGuard(), apiKeyAuth(), rateLimit());
   app.route("/v1/generations", generationRoutes());
+  app.route("/v1/webhook-secret", webhookSecretRoutes());
   app.use("/internal/*", configGuard());
   app.route("/internal/v1/jobs", workerRoutes());
   app.route("/dev", devRoutes());

@@ -176,7 +176,7 @@ describe("webhook delivery", () => {
       url,
       messageId: "msg_timeout",
       body: "{}",
-      secret: await tenantWebhookSecret("a-master-secret-for-tests", TENANT),
+      secrets: [await tenantWebhookSecret("a-master-secret-for-tests", TENANT)],
       at: new Date(),
       timeoutMs: 200,
     });

@@ -9,7 +9,7 @@ import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
 import { deliverWebhook } from "../webhooks/deliver.ts";
 import { DELIVERY_TASK_PREFIX } from "../webhooks/outbox.ts";
 import { nextRetryDelayMs } from "../webhooks/retry-schedule.ts";
-import { tenantWebhookSecret } from "../webhooks/signing.ts";
+import { liveWebhookSecrets } from "../webhooks/tenant-secrets.ts";
 import { checkWebhookUrl } from "../webhooks/url-guard.ts";
 import { type JobCore, TASK } from "./job-core.ts";
 import { DOCUMENT_STREAM } from "./job-document.ts";
@@ -106,7 +106,7 @@ async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): P
     url: job.webhook.url,
     messageId: `msg_${deliveryId}`,
     body: pending.body,
-    secret: await tenantWebhookSecret(config.webhookSigningSecret, job.tenantId),
+    secrets: await liveWebhookSecrets(core.env, config.webhookSigningSecret, job.tenantId, core.now()),
     at: new Date(core.now()),
   });
   const now = core.now();

@@ -13,6 +13,7 @@ import {
   JobViewSchema,
   LeaseReplySchema,
   LeaseRequestSchema,
+  ReleaseRequestSchema,
   WebhookDeliveryPageSchema,
   WebhookEventSchema,
 } from "@bd3-serve/shared";
@@ -32,6 +33,7 @@ const INPUT_SCHEMAS = {
   HeartbeatRequest: HeartbeatRequestSchema,
   FinishRequest: FinishRequestSchema,
   FailRequest: FailRequestSchema,
+  ReleaseRequest: ReleaseRequestSchema,
 };
 
 const OUTPUT_SCHEMAS = {

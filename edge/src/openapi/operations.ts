@@ -22,7 +22,9 @@ const workerCall = (summary: string, request: string, replyName: string) => ({
       "400": error("invalid body"),
       "401": error("missing or invalid capability"),
       "404": error("no such job"),
-      "409": error("refused: code is stale_epoch, block_gap, block_conflict, job_terminal or not_leased"),
+      "409": error(
+        "refused: code is stale_epoch, block_gap, block_conflict, generation_ended, job_terminal, not_leased, lease_held (see Retry-After) or max_tokens_exceeded",
+      ),
     },
   },
 });
@@ -55,6 +57,33 @@ export function operations(): Record<string, unknown> {
           { name: "cursor", in: "query", schema: { type: "string" } },
         ],
         responses: { "200": { description: "a page", content: json("GenerationList") }, ...COMMON_ERRORS },
+      },
+    },
+    "/v1/webhook-secret": {
+      get: {
+        summary: "The tenant's webhook signing secret (and the previous one during a rotation's overlap)",
+        responses: { "200": { description: "the secret", content: { "application/json": {} } }, ...COMMON_ERRORS },
+      },
+    },
+    "/v1/webhook-secret/rotate": {
+      post: {
+        summary: "Rotate the tenant's webhook signing secret; both sign every delivery for overlap_seconds",
+        requestBody: {
+          required: false,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                properties: { overlap_seconds: { type: "integer", minimum: 0, maximum: 604_800, default: 86_400 } },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": { description: "the new secret", content: { "application/json": {} } },
+          "400": error("invalid overlap_seconds"),
+          ...COMMON_ERRORS,
+        },
       },
     },
     "/v1/generations/{id}": {
@@ -112,6 +141,7 @@ export function operations(): Record<string, unknown> {
     "/internal/v1/jobs/{id}/heartbeat": workerCall("Heartbeat", "HeartbeatRequest", "HeartbeatReply"),
     "/internal/v1/jobs/{id}/finish": workerCall("Finish the job", "FinishRequest", "JobStatusReply"),
     "/internal/v1/jobs/{id}/fail": workerCall("Fail the job", "FailRequest", "JobStatusReply"),
+    "/internal/v1/jobs/{id}/release": workerCall("Give the lease back (drain)", "ReleaseRequest", "JobStatusReply"),
     "/healthz": {
       get: { summary: "Liveness and configuration check", security: [], responses: { "200": { description: "ok" } } },
     },

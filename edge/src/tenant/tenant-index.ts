@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
 import { type SlotGrant, TenantReaderSlots } from "./reader-slots.ts";
+import { TenantWebhookSecrets, type WebhookSecretState } from "./webhook-secrets.ts";
 
 /**
  * The job index of one tenant (one Durable Object per tenant, named by the tenant id), so that
@@ -39,12 +40,14 @@ CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);`;
 export class TenantIndex extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly readerSlots: TenantReaderSlots;
+  private readonly webhookSecrets: TenantWebhookSecrets;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA_SQL);
     this.readerSlots = new TenantReaderSlots(this.sql);
+    this.webhookSecrets = new TenantWebhookSecrets(this.sql);
   }
 
   /** A live-reader slot of this tenant (a lease, tenant/reader-slots.ts), or a refusal at `max`. */
@@ -63,6 +66,15 @@ export class TenantIndex extends DurableObject<Env> {
   /** Live reader slots of this tenant now (tests, diagnostics). */
   numLiveReaders(): number {
     return this.readerSlots.numLive(Date.now());
+  }
+
+  /** The tenant's webhook secret generations (tenant/webhook-secrets.ts). */
+  webhookSecretState(): WebhookSecretState {
+    return this.webhookSecrets.state(Date.now());
+  }
+
+  rotateWebhookSecret(overlapMs: number): WebhookSecretState {
+    return this.webhookSecrets.rotate(overlapMs, Date.now());
   }
 
   upsert(entry: IndexEntry): void {

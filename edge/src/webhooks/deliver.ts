@@ -6,7 +6,8 @@ export interface DeliveryRequest {
   url: string;
   messageId: string;
   body: string;
-  secret: string;
+  /** The tenant's live secrets: one, or two during a rotation's overlap. */
+  secrets: readonly string[];
   at: Date;
   timeoutMs?: number;
 }
@@ -25,7 +26,7 @@ export async function deliverWebhook(request: DeliveryRequest): Promise<Delivery
   const headers = {
     "content-type": "application/json",
     "user-agent": "bd3-serve-webhooks/1",
-    ...signWebhook(request.secret, request.messageId, request.body, request.at),
+    ...signWebhook(request.secrets, request.messageId, request.body, request.at),
   };
   let response: Response;
   try {

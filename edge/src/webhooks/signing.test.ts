@@ -19,9 +19,22 @@ describe("webhook signing", () => {
   it("produces headers a Standard Webhooks receiver verifies", async () => {
     const secret = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a");
     const body = JSON.stringify({ type: "generation.completed", timestamp: new Date().toISOString(), data: {} });
-    const headers = signWebhook(secret, "msg_1", body, new Date());
+    const headers = signWebhook([secret], "msg_1", body, new Date());
     expect(new Webhook(secret).verify(body, { ...headers })).toBeTruthy();
     const other = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_b");
     expect(() => new Webhook(other).verify(body, { ...headers })).toThrow();
+  });
+
+  it("signs with every live generation during a rotation, so a receiver holding either verifies", async () => {
+    const old = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a", 0);
+    const next = await tenantWebhookSecret("master-secret-of-the-edge", "tenant_a", 1);
+    expect(next).not.toBe(old);
+    const body = "{}";
+    const headers = signWebhook([next, old], "msg_2", body, new Date());
+    expect(headers["webhook-signature"].split(" ")).toHaveLength(2);
+    expect(new Webhook(old).verify(body, { ...headers })).toBeTruthy();
+    expect(new Webhook(next).verify(body, { ...headers })).toBeTruthy();
+    const after = signWebhook([next], "msg_3", body, new Date());
+    expect(() => new Webhook(old).verify(body, { ...after })).toThrow();
   });
 });
