@@ -26,6 +26,8 @@ export interface Env {
   WORKER_CAPABILITY_LEGACY_UNTIL?: string;
   WORKER_API_HOSTNAME?: string;
   WEBHOOK_SIGNING_SECRET?: string;
+  WEBHOOK_SIGNING_SECRET_PREVIOUS?: string;
+  WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL?: string;
   SQS_ENDPOINT?: string;
   SQS_QUEUE_URL?: string;
   AWS_REGION?: string;

@@ -19,8 +19,13 @@ describe("/v1/webhook-secret", () => {
       secret: string;
       generation: number;
       previous: { secret: string; expires_at: string };
+      signing_secrets: { secret: string; generation: number; expires_at: string | null }[];
     }>(await call("POST", "/v1/webhook-secret/rotate", { key: "readersOther", body: { overlap_seconds: 3_600 } }));
     expect(rotated.generation).toBe(1);
+    expect(rotated.signing_secrets).toEqual([
+      { secret: rotated.secret, generation: 1, expires_at: null },
+      { secret: before.secret, generation: 0, expires_at: rotated.previous.expires_at },
+    ]);
     expect(rotated.secret).not.toBe(before.secret);
     expect(rotated.previous.secret).toBe(before.secret);
     const overlapMs = Date.parse(rotated.previous.expires_at) - Date.now();

@@ -13,6 +13,7 @@ import {
   STREAM_READERS_PER_JOB_MAX_DEFAULT,
   STREAM_READERS_PER_TENANT_MAX_DEFAULT,
 } from "./constants.ts";
+import { hostname, instant, list, parsePublicBaseUrl, positiveNumber, secret } from "./parsers.ts";
 
 /** The largest per-key ceiling an operator may set (a per-isolate counter holds it; see rate-limit.ts). */
 const KEY_RATE_LIMIT_PER_MINUTE_MAX = 1_000_000;
@@ -53,6 +54,12 @@ export interface EdgeConfig {
   /** WORKER_API_HOSTNAME: when set, `/internal/*` answers only on this host and nothing else does there. */
   workerApiHostname: string | null;
   webhookSigningSecret: string;
+  /**
+   * WEBHOOK_SIGNING_SECRET_PREVIOUS until WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL: the master an operator is
+   * rotating away from. Until then every delivery is also signed with the tenant secrets derived from it, so
+   * receivers fetch their new secret (GET /v1/webhook-secret) at leisure; null when no rotation runs.
+   */
+  webhookSigningPrevious: { secret: string; untilMs: number } | null;
   sqs: SqsConfig | null;
   stallTimeoutMs: number;
   queueDeadlineMs: number;
@@ -69,77 +76,7 @@ export interface EdgeConfig {
   problems: string[];
 }
 
-const DEV_SECRET_PREFIX = "dev-";
-const SECRET_MIN_LENGTH = 16;
 const cache = new WeakMap<object, EdgeConfig>();
-
-function list(raw: string | undefined): string[] {
-  return (raw ?? "")
-    .split(",")
-    .map((item) => item.trim())
-    .filter((item) => item.length > 0);
-}
-
-function positiveNumber(raw: string | undefined, fallback: number, name: string, problems: string[]): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    problems.push(`${name} must be a positive number`);
-    return fallback;
-  }
-  return value;
-}
-
-function secret(raw: string | undefined, name: string, isDevelopment: boolean, problems: string[]): string {
-  const value = raw ?? "";
-  if (value.length < SECRET_MIN_LENGTH) problems.push(`${name} must be set (at least ${SECRET_MIN_LENGTH} chars)`);
-  else if (!isDevelopment && value.startsWith(DEV_SECRET_PREFIX)) problems.push(`${name} is a dev-only value`);
-  return value;
-}
-
-/**
- * PUBLIC_BASE_URL, the origin of every link the edge hands out (Location, `urls.*`, webhooks). Required outside
- * development, so a link never comes from the request's `Host` (which the caller chooses); an origin only,
- * https (http in development). Null in development when unset: links then use the request's origin.
- */
-function parsePublicBaseUrl(raw: string | undefined, isDevelopment: boolean, problems: string[]): string | null {
-  if (raw === undefined || raw.trim() === "") {
-    if (!isDevelopment) problems.push("PUBLIC_BASE_URL must be set (e.g. https://api.example.com)");
-    return null;
-  }
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    problems.push("PUBLIC_BASE_URL must be an absolute URL such as https://api.example.com");
-    return null;
-  }
-  const isAllowedScheme = url.protocol === "https:" || (isDevelopment && url.protocol === "http:");
-  if (!isAllowedScheme || url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
-    problems.push("PUBLIC_BASE_URL must be an https origin with no credentials, query or fragment");
-    return null;
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
-}
-
-/** An ISO 8601 instant (ms since the epoch); null when unset. */
-function instant(raw: string | undefined, name: string, problems: string[]): number | null {
-  if (raw === undefined || raw.trim() === "") return null;
-  const ms = Date.parse(raw);
-  if (Number.isNaN(ms)) problems.push(`${name} must be an ISO 8601 date-time (e.g. 2026-12-31T00:00:00Z)`);
-  return Number.isNaN(ms) ? null : ms;
-}
-
-/** A bare host name (no scheme, port or path), lowercased; null when unset. */
-function hostname(raw: string | undefined, name: string, problems: string[]): string | null {
-  if (raw === undefined || raw.trim() === "") return null;
-  const value = raw.trim().toLowerCase();
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(value)) {
-    problems.push(`${name} must be a host name such as workers.api.example.com`);
-    return null;
-  }
-  return value;
-}
 
 function parseApiKeys(raw: string | undefined, problems: string[]): ApiKeyRecord[] {
   if (raw === undefined || raw.trim() === "") return [];
@@ -170,6 +107,22 @@ function parseSqs(env: Env): SqsConfig | null {
   };
 }
 
+/** The previous webhook master and the end of its overlap: both settings or neither. */
+function parseWebhookSigningPrevious(env: Env, isDevelopment: boolean, problems: string[]) {
+  const { WEBHOOK_SIGNING_SECRET_PREVIOUS: raw, WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL: rawUntil } = env;
+  if (!raw) {
+    if (rawUntil) problems.push("WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL is set without WEBHOOK_SIGNING_SECRET_PREVIOUS");
+    return null;
+  }
+  const previous = secret(raw, "WEBHOOK_SIGNING_SECRET_PREVIOUS", isDevelopment, problems);
+  const untilMs = instant(rawUntil, "WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL", problems);
+  if (untilMs === null) {
+    if (!rawUntil) problems.push("WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL must be set (when the overlap ends)");
+    return null;
+  }
+  return { secret: previous, untilMs };
+}
+
 /** Parses (and caches per bindings object) the edge configuration. Never throws: problems are collected. */
 export function readConfig(env: Env): EdgeConfig {
   const cached = cache.get(env);
@@ -192,6 +145,7 @@ export function readConfig(env: Env): EdgeConfig {
     capabilityLegacyUntilMs: instant(env.WORKER_CAPABILITY_LEGACY_UNTIL, "WORKER_CAPABILITY_LEGACY_UNTIL", problems),
     workerApiHostname: hostname(env.WORKER_API_HOSTNAME, "WORKER_API_HOSTNAME", problems),
     webhookSigningSecret: secret(env.WEBHOOK_SIGNING_SECRET, "WEBHOOK_SIGNING_SECRET", isDevelopment, problems),
+    webhookSigningPrevious: parseWebhookSigningPrevious(env, isDevelopment, problems),
     sqs,
     stallTimeoutMs:
       positiveNumber(env.STALL_TIMEOUT_SECONDS, STALL_TIMEOUT_SECONDS_DEFAULT, "STALL_TIMEOUT_SECONDS", problems) *

@@ -106,7 +106,7 @@ async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): P
     url: job.webhook.url,
     messageId: `msg_${deliveryId}`,
     body: pending.body,
-    secrets: await liveWebhookSecrets(core.env, config.webhookSigningSecret, job.tenantId, core.now()),
+    secrets: await liveWebhookSecrets(core.env, config, job.tenantId, core.now()),
     at: new Date(core.now()),
   });
   const now = core.now();

@@ -61,7 +61,8 @@ export function operations(): Record<string, unknown> {
     },
     "/v1/webhook-secret": {
       get: {
-        summary: "The tenant's webhook signing secret (and the previous one during a rotation's overlap)",
+        summary:
+          "The tenant's webhook signing secret, the previous one during its rotation, and `signing_secrets`: every secret signing deliveries now (an operator's master rotation included), each with its end",
         responses: { "200": { description: "the secret", content: { "application/json": {} } }, ...COMMON_ERRORS },
       },
     },

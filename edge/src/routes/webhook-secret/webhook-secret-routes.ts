@@ -8,7 +8,7 @@ import { jsonBody } from "../../middleware/json-only.ts";
 import { tenantIndexStub } from "../../tenant/tenant-index-stub.ts";
 import type { WebhookSecretState } from "../../tenant/webhook-secrets.ts";
 import { tenantWebhookSecret } from "../../webhooks/signing.ts";
-import { forgetWebhookSecrets } from "../../webhooks/tenant-secrets.ts";
+import { forgetWebhookSecrets, signingSecrets } from "../../webhooks/tenant-secrets.ts";
 
 /** A rotation's overlap: a day by default (receivers switch at leisure), at most a week, 0 retires at once. */
 const OVERLAP_SECONDS_DEFAULT = 86_400;
@@ -18,7 +18,14 @@ export const RotateWebhookSecretSchema = z.strictObject({
   overlap_seconds: z.int().min(0).max(OVERLAP_SECONDS_MAX).default(OVERLAP_SECONDS_DEFAULT),
 });
 
+/**
+ * The tenant's secret view: `secret` (current generation under the current master), `previous` (the tenant's
+ * own rotation), and `signing_secrets`, every secret a delivery carries a signature of right now (an operator's
+ * master rotation adds the old master's), each with when it stops: a receiver that accepts any of them never
+ * misses a delivery during either rotation.
+ */
 async function view(config: EdgeConfig, tenantId: string, state: WebhookSecretState) {
+  const nowMs = Date.now();
   const secret = await tenantWebhookSecret(config.webhookSigningSecret, tenantId, state.generation);
   const previous =
     state.previous === null
@@ -28,7 +35,12 @@ async function view(config: EdgeConfig, tenantId: string, state: WebhookSecretSt
           generation: state.previous.generation,
           expires_at: new Date(state.previous.expiresAtMs).toISOString(),
         };
-  return { object: "webhook_secret", secret, generation: state.generation, previous };
+  const signing = (await signingSecrets(config, tenantId, state, nowMs)).map((entry) => ({
+    secret: entry.secret,
+    generation: entry.generation,
+    expires_at: entry.expiresAtMs === null ? null : new Date(entry.expiresAtMs).toISOString(),
+  }));
+  return { object: "webhook_secret", secret, generation: state.generation, previous, signing_secrets: signing };
 }
 
 /**
