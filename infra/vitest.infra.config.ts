@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Synth tests of the CDK app. Not a root vitest project (the root `npm ci` does not install aws-cdk-lib):
- * run with `npm --prefix infra ci && npm --prefix infra test`.
+ * Synth tests of the CDK app and the Kubernetes manifest tests (k8s/). Not a root vitest project (the root
+ * `npm ci` does not install aws-cdk-lib or the Kubernetes schemas): run with
+ * `npm --prefix infra ci && npm --prefix infra test`.
  */
 export default defineConfig({
   test: {

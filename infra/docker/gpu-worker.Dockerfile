@@ -6,8 +6,9 @@
 #   docker run --gpus all --env-file worker.env bd3-gpu-worker
 # The entrypoint is `npm run worker`'s (tsx gpu-worker/src/runtime/main.ts). Execution providers in order
 # (EXECUTION_PROVIDERS=cuda,webgpu,cpu, each fallback logged): CUDA; then WebGPU (onnxruntime's bundled Dawn
-# over the NVIDIA Vulkan driver, the provider this project has measured on an H200); the CPU where no GPU is
-# visible.
+# over the NVIDIA Vulkan driver, the provider this project has measured on an H200). Where no GPU is visible
+# the worker refuses to start (exit 2, naming EXECUTION_PROVIDERS) rather than serve on the CPU:
+# ALLOW_CPU_FALLBACK=false below; run with `-e ALLOW_CPU_FALLBACK=true` to serve on the CPU anyway.
 
 ARG NODE_VERSION=20.20.2
 # onnxruntime-node 1.30.0's linux/x64 CUDA EP (NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0) is built for
@@ -59,6 +60,7 @@ COPY models/${MODEL}/ models/${MODEL}/
 ENV NODE_ENV=production \
     MODEL_DIR=/app/models/${MODEL} \
     EXECUTION_PROVIDERS=cuda,webgpu,cpu \
+    ALLOW_CPU_FALLBACK=false \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics \
     METRICS_PORT=9464 \
     METRICS_HOST=0.0.0.0

@@ -19,6 +19,9 @@ export const METRICS_HOST_DEFAULT = "127.0.0.1";
 
 const ExecutionProviderSchema = z.enum(["cuda", "webgpu", "cpu"]);
 
+/** `true` or `false`, spelt out (a typo such as `ture` is refused rather than read as false). */
+const booleanFromEnv = z.enum(["true", "false"]).transform((value) => value === "true");
+
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** Raw environment -> typed settings. Keys are the environment variable names. */
@@ -60,6 +63,12 @@ export const WorkerEnvSchema = z
       .default("cpu")
       .transform((value) => value.split(",").map((name) => name.trim()))
       .pipe(z.array(ExecutionProviderSchema).min(1)),
+    /**
+     * Serve on the CPU even though EXECUTION_PROVIDERS asks for a GPU provider that did not come up (missing
+     * driver or CUDA libraries, no device in the container). Default false: such a worker refuses to start
+     * (exit 2) instead of taking jobs at a fraction of the speed. Set true only where a CPU worker is wanted.
+     */
+    ALLOW_CPU_FALLBACK: booleanFromEnv.default(false),
     INTRA_OP_NUM_THREADS: intFromEnv(1, 1_024).optional(),
     /** Worker threads sampling beside the engine's thread; 0: none. Default: cores - 1, at most 7. */
     SAMPLER_THREADS: intFromEnv(0, 64).optional(),
@@ -164,6 +173,8 @@ export interface WorkerConfig {
     modelName: string | undefined;
     dtype: "float32" | "float16" | undefined;
     executionProviders: z.infer<typeof ExecutionProviderSchema>[];
+    /** ALLOW_CPU_FALLBACK: serve on the CPU when the GPU providers asked for did not load. */
+    allowCpuFallback: boolean;
     intraOpNumThreads: number | undefined;
     samplerThreads: number | undefined;
     devicePast: WorkerEnv["DEVICE_PAST"];
@@ -209,6 +220,7 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
       modelName: env.MODEL_NAME,
       dtype: env.MODEL_DTYPE,
       executionProviders: env.EXECUTION_PROVIDERS,
+      allowCpuFallback: env.ALLOW_CPU_FALLBACK,
       intraOpNumThreads: env.INTRA_OP_NUM_THREADS,
       samplerThreads: env.SAMPLER_THREADS,
       devicePast: env.DEVICE_PAST,

@@ -1,15 +1,17 @@
 /**
  * `npm run worker`: one GPU worker with the settings from the environment (and `.env`). Exit codes: 0 clean
- * drain, 1 failed start-up or unclean drain, 2 bad settings, 143 forced by a second signal.
+ * drain, 1 failed start-up or unclean drain, 2 bad settings (also: EXECUTION_PROVIDERS asks for a GPU and the
+ * model came up on the CPU, without ALLOW_CPU_FALLBACK), 143 forced by a second signal.
  */
 import { engineOptionsFromConfig } from "../config/engine-options.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { createEngine } from "../engine/index.ts";
+import { ExecutionProviderError } from "./execution-provider.ts";
 import { startHealthServer } from "./observability/health-server.ts";
 import { createLogger } from "./observability/logger.ts";
 import { createWorkerMetrics } from "./observability/metrics.ts";
 import { installShutdown } from "./shutdown.ts";
-import { initialHealthState, startWorker } from "./worker.ts";
+import { initialHealthState, startWorker, type Worker } from "./worker.ts";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -53,16 +55,27 @@ async function main(): Promise<void> {
   );
 
   let shutdown: ReturnType<typeof installShutdown> | undefined;
-  const worker = await startWorker(config, {
-    engine,
-    logger,
-    metrics,
-    health: { server: healthServer, state: healthState },
-    onFatal: (error) => {
-      logger.fatal({ err: error }, "engine broken: draining and exiting");
-      shutdown?.trigger("engine_broken", 1);
-    },
-  });
+  let worker: Worker;
+  try {
+    worker = await startWorker(config, {
+      engine,
+      logger,
+      metrics,
+      health: { server: healthServer, state: healthState },
+      onFatal: (error) => {
+        logger.fatal({ err: error }, "engine broken: draining and exiting");
+        shutdown?.trigger("engine_broken", 1);
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof ExecutionProviderError)) throw error;
+    // A GPU was asked for and the model runs on the CPU: refuse to serve (ALLOW_CPU_FALLBACK=true allows it).
+    logger.fatal({ execution_providers: error.asked.join(","), execution_provider: error.active }, error.message);
+    process.stderr.write(`${error.message}\n`);
+    await engine.close().catch(() => {});
+    exit(2);
+    return;
+  }
   process.off("SIGTERM", earlyExit).off("SIGINT", earlyExit);
   shutdown = installShutdown({
     stop: (deadlineMs) => worker.stop(deadlineMs),

@@ -1,8 +1,9 @@
 /**
  * One worker: consumer + job runner + engine loop + DLQ watcher + health server, wired together.
  *
- * Lifecycle: `startWorker` reads the queue's RedrivePolicy (which also proves the queue is reachable), starts
- * the health server and begins polling. `stop(deadline)` is the SIGTERM drain: stop receiving, let each
+ * Lifecycle: `startWorker` first refuses an engine that came up on the CPU when EXECUTION_PROVIDERS asked for
+ * a GPU (unless ALLOW_CPU_FALLBACK; execution-provider.ts), then reads the queue's RedrivePolicy (which also
+ * proves the queue is reachable), starts the health server and begins polling. `stop(deadline)` is the SIGTERM drain: stop receiving, let each
  * running job append the block it is generating, release every other message (visibility 0), close the engine.
  */
 import type { SQSClient } from "@aws-sdk/client-sqs";
@@ -11,6 +12,7 @@ import type { Engine } from "../engine/index.ts";
 import { Consumer } from "./consumer/consumer.ts";
 import { createDlqWatcher } from "./dlq/dlq-watcher.ts";
 import { createEdgeClient, type EdgeClient } from "./edge/index.ts";
+import { checkExecutionProvider } from "./execution-provider.ts";
 import { EngineLoop } from "./jobs/engine-loop.ts";
 import { JobRunner } from "./jobs/job-runner.ts";
 import { type HealthServer, type HealthState, startHealthServer } from "./observability/health-server.ts";
@@ -48,8 +50,17 @@ export interface Worker {
   stop(deadlineMs: number): Promise<boolean>;
 }
 
+/**
+ * Starts polling. Rejects with `ExecutionProviderError` (before touching the queue) when the engine runs on
+ * the CPU although EXECUTION_PROVIDERS asked for a GPU provider and ALLOW_CPU_FALLBACK is not set.
+ */
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<Worker> {
   const { engine, logger } = deps;
+  const { isFallback } = checkExecutionProvider({
+    asked: config.engine.executionProviders,
+    active: engine.executionProvider,
+    allowCpuFallback: config.engine.allowCpuFallback,
+  });
   const metrics = deps.metrics ?? createWorkerMetrics({ maxBatchSize: config.engine.maxBatchSize });
   const needsSqsClient = deps.queue === undefined || (config.queue.dlqUrl !== undefined && deps.dlq === undefined);
   const ownsSqsClient = needsSqsClient && deps.sqsClient === undefined;
@@ -74,7 +85,9 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       onCall: (call, outcome, seconds) => metrics.edgeCalls.observe({ call, outcome }, seconds),
     });
 
+  metrics.executionProvider.set({ name: engine.executionProvider }, 1);
   const health: HealthState = deps.health?.state ?? initialHealthState();
+  health.executionProvider = engine.executionProvider;
   health.isModelLoaded = true;
   const attributes = await queue.attributes();
   health.isQueueReachable = true;
@@ -152,6 +165,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       max_receive_count: maxReceiveCount,
       max_batch_size: config.engine.maxBatchSize,
       execution_provider: engine.executionProvider,
+      execution_providers_asked: config.engine.executionProviders.join(","),
+      ...(isFallback ? { execution_provider_fallback: true } : {}),
       model: engine.manifest.name,
       health_port: healthServer.port,
     },

@@ -41,6 +41,14 @@ describe("health server", () => {
     expect(await reply.json()).toMatchObject({ checks: { queue_reachable: false, accepting_jobs: false } });
   });
 
+  it("names the execution provider in both bodies once the model is loaded", async () => {
+    const loading = await serve({ ...healthy, isModelLoaded: false });
+    expect(await (await loading.get("/readyz")).json()).not.toHaveProperty("execution_provider");
+    const { get } = await serve({ ...healthy, executionProvider: "cuda" });
+    expect(await (await get("/readyz")).json()).toMatchObject({ status: "ready", execution_provider: "cuda" });
+    expect(await (await get("/healthz")).json()).toEqual({ status: "ok", execution_provider: "cuda" });
+  });
+
   it("reports a broken engine on /healthz", async () => {
     const { get } = await serve({ ...healthy, brokenReason: "engine failed repeatedly" });
     expect((await get("/healthz")).status).toBe(503);

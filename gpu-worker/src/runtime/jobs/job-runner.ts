@@ -34,6 +34,8 @@ export class JobRunner implements JobControl {
   private readonly jobs = new Map<string, RunningJob>();
   private readonly slotWaiters = new Set<() => void>();
   private isDraining = false;
+  /** The first job this worker starts says which execution provider runs it (later ones do not repeat it). */
+  private hasStartedAJob = false;
   private readonly messages: MessageActions;
   private readonly endings: JobEndings;
   private readonly keepalive: JobKeepalive;
@@ -181,9 +183,11 @@ export class JobRunner implements JobControl {
         committed_blocks: lease.committed_blocks,
         receive_count: message.receiveCount,
         continuation: jobMessage.continuation,
+        ...(this.hasStartedAJob ? {} : { execution_provider: this.options.engine.executionProvider }),
       },
       lease.committed_blocks > 0 ? "job resumed" : "job started",
     );
+    this.hasStartedAJob = true;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * The worker's HTTP side door: `/metrics` (Prometheus text), `/healthz` (the process is alive and its engine
  * is not broken: restart it otherwise) and `/readyz` (model loaded, queue reachable, not draining: take jobs).
+ * Both bodies name the execution provider the model runs on once it is loaded (`execution_provider`).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,6 +13,8 @@ export interface HealthState {
   isDraining: boolean;
   /** Set when the engine failed repeatedly; /healthz turns 503 so an orchestrator restarts the worker. */
   brokenReason: string | undefined;
+  /** The execution provider the model session came up on (`cuda`, `webgpu`, `cpu`); unset while it loads. */
+  executionProvider?: string | undefined;
 }
 
 export interface HealthServer {
@@ -47,9 +50,11 @@ export async function startHealthServer(options: {
       return;
     }
     const current = state();
+    const provider = current.executionProvider !== undefined ? { execution_provider: current.executionProvider } : {};
     if (path === "/healthz") {
-      if (current.brokenReason !== undefined) reply(503, { status: "broken", reason: current.brokenReason });
-      else reply(200, { status: "ok" });
+      if (current.brokenReason !== undefined) {
+        reply(503, { status: "broken", reason: current.brokenReason, ...provider });
+      } else reply(200, { status: "ok", ...provider });
       return;
     }
     if (path === "/readyz") {
@@ -59,7 +64,7 @@ export async function startHealthServer(options: {
         accepting_jobs: !current.isDraining,
       };
       const isReady = Object.values(checks).every(Boolean);
-      reply(isReady ? 200 : 503, { status: isReady ? "ready" : "not_ready", checks });
+      reply(isReady ? 200 : 503, { status: isReady ? "ready" : "not_ready", checks, ...provider });
       return;
     }
     reply(404, { error: "not found" });

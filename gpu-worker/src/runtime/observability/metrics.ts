@@ -41,6 +41,8 @@ export interface WorkerMetrics {
   readonly edgeRetries: Counter<"call">;
   readonly queueErrors: Counter<"operation">;
   readonly messagesReceived: Counter;
+  /** 1 for the execution provider the model runs on (`name` = cuda, webgpu, cpu), set once it is loaded. */
+  readonly executionProvider: Gauge<"name">;
   /** Records tokens for the tokens/s gauge. */
   recordTokens(count: number, nowMs?: number): void;
 }
@@ -150,6 +152,12 @@ export function createWorkerMetrics(options: { maxBatchSize: number; now?: () =>
     messagesReceived: new Counter({
       name: "bd3_worker_messages_received_total",
       help: "SQS messages received.",
+      ...common,
+    }),
+    executionProvider: new Gauge({
+      name: "bd3_worker_execution_provider",
+      help: "1 for the execution provider the model session runs on (name: cuda, webgpu, cpu).",
+      labelNames: ["name"] as const,
       ...common,
     }),
     recordTokens(count, nowMs = now()) {

@@ -1,0 +1,194 @@
+/**
+ * The worker's workload objects as plain Kubernetes objects: Namespace, ServiceAccount (IRSA / EKS Pod
+ * Identity), Deployment (one GPU per pod, non-root, read-only root, drain-sized grace), PodDisruptionBudget
+ * and the headless Service its metrics are scraped through. Typed with kubernetes-models' interfaces, so a
+ * misspelt field fails `tsc`; the tests validate the objects against the Kubernetes OpenAPI schemas.
+ */
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import {
+  type K8sSettings,
+  LABELS,
+  PRE_STOP_SLEEP_SECONDS,
+  SELECTOR,
+  TERMINATION_GRACE_PERIOD_SECONDS,
+} from "./settings.ts";
+
+/** Variables that are not worker settings but the process needs (read-only root: HOME on the /tmp emptyDir). */
+export const PROCESS_ENV = { HOME: "/tmp" } as const;
+/** The uid/gid the image creates and runs as (infra/docker/gpu-worker.Dockerfile). */
+export const WORKER_UID = 10001;
+const METRICS_PORT_NAME = "metrics";
+
+/** The worker's environment: every name is a variable of gpu-worker/src/config/schema.ts (checked in the tests). */
+export function workerEnv(settings: K8sSettings): IEnvVar[] {
+  const { aws, worker } = settings;
+  const values: Record<string, string> = {
+    SQS_QUEUE_URL: aws.jobsQueueUrl,
+    SQS_DLQ_URL: aws.deadLettersQueueUrl,
+    SQS_ENDPOINT: `https://sqs.${aws.region}.amazonaws.com`,
+    AWS_REGION: aws.region,
+    EDGE_URL: settings.edgeUrl,
+    EXECUTION_PROVIDERS: worker.executionProviders,
+    // A GPU pod that came up without its GPU stops (exit 2) instead of serving on the CPU.
+    ALLOW_CPU_FALLBACK: "false",
+    MAX_BATCH_SIZE: String(worker.maxBatchSize),
+    VISIBILITY_TIMEOUT_SECONDS: String(worker.visibilityTimeoutSeconds),
+    HEARTBEAT_INTERVAL_SECONDS: String(worker.heartbeatIntervalSeconds),
+    RECEIVE_WAIT_SECONDS: String(worker.receiveWaitSeconds),
+    SHUTDOWN_GRACE_SECONDS: String(worker.shutdownGraceSeconds),
+    METRICS_PORT: String(worker.metricsPort),
+    // The worker binds loopback unless told; the kubelet's probes and the scraper come from outside the pod.
+    METRICS_HOST: "0.0.0.0",
+  };
+  return [
+    { name: "WORKER_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    ...Object.entries(values).map(([name, value]) => ({ name, value })),
+    ...Object.entries(PROCESS_ENV).map(([name, value]) => ({ name, value })),
+  ];
+}
+
+export function namespace(settings: K8sSettings): INamespace {
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: settings.namespace,
+      labels: { "app.kubernetes.io/part-of": LABELS["app.kubernetes.io/part-of"] },
+    },
+  };
+}
+
+export function serviceAccount(settings: K8sSettings): IServiceAccount {
+  return {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: {
+      name: settings.name,
+      namespace: settings.namespace,
+      labels: LABELS,
+      // IRSA. With EKS Pod Identity the annotation is ignored and a pod identity association names the role
+      // for this namespace + service account instead (README).
+      annotations: {
+        "eks.amazonaws.com/role-arn": settings.aws.workerRoleArn,
+        "eks.amazonaws.com/sts-regional-endpoints": "true",
+      },
+    },
+    // The worker never calls the Kubernetes API; IRSA and Pod Identity project their own tokens.
+    automountServiceAccountToken: false,
+  };
+}
+
+export function deployment(settings: K8sSettings): IDeployment {
+  const { resources, health, worker } = settings;
+  const probe = (path: string) => ({ httpGet: { path, port: METRICS_PORT_NAME } });
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: settings.name, namespace: settings.namespace, labels: LABELS },
+    spec: {
+      // No `replicas`: KEDA's HPA owns the count (0..maxReplicas); an apply must not reset it.
+      selector: { matchLabels: SELECTOR },
+      // A new pod must be ready (model loaded, queue reachable) before an old one starts draining.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: LABELS },
+        spec: {
+          serviceAccountName: settings.name,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: WORKER_UID,
+            runAsGroup: WORKER_UID,
+            fsGroup: WORKER_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          // GPU node groups are usually tainted so only GPU pods land there.
+          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+          containers: [
+            {
+              name: settings.containerName,
+              image: `${settings.imageRegistry}:${settings.imageTag}`,
+              imagePullPolicy: "IfNotPresent",
+              env: workerEnv(settings),
+              ports: [{ name: METRICS_PORT_NAME, containerPort: worker.metricsPort, protocol: "TCP" }],
+              resources: {
+                requests: {
+                  cpu: resources.requests.cpu,
+                  memory: resources.requests.memory,
+                  "nvidia.com/gpu": resources.requests.gpu,
+                },
+                limits: {
+                  cpu: resources.limits.cpu,
+                  memory: resources.limits.memory,
+                  "nvidia.com/gpu": resources.limits.gpu,
+                },
+              },
+              // /healthz answers from the start (before the model loads) and turns 503 only for a broken
+              // engine. A forward holds the event loop (ort-runner.ts), so the probe waits long before it counts.
+              livenessProbe: {
+                ...probe(health.livenessPath),
+                periodSeconds: 15,
+                timeoutSeconds: 10,
+                failureThreshold: 4,
+              },
+              // /readyz: model loaded, queue reachable, not draining.
+              readinessProbe: {
+                ...probe(health.readinessPath),
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+                failureThreshold: 3,
+              },
+              // SIGTERM starts the drain (shutdown.ts); the hook only delays it and must not signal.
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              // tsx compiles the worker's TypeScript into os.tmpdir(); GPU drivers keep shader caches in $HOME.
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            },
+          ],
+          volumes: [{ name: "tmp", emptyDir: { sizeLimit: resources.tmpSizeLimit } }],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Voluntary disruptions (node drains, consolidation) take one pod at a time, each with its full drain. HPA
+ * scale-in deletes pods directly and is not an eviction: the PDB does not slow it (the HPA policy does).
+ */
+export function podDisruptionBudget(settings: K8sSettings): IPodDisruptionBudget {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name: settings.name, namespace: settings.namespace, labels: LABELS },
+    spec: { maxUnavailable: 1, selector: { matchLabels: SELECTOR }, unhealthyPodEvictionPolicy: "AlwaysAllow" },
+  };
+}
+
+/**
+ * Headless: only the scraper uses it (through the ServiceMonitor's endpoints); the worker takes no traffic.
+ * Not-ready pods are listed too, so a pod loading its model or draining (readiness 503) is still scraped.
+ */
+export function metricsService(settings: K8sSettings): IService {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: `${settings.name}-metrics`, namespace: settings.namespace, labels: LABELS },
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: SELECTOR,
+      ports: [{ name: METRICS_PORT_NAME, port: settings.worker.metricsPort, targetPort: METRICS_PORT_NAME }],
+    },
+  };
+}
