@@ -1,4 +1,4 @@
-import { concat, jsonValues } from "./bytes.ts";
+import { jsonValues } from "./bytes.ts";
 import { isJsonContentType } from "./content-type.ts";
 import { responseCursor } from "./cursor.ts";
 import { joinJsonMessages } from "./json-messages.ts";
@@ -9,6 +9,7 @@ import { H, NO_STORE } from "./protocol-headers.ts";
 import { finalHeaders, gone, type HeaderMap, notFound, streamError } from "./respond.ts";
 import type { StreamRoomOptions } from "./room-options.ts";
 import { sseResponse } from "./sse-body.ts";
+import type { StreamStore } from "./stream-store.ts";
 import type { StreamMeta } from "./stream-tables.ts";
 
 /**
@@ -76,17 +77,17 @@ export async function handleGet(request: Request, url: URL, name: string, option
   if (start.kind === "now" && live !== "long-poll") return tailAnswer(stream, options);
 
   const isJson = isJsonContentType(stream.contentType);
-  let page = store.read(name, position, STREAM_READ_PAGE_MAX_BYTES, { wholeMessages: isJson });
-  if (live === "long-poll" && page.pieces.length === 0) {
+  let page = readPage(store, name, position, isJson);
+  if (live === "long-poll" && page.isEmpty) {
     if (!stream.isClosed) {
       await options.notifier.wait(name, options.longPollTimeoutMs, request.signal);
       stream = resolveStream(store, name, now());
       if (stream === null) return notFound(options);
       if (stream.isSoftDeleted) return gone(options);
       store.touch(name, now());
-      page = store.read(name, position, STREAM_READ_PAGE_MAX_BYTES, { wholeMessages: isJson });
+      page = readPage(store, name, position, isJson);
     }
-    if (page.pieces.length === 0) {
+    if (page.isEmpty) {
       const headers: HeaderMap = { [H.nextOffset]: formatOffset(position), [H.upToDate]: "true" };
       if (stream.isClosed) headers[H.closed] = "true";
       else headers[H.cursor] = responseCursor(cursor, now());
@@ -111,8 +112,49 @@ export async function handleGet(request: Request, url: URL, name: string, option
   if (request.headers.get("If-None-Match") === etag) {
     return new Response(null, { status: 304, headers: finalHeaders(options, headers) });
   }
-  const body = isJson ? joinJsonMessages(jsonValues(page.pieces)) : concat(page.pieces.map((piece) => piece.data));
+  const body = isJson ? joinJsonMessages(jsonValues(page.pieces)) : pageBody(store, name, position, end);
   return new Response(body, { status: 200, headers: finalHeaders(options, headers) });
+}
+
+/**
+ * A catch-up page. JSON pages are read whole (they are joined into one array); a text page is only measured
+ * here, and its bytes are read by `pageBody` as the reader takes them.
+ */
+function readPage(store: StreamStore, name: string, position: number, isJson: boolean) {
+  if (isJson) {
+    const page = store.read(name, position, STREAM_READ_PAGE_MAX_BYTES, { wholeMessages: true });
+    return { isEmpty: page.pieces.length === 0, endPosition: page.endPosition, pieces: page.pieces };
+  }
+  const endPosition = store.pageEnd(name, position, STREAM_READ_PAGE_MAX_BYTES);
+  return { isEmpty: endPosition === position, endPosition, pieces: [] };
+}
+
+/**
+ * The bytes of [from, to) as a body pulled by the reader one stored row (<= 128 KiB) at a time, so a reader
+ * that reads slowly or not at all holds one row in the isolate, never the page. Rows below the tail never
+ * change; one that vanished (the stream was deleted mid-read) ends the body with an error.
+ */
+function pageBody(store: StreamStore, name: string, from: number, to: number): ReadableStream<Uint8Array> {
+  let position = from;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (position >= to) {
+          controller.close();
+          return;
+        }
+        const piece = store.pieceAt(name, position);
+        if (piece === null || piece.startPosition !== position) {
+          controller.error(new Error(`stream ${name} changed during a read at ${position}`));
+          return;
+        }
+        const data = piece.endPosition > to ? piece.data.subarray(0, to - position) : piece.data;
+        position += data.byteLength;
+        controller.enqueue(data);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** `offset=now` without live mode: nothing but where the tail is (and whether it is final). */

@@ -167,6 +167,33 @@ export class StreamStore {
     return { pieces, endPosition };
   }
 
+  /**
+   * Where a text page read from `fromPosition` ends (whole rows, about `maxBytes`), from the rows' positions
+   * alone: the page's bytes are then read row by row as the reader takes them (`pieceAt`), so a reader that
+   * stops reading pins at most one row, not the page.
+   */
+  pageEnd(name: string, fromPosition: number, maxBytes: number): number {
+    let bytes = 0;
+    let endPosition = fromPosition;
+    const cursor = this.sql.exec<{ end_pos: number; start_pos: number }>(
+      "SELECT end_pos, start_pos FROM ds_chunks WHERE stream = ? AND end_pos > ? ORDER BY end_pos LIMIT ?",
+      name,
+      fromPosition,
+      STREAM_READ_PAGE_MAX_ROWS,
+    );
+    for (const row of cursor) {
+      if (bytes >= maxBytes) break;
+      bytes += row.end_pos - Math.max(row.start_pos, fromPosition);
+      endPosition = row.end_pos;
+    }
+    return endPosition;
+  }
+
+  /** The row holding `position`, cut to start there; null past the tail. */
+  pieceAt(name: string, position: number): StreamPiece | null {
+    return this.read(name, position, 1).pieces[0] ?? null;
+  }
+
   /** Every row of the stream up to `endPosition`, for a fork's copy. */
   rowsUpTo(name: string, endPosition: number): Iterable<ChunkRow> {
     return this.sql.exec<ChunkRow>(

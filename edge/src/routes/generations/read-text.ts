@@ -3,7 +3,7 @@ import type { AppEnv } from "../../app-env.ts";
 import { jobGone, jobNotFound } from "../../errors/api-error.ts";
 import { JOB_MISSING_HEADER } from "../../job/job-object.ts";
 import { stubOf } from "./job-stub.ts";
-import { cacheableOffset, cachedPage, storePage } from "./text-cache.ts";
+import { cacheableOffset, cachedPage, servePageThroughCache } from "./text-cache.ts";
 
 /**
  * `GET|HEAD /v1/generations/:id/text`: forwards the read to the job object (document-reads.ts), which
@@ -22,16 +22,20 @@ export async function readText(c: Context<AppEnv>, id: string): Promise<Response
     if (hit !== null) return hit;
   }
   query.set("tenant", tenantId);
-  const headers = new Headers();
-  if (ifNoneMatch !== undefined) headers.set("If-None-Match", ifNoneMatch);
-  const response = await stubOf(c, id).fetch(`https://job.internal/text?${query}`, {
-    method: c.req.method,
-    headers,
-    signal: c.req.raw.signal,
-  });
-  const missing = response.headers.get(JOB_MISSING_HEADER);
-  if (missing === "not_found") throw jobNotFound(id);
-  if (missing === "gone") throw jobGone(id);
+  const readFromObject = async () => {
+    const headers = new Headers();
+    if (ifNoneMatch !== undefined) headers.set("If-None-Match", ifNoneMatch);
+    const response = await stubOf(c, id).fetch(`https://job.internal/text?${query}`, {
+      method: c.req.method,
+      headers,
+      signal: c.req.raw.signal,
+    });
+    const missing = response.headers.get(JOB_MISSING_HEADER);
+    if (missing === "not_found") throw jobNotFound(id);
+    if (missing === "gone") throw jobGone(id);
+    return response;
+  };
+  const response = await readFromObject();
   if (cacheOffset === null) return response;
-  return storePage(tenantId, id, cacheOffset, response, (work) => c.executionCtx.waitUntil(work));
+  return servePageThroughCache(tenantId, id, cacheOffset, response, readFromObject);
 }

@@ -46,26 +46,41 @@ export async function cachedPage(
   return new Response(hit.body, { status: 200, headers });
 }
 
-/** Stores a copy of an immutable page (the caller answers with `response`, untouched). */
-export function storePage(
+/**
+ * Answers an immutable page through the cache: the object's page goes into the cache first and the client is
+ * answered from the stored copy. Not a `tee()`: a tee buffers everything the faster branch (the cache) took
+ * for the slower one (a client that reads slowly, or not at all), so a paused reader would pin a whole page
+ * in the isolate; this way each side is paced by its own reader. If the cache keeps nothing (it may refuse or
+ * evict at once) the page is read from the object again with `reread`. Anything not cacheable passes through.
+ */
+export async function servePageThroughCache(
   tenantId: string,
   jobId: string,
   offset: string,
   response: Response,
-  waitUntil: (work: Promise<unknown>) => void,
-): Response {
+  reread: () => Promise<Response>,
+): Promise<Response> {
   const cacheControl = response.headers.get("Cache-Control") ?? "";
   const store = cacheStore();
   if (response.status !== 200 || !IMMUTABLE.test(cacheControl) || store === undefined) return response;
   const maxAge = /max-age=(\d+)/.exec(cacheControl)?.[1] ?? "0";
   if (maxAge === "0") return response;
-  const [forClient, forCache] = response.body === null ? [null, null] : response.body.tee();
   const headers = new Headers(response.headers);
   // The Cache API keeps only shared-cacheable answers; the private directive is restored on the way out.
   headers.set(PRIVATE_CACHE_CONTROL_HEADER, cacheControl);
   headers.set("Cache-Control", `public, max-age=${maxAge}`);
-  waitUntil(store.put(keyOf(tenantId, jobId, offset), new Response(forCache, { status: 200, headers })));
-  return new Response(forClient, { status: 200, headers: response.headers });
+  const key = keyOf(tenantId, jobId, offset);
+  try {
+    await store.put(key, new Response(response.body, { status: 200, headers }));
+  } catch (error) {
+    console.warn(JSON.stringify({ event: "text_cache_put_failed", job_id: jobId, error: String(error) }));
+    return reread();
+  }
+  const stored = await cachedPage(tenantId, jobId, offset, undefined);
+  if (stored === null) return reread();
+  // The first reader of a page is not a cache hit, though its bytes came through the cache.
+  stored.headers.delete(TEXT_CACHE_HEADER);
+  return stored;
 }
 
 /** Where a cached page keeps the Cache-Control the object gave it (the stored copy must say `public`). */
