@@ -37,6 +37,7 @@ export default defineConfig({
           SQS_ENDPOINT: inject("sqsEndpoint"),
           SQS_QUEUE_URL: inject("sqsQueueUrl"),
           SSE_KEEPALIVE_SECONDS: "1",
+          CORS_ALLOWED_ORIGINS: "https://app.example.com",
           // Small, so test/live-readers.test.ts reaches both caps with a handful of readers.
           STREAM_READERS_PER_JOB_MAX: "4",
           STREAM_READERS_PER_TENANT_MAX: "6",

@@ -97,7 +97,10 @@ async function main(): Promise<void> {
       text_catch_up: `/v1/generations/${docJob.id}/text?offset=-1`,
     };
     const paused: Record<string, object> = {};
+    // PAUSED_PATHS=block_events_sse,text_sse runs only those rows (the control row always runs).
+    const only = (env.PAUSED_PATHS ?? "").split(",").filter((name) => name !== "");
     for (const [name, path] of Object.entries(paths)) {
+      if (only.length > 0 && !name.startsWith("control") && !only.includes(name)) continue;
       await sleep(SETTLE_SECONDS * 1_000);
       const beforeMiB = rssMiB(pids);
       const sampler = sampleRss(pids);

@@ -20,6 +20,7 @@ export interface Env {
   DEFAULT_MODEL?: string;
   MODELS?: string;
   PUBLIC_BASE_URL?: string;
+  CORS_ALLOWED_ORIGINS?: string;
   WEBHOOK_DEV_ALLOWED_HOSTS?: string;
   WORKER_CAPABILITY_SECRET?: string;
   WORKER_CAPABILITY_SECRET_PREVIOUS?: string;

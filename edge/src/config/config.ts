@@ -13,7 +13,7 @@ import {
   STREAM_READERS_PER_JOB_MAX_DEFAULT,
   STREAM_READERS_PER_TENANT_MAX_DEFAULT,
 } from "./constants.ts";
-import { hostname, instant, list, parsePublicBaseUrl, positiveNumber, secret } from "./parsers.ts";
+import { hostname, instant, list, parseOrigins, parsePublicBaseUrl, positiveNumber, secret } from "./parsers.ts";
 
 /** The largest per-key ceiling an operator may set (a per-isolate counter holds it; see rate-limit.ts). */
 const KEY_RATE_LIMIT_PER_MINUTE_MAX = 1_000_000;
@@ -44,6 +44,8 @@ export interface EdgeConfig {
   /** MODELS: the served models with their block sizes (models/served-models.ts); empty: any slug. */
   models: ServedModel[];
   publicBaseUrl: string | null;
+  /** CORS_ALLOWED_ORIGINS: browser origins allowed to call the public API (middleware/cors.ts); none by default. */
+  corsAllowedOrigins: string[];
   /** Development only: hosts exempt from the webhook private-address check. */
   webhookDevAllowedHosts: string[];
   capabilitySecret: string;
@@ -137,6 +139,7 @@ export function readConfig(env: Env): EdgeConfig {
     defaultModel: env.DEFAULT_MODEL || "kjv-bd3lm-b16",
     models: parseServedModels(env.MODELS, problems),
     publicBaseUrl: parsePublicBaseUrl(env.PUBLIC_BASE_URL, isDevelopment, problems),
+    corsAllowedOrigins: parseOrigins(env.CORS_ALLOWED_ORIGINS, isDevelopment, "CORS_ALLOWED_ORIGINS", problems),
     webhookDevAllowedHosts: isDevelopment ? list(env.WEBHOOK_DEV_ALLOWED_HOSTS).map((h) => h.toLowerCase()) : [],
     capabilitySecret: secret(env.WORKER_CAPABILITY_SECRET, "WORKER_CAPABILITY_SECRET", isDevelopment, problems),
     capabilityPreviousSecret: env.WORKER_CAPABILITY_SECRET_PREVIOUS

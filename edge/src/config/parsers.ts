@@ -72,3 +72,23 @@ export function hostname(raw: string | undefined, name: string, problems: string
   }
   return value;
 }
+
+/** A comma list of exact origins (`https://app.example.com`; http only in development); `*` is refused. */
+export function parseOrigins(raw: string | undefined, isDevelopment: boolean, name: string, problems: string[]) {
+  const origins: string[] = [];
+  for (const item of list(raw)) {
+    let url: URL | null = null;
+    try {
+      url = new URL(item);
+    } catch {
+      url = null;
+    }
+    const isAllowedScheme = url?.protocol === "https:" || (isDevelopment && url?.protocol === "http:");
+    if (url === null || !isAllowedScheme || url.origin !== item.replace(/\/$/, "")) {
+      problems.push(`${name} must list exact origins such as https://app.example.com (got '${item.slice(0, 80)}')`);
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
+}

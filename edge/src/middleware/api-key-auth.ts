@@ -1,10 +1,14 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env.ts";
 import { findCaller } from "../auth/api-keys.ts";
+import { verifyStreamToken } from "../auth/stream-token.ts";
 import { ApiError } from "../errors/api-error.ts";
 import { countAuthFailure, refuseBlockedAddress } from "./auth-failures.ts";
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+/** The only routes a stream token opens: reading one job's stream (SSE blocks, or the text stream). */
+const STREAM_TOKEN_ROUTE = /^\/v1\/generations\/([A-Za-z0-9_-]{1,128})\/(stream|text)$/;
 
 /**
  * `Authorization: Bearer <api key>` -> `c.var.caller` (tenant and key id), or 401. Failures count against the
@@ -14,6 +18,12 @@ export function apiKeyAuth({ realm = "bd3-serve" }: { realm?: string } = {}) {
   const challenge = { "WWW-Authenticate": `Bearer realm="${realm}"` };
   return createMiddleware<AppEnv>(async function apiKeyAuth(c, next) {
     refuseBlockedAddress(c);
+    const streamToken = c.req.query("stream_token");
+    if (streamToken !== undefined) {
+      c.set("caller", await streamTokenCaller(c, streamToken, challenge));
+      await next();
+      return;
+    }
     const match = BEARER.exec(c.req.header("Authorization") ?? "");
     if (!match?.[1]) {
       await countAuthFailure(c);
@@ -33,4 +43,34 @@ export function apiKeyAuth({ realm = "bd3-serve" }: { realm?: string } = {}) {
     c.set("caller", caller);
     await next();
   });
+}
+
+/**
+ * A stream token (auth/stream-token.ts) in place of a key, on the stream routes of the job it names only; any
+ * failure is the same 401, so a token reveals nothing about a job it does not open.
+ */
+async function streamTokenCaller(c: Context<AppEnv>, token: string, challenge: Record<string, string>) {
+  const route = STREAM_TOKEN_ROUTE.exec(c.req.path);
+  if (c.req.method !== "GET" || route?.[1] === undefined) {
+    throw new ApiError(
+      401,
+      "authentication_error",
+      "stream_token is accepted only by GET on a generation's stream and text",
+      {
+        param: "stream_token",
+        headers: challenge,
+      },
+    );
+  }
+  const { capabilitySecret, capabilityPreviousSecret } = c.var.config;
+  const secrets = capabilityPreviousSecret === null ? [capabilitySecret] : [capabilitySecret, capabilityPreviousSecret];
+  const tenantId = await verifyStreamToken(secrets, route[1], token, Date.now());
+  if (tenantId === null) {
+    await countAuthFailure(c);
+    throw new ApiError(401, "authentication_error", "invalid or expired stream token", {
+      param: "stream_token",
+      headers: challenge,
+    });
+  }
+  return { keyId: "stream_token", tenantId, keyRateLimitPerMinute: null };
 }

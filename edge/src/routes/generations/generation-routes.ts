@@ -7,9 +7,11 @@ import { intParam } from "../../http/query.ts";
 import { JOB_MISSING_HEADER } from "../../job/job-object.ts";
 import { jsonBody } from "../../middleware/json-only.ts";
 import { createGeneration } from "./create-generation.ts";
+import { getGeneration } from "./get-generation.ts";
 import { stubOf } from "./job-stub.ts";
 import { listGenerations } from "./list-generations.ts";
 import { readText } from "./read-text.ts";
+import { createStreamToken } from "./stream-token-route.ts";
 
 /** Public API v1 under `/v1/generations` (API key, rate limit and config checks are mounted by the app). */
 export function generationRoutes() {
@@ -19,13 +21,9 @@ export function generationRoutes() {
 
   app.get("/", listGenerations);
 
-  app.get("/:id", async (c) => {
-    const id = c.req.param("id");
-    const view = await stubOf(c, id).view(c.var.caller.tenantId);
-    if (view === null) throw jobNotFound(id);
-    if (view === "gone") throw jobGone(id);
-    return c.json(view);
-  });
+  app.get("/:id", getGeneration);
+
+  app.post("/:id/stream-token", ...jsonBody({ maxBytes: PUBLIC_BODY_MAX_BYTES }), createStreamToken);
 
   app.get("/:id/blocks", async (c) => {
     const id = c.req.param("id");

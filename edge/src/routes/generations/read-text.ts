@@ -22,6 +22,7 @@ export async function readText(c: Context<AppEnv>, id: string): Promise<Response
     if (hit !== null) return hit;
   }
   query.set("tenant", tenantId);
+  query.delete("stream_token");
   const readFromObject = async () => {
     const headers = new Headers();
     if (ifNoneMatch !== undefined) headers.set("If-None-Match", ifNoneMatch);
