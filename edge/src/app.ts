@@ -10,6 +10,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { workerHost } from "./middleware/worker-host.ts";
 import { generationRoutes } from "./routes/generations/generation-routes.ts";
 import { metaRoutes } from "./routes/meta/meta-routes.ts";
+import { openAiRoutes } from "./routes/openai/openai-routes.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret/webhook-secret-routes.ts";
 import { workerRoutes } from "./routes/worker/worker-routes.ts";
 
@@ -26,6 +27,7 @@ export function createApp() {
   app.use("/v1/*", publicCors(), configGuard(), apiKeyAuth(), rateLimit());
   app.route("/v1/generations", generationRoutes());
   app.route("/v1/webhook-secret", webhookSecretRoutes());
+  app.route("/v1", openAiRoutes());
   app.use("/internal/*", configGuard());
   app.route("/internal/v1/jobs", workerRoutes());
   app.route("/dev", devRoutes());

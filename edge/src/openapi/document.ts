@@ -2,6 +2,9 @@ import {
   AppendBlockReplySchema,
   AppendBlockRequestSchema,
   BlockPageSchema,
+  CompletionChunkSchema,
+  CompletionRequestSchema,
+  CompletionSchema,
   CreateGenerationRequestSchema,
   ErrorBodySchema,
   FailRequestSchema,
@@ -13,12 +16,15 @@ import {
   JobViewSchema,
   LeaseReplySchema,
   LeaseRequestSchema,
+  ModelListSchema,
   ReleaseRequestSchema,
+  StreamTokenSchema,
   WebhookDeliveryPageSchema,
   WebhookEventSchema,
 } from "@bd3-serve/shared";
 import { z } from "zod";
 import { PREFER_WAIT_MAX_SECONDS } from "../config/constants.ts";
+import { clientOperations } from "./client-operations.ts";
 import { operations } from "./operations.ts";
 
 /**
@@ -28,6 +34,7 @@ import { operations } from "./operations.ts";
  */
 const INPUT_SCHEMAS = {
   CreateGenerationRequest: CreateGenerationRequestSchema,
+  CompletionRequest: CompletionRequestSchema,
   LeaseRequest: LeaseRequestSchema,
   AppendBlockRequest: AppendBlockRequestSchema,
   HeartbeatRequest: HeartbeatRequestSchema,
@@ -38,6 +45,10 @@ const INPUT_SCHEMAS = {
 
 const OUTPUT_SCHEMAS = {
   Generation: JobViewSchema,
+  Completion: CompletionSchema,
+  CompletionChunk: CompletionChunkSchema,
+  ModelList: ModelListSchema,
+  StreamToken: StreamTokenSchema,
   GenerationList: JobListPageSchema,
   BlockPage: BlockPageSchema,
   DeliveryPage: WebhookDeliveryPageSchema,
@@ -84,7 +95,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       },
     },
     security: [{ apiKey: [] }],
-    paths: operations(),
+    paths: { ...operations(), ...clientOperations() },
     webhooks: {
       generationEvent: {
         post: {

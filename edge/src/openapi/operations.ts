@@ -1,11 +1,11 @@
 /** The paths of the OpenAPI document; schemas are referenced from components (see document.ts). */
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ "application/json": { schema: ref(name) } });
-const error = (description: string) => ({ description, content: json("Error") });
+export const json = (name: string) => ({ "application/json": { schema: ref(name) } });
+export const error = (description: string) => ({ description, content: json("Error") });
 
-const ID = { name: "id", in: "path", required: true, schema: { type: "string" } };
-const COMMON_ERRORS = {
+export const ID = { name: "id", in: "path", required: true, schema: { type: "string" } };
+export const COMMON_ERRORS = {
   "401": error("missing or invalid API key"),
   "404": error("no such generation (or another tenant's)"),
   "429": error("rate limited; see Retry-After"),
@@ -89,8 +89,8 @@ export function operations(): Record<string, unknown> {
     },
     "/v1/generations/{id}": {
       get: {
-        summary: "Status, progress, text so far",
-        parameters: [ID],
+        summary: "Status, progress, text so far (Prefer: wait=N holds the answer until the job ends, up to N s)",
+        parameters: [ID, { name: "Prefer", in: "header", schema: { type: "string", examples: ["wait=30"] } }],
         responses: { "200": { description: "the job", content: json("Generation") }, ...COMMON_ERRORS },
       },
     },

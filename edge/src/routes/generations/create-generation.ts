@@ -1,4 +1,10 @@
-import { CreateGenerationRequestSchema, IdempotencyKeySchema, isTerminalJobStatus, SEED_MAX } from "@bd3-serve/shared";
+import {
+  type CreateGenerationRequest,
+  CreateGenerationRequestSchema,
+  IdempotencyKeySchema,
+  isTerminalJobStatus,
+  SEED_MAX,
+} from "@bd3-serve/shared";
 import type { Context } from "hono";
 import type { AppEnv } from "../../app-env.ts";
 import { canonicalJson, sha256Hex } from "../../auth/crypto.ts";
@@ -25,11 +31,30 @@ function randomSeed(): number {
  * up to N seconds (at most PREFER_WAIT_MAX_SECONDS) for the job to finish: 200 when it did, else 202.
  */
 export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
-  const { config, caller } = c.var;
   const body = await parseJsonBody(c, CreateGenerationRequestSchema);
   const keyHeader = c.req.header("Idempotency-Key");
   const idempotencyKey =
     keyHeader === undefined ? undefined : parseWith(IdempotencyKeySchema, keyHeader, "Idempotency-Key");
+  const waitSeconds = preferWaitSeconds(c.req.header("Prefer"), PREFER_WAIT_MAX_SECONDS);
+  const { result, view } = await submitGeneration(c, body, idempotencyKey, waitSeconds);
+  const headers: Record<string, string> = { Location: view.urls.self };
+  if (result.kind === "replayed") headers["Idempotent-Replayed"] = "true";
+  if (waitSeconds > 0) headers["Preference-Applied"] = `wait=${waitSeconds}`;
+  return c.json(view, isTerminalJobStatus(view.status) ? 200 : 202, headers);
+}
+
+/**
+ * Creates (or replays) a job from a parsed create body: the one path every way in shares (this route and
+ * `POST /v1/completions`), so a job is the same job whichever API made it. Waits up to `waitSeconds` for it
+ * to end.
+ */
+export async function submitGeneration(
+  c: Context<AppEnv>,
+  body: CreateGenerationRequest,
+  idempotencyKey: string | undefined,
+  waitSeconds: number,
+) {
+  const { config, caller } = c.var;
   const model = body.model ?? config.defaultModel;
   checkModelRequest(config.models, model, body.steps_per_block);
   if (body.webhook) {
@@ -58,13 +83,9 @@ export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
       param: "Idempotency-Key",
     });
   }
-  const waitSeconds = preferWaitSeconds(c.req.header("Prefer"), PREFER_WAIT_MAX_SECONDS);
   let view = result.view;
   if (waitSeconds > 0 && !isTerminalJobStatus(view.status)) {
     view = (await stub.waitForTerminal(caller.tenantId, waitSeconds * 1_000)) ?? view;
   }
-  const headers: Record<string, string> = { Location: view.urls.self };
-  if (result.kind === "replayed") headers["Idempotent-Replayed"] = "true";
-  if (waitSeconds > 0) headers["Preference-Applied"] = `wait=${waitSeconds}`;
-  return c.json(view, isTerminalJobStatus(view.status) ? 200 : 202, headers);
+  return { result, view, stub };
 }
