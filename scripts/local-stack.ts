@@ -83,7 +83,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const ownsStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "bd3-edge-state-"));
-  // wrangler.toml's top level is the local development configuration (dev API key, dev secrets).
+  // wrangler.toml's top level is the local development configuration (dev API key, dev secrets). Its options
+  // carry [assets] too (directory, routing, _headers), so the edge serves the playground at / as deployed.
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO_ROOT, "wrangler.toml"));
   // The edge's links come from PUBLIC_BASE_URL, never the request's Host: the port is chosen first so the
   // edge knows its own address.

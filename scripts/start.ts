@@ -97,6 +97,7 @@ async function main(): Promise<void> {
   const { modelDir, body } = parseOptions();
   log(`starting the local stack (fauxqs + edge in Miniflare) and a worker with ${modelDir}`);
   const stack = await startLocalStack({ modelDirs: [modelDir] });
+  log(`playground: ${stack.edgeUrl}/ (API key ${DEV_API_KEY}; up until this job ends)`);
   const worker = startWorkerProcess({
     SQS_QUEUE_URL: stack.queueUrl,
     SQS_DLQ_URL: stack.dlqUrl,

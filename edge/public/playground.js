@@ -59,10 +59,12 @@ class ApiError extends Error {
   /**
    * @param {number} status
    * @param {{ type?: string, code?: string, message?: string, param?: string }} body
+   * @param {string | null} [requestId]
    */
-  constructor(status, body) {
+  constructor(status, body, requestId = null) {
     super(body.message ?? `HTTP ${status}`);
     this.status = status;
+    this.requestId = requestId;
     this.type = body.type ?? (status >= 500 ? "api_error" : "invalid_request_error");
     this.code = body.code;
     this.param = body.param;
@@ -133,7 +135,7 @@ async function errorOf(response) {
   } catch {
     body = { message: `HTTP ${response.status} ${response.statusText}`.trim() };
   }
-  return new ApiError(response.status, body);
+  return new ApiError(response.status, body, response.headers.get("x-request-id"));
 }
 
 /**
@@ -162,6 +164,7 @@ function showError(error) {
     if (error.param !== undefined) details.push(`field: ${error.param}`);
     if (error.code !== undefined) details.push(`code: ${error.code}`);
     details.push(`HTTP ${error.status}`);
+    if (error.requestId !== null) details.push(`request ${error.requestId}`);
     text = `${title}: ${error.message} (${details.join(", ")})`;
   } else if (error instanceof TypeError) {
     text = `Network error: ${error.message}. Is the edge running?`;
@@ -228,7 +231,7 @@ function appendBlock(block, isLive) {
 /** @param {JobSummary} job */
 function renderFinished(job) {
   run.jobStatus = job.status;
-  renderStatus(job.status, job.finish_reason ?? "");
+  renderStatus(job.status, job.finish_reason !== null && job.finish_reason !== job.status ? job.finish_reason : "");
   if (job.started_at !== null && job.finished_at !== null) {
     const seconds = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
     if (seconds > 0) els.rate.textContent = (job.progress.tokens / seconds).toFixed(1);
