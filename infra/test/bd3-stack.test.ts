@@ -3,7 +3,15 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EDGE_ACTIONS, WORKER_DLQ_ACTIONS, WORKER_JOB_QUEUE_ACTIONS } from "../cdk/lib/access.ts";
 import { Bd3Stack } from "../cdk/lib/bd3-stack.ts";
-import { backlogSteps, SHUTDOWN_GRACE_SECONDS, STOP_TIMEOUT_SECONDS } from "../cdk/lib/gpu-worker-service.ts";
+import {
+  backlogSteps,
+  MAX_HEALTHY_PERCENT,
+  MIN_HEALTHY_PERCENT,
+  SHUTDOWN_GRACE_SECONDS,
+  STOP_TIMEOUT_SECONDS,
+  TASK_PROTECTION_ACTIONS,
+  TASK_PROTECTION_EXPIRES_IN_MINUTES,
+} from "../cdk/lib/gpu-worker-service.ts";
 
 let template: Template;
 beforeAll(() => {
@@ -67,6 +75,58 @@ describe("bd3 stack", () => {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: "visible + inFlight" })]),
     });
     template.resourceCountIs("AWS::ECS::CapacityProvider", 1);
+  });
+});
+
+describe("the fleet an operator runs", () => {
+  it("lets the task role set its own scale-in protection (the agent calls ECS with the task role)", () => {
+    const taskDefinition = Object.values(template.findResources("AWS::ECS::TaskDefinition"))[0] as {
+      Properties: { TaskRoleArn: { "Fn::GetAtt": [string, string] } };
+    };
+    const taskRoleId = taskDefinition.Properties.TaskRoleArn["Fn::GetAtt"][0];
+    const policies = template.findResources("AWS::IAM::Policy", {
+      Properties: {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: TASK_PROTECTION_ACTIONS })]) },
+      },
+    });
+    const [policy] = Object.values(policies) as {
+      Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: { Resource: unknown }[] } };
+    }[];
+    expect(Object.keys(policies)).toHaveLength(1);
+    // Attached to the task role (not the execution or instance role), on task ARNs of this cluster only.
+    expect(policy!.Properties.Roles).toEqual([{ Ref: taskRoleId }]);
+    expect(JSON.stringify(policy!.Properties.PolicyDocument.Statement[0]!.Resource)).toMatch(
+      /:task\/.*GpuWorkersCluster/,
+    );
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: "TASK_PROTECTION_EXPIRES_IN_MINUTES", Value: String(TASK_PROTECTION_EXPIRES_IN_MINUTES) },
+          ]),
+        }),
+      ],
+    });
+  });
+
+  it("keeps capacity through a deployment and rolls back a failing one", () => {
+    expect([MIN_HEALTHY_PERCENT, MAX_HEALTHY_PERCENT]).toEqual([100, 200]);
+    template.hasResourceProperties("AWS::ECS::Service", {
+      DeploymentConfiguration: {
+        MinimumHealthyPercent: 100,
+        MaximumPercent: 200,
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      },
+    });
+  });
+
+  it("runs the GPU instances on the Amazon Linux 2023 ECS GPU AMI", () => {
+    const json = JSON.stringify(template.toJSON());
+    expect(json).toContain("/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id");
+    expect(json).not.toContain("amazon-linux-2/");
+    template.hasResourceProperties("AWS::EC2::LaunchTemplate", {
+      LaunchTemplateData: Match.objectLike({ ImageId: { Ref: Match.stringLikeRegexp("amazonlinux2023gpu") } }),
+    });
   });
 });
 

@@ -110,6 +110,14 @@ export const WorkerEnvSchema = z
       .refine((host) => isIP(host) !== 0 || host === "localhost", {
         message: `must be an IP address to bind: ${METRICS_HOST_DEFAULT} (loopback, the default) or 0.0.0.0 (all interfaces)`,
       }),
+    /**
+     * The ECS container agent's endpoint, which ECS sets in every task's containers. When set the worker asks
+     * for task scale-in protection while it holds a job (runtime/fleet/ecs-task-protection.ts); unset
+     * elsewhere (Kubernetes, a laptop): nothing is called.
+     */
+    ECS_AGENT_URI: z.url().optional(),
+    /** Length of each scale-in protection the worker asks for, renewed before it lapses while jobs run. */
+    TASK_PROTECTION_EXPIRES_IN_MINUTES: intFromEnv(1, 2_880).default(60),
     /** Time from SIGTERM to exit: in-flight blocks are appended, the other messages released. */
     SHUTDOWN_GRACE_SECONDS: z.coerce.number().positive().max(3_600).default(25),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -182,6 +190,8 @@ export interface WorkerConfig {
     kvBudgetBytes: number | undefined;
   };
   metrics: { port: number; host: string };
+  /** ECS task scale-in protection; `ecsAgentUri` undefined outside ECS (then nothing is called). */
+  fleet: { ecsAgentUri: string | undefined; taskProtectionExpiresInMinutes: number };
   shutdownGraceSeconds: number;
   logLevel: WorkerEnv["LOG_LEVEL"];
 }
@@ -228,6 +238,7 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
       kvBudgetBytes: env.KV_BUDGET_BYTES,
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+    fleet: { ecsAgentUri: env.ECS_AGENT_URI, taskProtectionExpiresInMinutes: env.TASK_PROTECTION_EXPIRES_IN_MINUTES },
     shutdownGraceSeconds: env.SHUTDOWN_GRACE_SECONDS,
     logLevel: env.LOG_LEVEL,
   };

@@ -3,8 +3,10 @@
  *
  * Lifecycle: `startWorker` first refuses an engine that came up on the CPU when EXECUTION_PROVIDERS asked for
  * a GPU (unless ALLOW_CPU_FALLBACK; execution-provider.ts), then reads the queue's RedrivePolicy (which also
- * proves the queue is reachable), starts the health server and begins polling. `stop(deadline)` is the SIGTERM drain: stop receiving, let each
- * running job append the block it is generating, release every other message (visibility 0), close the engine.
+ * proves the queue is reachable), starts the health server and begins polling. On ECS (ECS_AGENT_URI) the task
+ * is protected from scale-in while the runner holds a job (fleet/ecs-task-protection.ts). `stop(deadline)` is
+ * the SIGTERM drain: stop receiving, let each running job append the block it is generating, release every
+ * other message (visibility 0), close the engine.
  */
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { WorkerConfig } from "../config/schema.ts";
@@ -13,6 +15,7 @@ import { Consumer } from "./consumer/consumer.ts";
 import { createDlqWatcher } from "./dlq/dlq-watcher.ts";
 import { createEdgeClient, type EdgeClient } from "./edge/index.ts";
 import { checkExecutionProvider } from "./execution-provider.ts";
+import { createEcsTaskProtection, type EcsTaskProtection } from "./fleet/ecs-task-protection.ts";
 import { EngineLoop } from "./jobs/engine-loop.ts";
 import { JobRunner } from "./jobs/job-runner.ts";
 import { type HealthServer, type HealthState, startHealthServer } from "./observability/health-server.ts";
@@ -39,6 +42,8 @@ export interface WorkerDeps {
   health?: { server: HealthServer; state: HealthState };
   /** Called when the engine is broken (repeated step failures): the process should drain and exit non-zero. */
   onFatal?: (error: unknown) => void;
+  /** Overrides the ECS task scale-in protection built from `config.fleet` (none outside ECS). */
+  taskProtection?: EcsTaskProtection;
 }
 
 export interface Worker {
@@ -96,6 +101,17 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     logger.warn("the queue has no RedrivePolicy and MAX_RECEIVE_COUNT is unset: a crashing job is retried forever");
   }
 
+  // On ECS (ECS_AGENT_URI set): protected from scale-in while at least one job is held.
+  const taskProtection =
+    deps.taskProtection ??
+    (config.fleet.ecsAgentUri !== undefined
+      ? createEcsTaskProtection({
+          agentUri: config.fleet.ecsAgentUri,
+          expiresInMinutes: config.fleet.taskProtectionExpiresInMinutes,
+          logger: logger.child({ component: "task-protection" }),
+        })
+      : undefined);
+
   const runner = new JobRunner({
     engine,
     edge,
@@ -110,6 +126,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     maxReceiveCount,
     continuationMarginSeconds: config.queue.continuationMarginSeconds,
     onWork: () => loop.wake(),
+    ...(taskProtection !== undefined ? { onHeldJobs: (heldJobs: number) => taskProtection.onHeldJobs(heldJobs) } : {}),
   });
   const loop: EngineLoop = new EngineLoop({
     engine,
@@ -167,6 +184,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       execution_provider: engine.executionProvider,
       execution_providers_asked: config.engine.executionProviders.join(","),
       ...(isFallback ? { execution_provider_fallback: true } : {}),
+      ...(taskProtection !== undefined ? { task_protection: true } : {}),
       model: engine.manifest.name,
       health_port: healthServer.port,
     },
@@ -192,6 +210,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     isClean = (await settlesBefore(stopped, deadlineMs)) && isClean;
     isClean = (await settlesBefore(loop.stop(), deadlineMs)) && isClean;
     await engine.close().catch((error: unknown) => logger.warn({ err: error }, "engine close failed"));
+    // The drain let go of every job, which already asked to drop the protection; wait for that request.
+    await taskProtection?.close();
     await healthServer.close();
     if (ownsSqsClient) sqsClient?.destroy();
     logger.info({ is_clean: isClean, held_jobs: runner.heldJobs }, "worker stopped");

@@ -32,6 +32,7 @@ export function jobMessage(overrides: Partial<JobMessage> = {}): JobMessage {
     params: { ...SamplingParamsSchema.parse({ max_tokens: 64 }), seed: 7 },
     enqueued_at: new Date(0).toISOString(),
     continuation: 0,
+    request_id: null,
     ...overrides,
   };
 }

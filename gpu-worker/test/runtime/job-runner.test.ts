@@ -212,6 +212,17 @@ describe("job runner", () => {
     expect(queue.ops("delete")).toHaveLength(1);
   });
 
+  it("deletes a message past its start deadline without leasing it (the edge expires the job)", async () => {
+    const { queue, edge } = await setup();
+    queue.push(queueMessage(jobMessage({ start_by: new Date(Date.now() - 1_000).toISOString() })));
+    await flush();
+    expect(edge.calls).toHaveLength(0);
+    expect(queue.ops("delete")).toHaveLength(1);
+    queue.push(queueMessage(jobMessage({ job_id: "job_2", start_by: new Date(Date.now() + 60_000).toISOString() })));
+    await flush();
+    expect(edge.of("lease")).toHaveLength(1);
+  });
+
   it("deletes a body that names no job (nobody to tell)", async () => {
     const { queue, edge } = await setup();
     queue.push(queueMessage("not json"));

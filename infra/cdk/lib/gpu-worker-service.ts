@@ -6,9 +6,14 @@
  * desired task count is ceil(backlog / MAX_BATCH_SIZE), applied as exact-capacity steps, between
  * `minTasks` (0: scale to zero when idle) and `maxTasks`. A task scaled in gets SIGTERM: it appends the
  * blocks in flight, releases its messages, and another task resumes them (ECS waits `stopTimeout`, at most
- * 120 s, which SHUTDOWN_GRACE_SECONDS stays below).
+ * 120 s, which SHUTDOWN_GRACE_SECONDS stays below). A task that holds a job is protected from scale-in
+ * (the worker sets ECS task scale-in protection through the agent), so ECS picks idle tasks first.
+ *
+ * Deployments: minimum healthy 100 % / maximum 200 %: new tasks start (and the capacity provider adds
+ * instances) before old ones stop; the circuit breaker rolls back a revision whose tasks fail to come up.
+ * Protected old tasks are stopped only once idle (or when a protection lapses): see infra/README.md.
  */
-import { Duration } from "aws-cdk-lib";
+import { ArnFormat, Duration } from "aws-cdk-lib";
 import { AdjustmentType } from "aws-cdk-lib/aws-applicationautoscaling";
 import { AutoScalingGroup } from "aws-cdk-lib/aws-autoscaling";
 import { MathExpression } from "aws-cdk-lib/aws-cloudwatch";
@@ -26,6 +31,7 @@ import {
   NetworkMode,
   Protocol,
 } from "aws-cdk-lib/aws-ecs";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { QueueAccess } from "./access.ts";
@@ -35,6 +41,13 @@ export const METRICS_PORT = 9464;
 /** ECS's ceiling for stopTimeout; the worker's drain grace stays below it. */
 export const STOP_TIMEOUT_SECONDS = 120;
 export const SHUTDOWN_GRACE_SECONDS = 100;
+/** Length of each scale-in protection a busy worker asks for (renewed 5 min before it lapses). */
+export const TASK_PROTECTION_EXPIRES_IN_MINUTES = 60;
+/** What the ECS agent's task protection endpoint calls with the task role's credentials. */
+export const TASK_PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"];
+/** Deployments keep every running task until its replacement is healthy. */
+export const MIN_HEALTHY_PERCENT = 100;
+export const MAX_HEALTHY_PERCENT = 200;
 /** The same probe as the Dockerfile's HEALTHCHECK: the worker's /healthz answers 200. */
 export const HEALTHCHECK_SCRIPT =
   "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))";
@@ -79,7 +92,9 @@ export class GpuWorkerService extends Construct {
       vpcSubnets: { subnetType: SubnetType.PUBLIC },
       associatePublicIpAddress: true,
       instanceType: new InstanceType(props.instanceType ?? "g5.xlarge"),
-      machineImage: EcsOptimizedImage.amazonLinux2(AmiHardwareType.GPU),
+      // Amazon Linux 2023 ECS GPU AMI (NVIDIA driver + container toolkit): SSM parameter
+      // /aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id, resolved at deploy time.
+      machineImage: EcsOptimizedImage.amazonLinux2023(AmiHardwareType.GPU),
       securityGroup,
       minCapacity: 0,
       maxCapacity: maxTasks,
@@ -94,6 +109,21 @@ export class GpuWorkerService extends Construct {
     this.taskDefinition = new Ec2TaskDefinition(this, "Task", { networkMode: NetworkMode.BRIDGE });
     this.taskDefinition.taskRole.addManagedPolicy(props.access.workerPolicy);
     const stack = this.taskDefinition.stack;
+    // Scale-in protection: the worker PUTs ${ECS_AGENT_URI}/task-protection/v1/state; the agent calls ECS
+    // UpdateTaskProtection with the *task role's* credentials, so the task role needs it (own cluster only).
+    this.taskDefinition.taskRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: TASK_PROTECTION_ACTIONS,
+        resources: [
+          stack.formatArn({
+            service: "ecs",
+            resource: "task",
+            resourceName: `${cluster.clusterName}/*`,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
     this.taskDefinition.addContainer("worker", {
       image: ContainerImage.fromEcrRepository(props.repository, props.imageTag),
       gpuCount: 1,
@@ -112,6 +142,8 @@ export class GpuWorkerService extends Construct {
         VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_TIMEOUT_SECONDS_DEFAULT),
         HEARTBEAT_INTERVAL_SECONDS: "2.5",
         SHUTDOWN_GRACE_SECONDS: String(SHUTDOWN_GRACE_SECONDS),
+        // ECS sets ECS_AGENT_URI itself; the worker then protects its task while it holds a job.
+        TASK_PROTECTION_EXPIRES_IN_MINUTES: String(TASK_PROTECTION_EXPIRES_IN_MINUTES),
         METRICS_PORT: String(METRICS_PORT),
         // The worker binds loopback by default; the task opts into every interface so the scrape and the
         // health check reach it (the security group admits only the VPC).
@@ -131,9 +163,11 @@ export class GpuWorkerService extends Construct {
       cluster,
       taskDefinition: this.taskDefinition,
       desiredCount: props.minTasks ?? 0,
-      minHealthyPercent: 0,
-      maxHealthyPercent: 200,
-      circuitBreaker: { rollback: true },
+      // A deployment starts the new tasks before it stops old ones (capacity never drops below the desired
+      // count), and a revision whose tasks do not come up healthy is rolled back.
+      minHealthyPercent: MIN_HEALTHY_PERCENT,
+      maxHealthyPercent: MAX_HEALTHY_PERCENT,
+      circuitBreaker: { enable: true, rollback: true },
       capacityProviderStrategies: [{ capacityProvider: capacityProvider.capacityProviderName, weight: 1 }],
     });
 

@@ -151,7 +151,7 @@ export function deployment(settings: K8sSettings): IDeployment {
                 readOnlyRootFilesystem: true,
                 capabilities: { drop: ["ALL"] },
               },
-              // tsx compiles the worker's TypeScript into os.tmpdir(); GPU drivers keep shader caches in $HOME.
+              // A writable /tmp on the read-only root: GPU drivers keep shader caches in $HOME (= /tmp).
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
             },
           ],

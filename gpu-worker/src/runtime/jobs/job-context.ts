@@ -38,6 +38,8 @@ export interface JobRunnerOptions {
   continuationMarginSeconds: number;
   /** Called when the engine has new work (the engine loop wakes up). */
   onWork: () => void;
+  /** Called after the number of jobs held changed (a job taken or let go), with the new count. */
+  onHeldJobs?: (heldJobs: number) => void;
   now?: () => number;
 }
 

@@ -25,7 +25,7 @@ import { JobEndings } from "./job-endings.ts";
 import { JobKeepalive } from "./job-keepalive.ts";
 import { planAfterLease, takeLease } from "./job-lease.ts";
 import { MessageActions } from "./message-actions.ts";
-import { parseJobMessage } from "./parse-message.ts";
+import { isPastStartDeadline, parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
 
 export type { JobRunnerOptions, MessageAction } from "./job-context.ts";
@@ -103,11 +103,16 @@ export class JobRunner implements JobControl {
       }
       await held.closed;
     }
-    const job = new RunningJob(jobMessage, message, logger.child({ job_id: jobMessage.job_id }));
+    const log = logger.child({ job_id: jobMessage.job_id, request_id: jobMessage.request_id });
+    const job = new RunningJob(jobMessage, message, log);
     if (this.isDraining || this.freeSlots() === 0) {
       job.log.info("no free slot (draining or full); releasing the message");
       await this.messages.apply(message, "release", job.log);
       return;
+    }
+    if (isPastStartDeadline(jobMessage, Date.now())) {
+      job.log.info({ start_by: jobMessage.start_by }, "start deadline passed; deleting the message unleased");
+      return this.messages.apply(message, "delete", job.log);
     }
     if (jobMessage.model !== modelName) {
       await this.endings.failForGood(
@@ -119,6 +124,7 @@ export class JobRunner implements JobControl {
     }
     this.jobs.set(job.id, job);
     metrics.jobsHeld.set(this.jobs.size);
+    this.options.onHeldJobs?.(this.jobs.size);
     job.stopHeartbeat = startHeartbeat(
       this.options.heartbeatIntervalMs,
       () => this.keepalive.tick(job),
@@ -284,6 +290,7 @@ export class JobRunner implements JobControl {
       if (this.jobs.get(job.id) === job) this.jobs.delete(job.id);
       this.options.metrics.jobs.inc({ outcome });
       this.options.metrics.jobsHeld.set(this.jobs.size);
+      this.options.onHeldJobs?.(this.jobs.size);
       job.log.debug({ outcome, action }, "let go of the job");
       job.markClosed();
       for (const notify of [...this.slotWaiters]) notify();

@@ -55,3 +55,12 @@ export function parseJobMessage(body: string): ParsedMessage {
 export function continuationBody(job: JobMessage): string {
   return JSON.stringify({ ...job, continuation: job.continuation + 1 });
 }
+
+/**
+ * Whether the message's job is past its start deadline (`start_by`, from the create's `ttl_seconds`): such a
+ * message is deleted without a lease, since the edge expires the job on its own alarm and must never see it
+ * start. Messages from older edges carry no deadline.
+ */
+export function isPastStartDeadline(job: JobMessage, nowMs: number): boolean {
+  return job.start_by !== undefined && Date.parse(job.start_by) <= nowMs;
+}
