@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import {
   BlockEventSchema,
   JobEventSchema,
+  type JobView,
   JobViewSchema,
   type WebhookDelivery,
   WebhookDeliveryPageSchema,
@@ -73,6 +74,9 @@ describe("webhook delivery", () => {
     await runDurableObjectAlarm(stub);
     const [failed] = await deliveries(jobId);
     expect(failed).toMatchObject({ status: "pending", attempts: 1, last_status_code: 500, last_error: "HTTP 500" });
+    const webhookStatus = async () =>
+      (await json<JobView>(await call("GET", `/v1/generations/${jobId}`, { key: "webhooks" }))).webhook_status;
+    expect(await webhookStatus()).toEqual({ status: "failing", last_status_code: 500, attempts: 1 });
     const now = await clockNow(stub);
     const retryAt = Date.parse(failed!.next_attempt_at!);
     expect(retryAt - now).toBeGreaterThanOrEqual(WEBHOOK_RETRY_DELAYS_SECONDS[0]! * 900);
@@ -81,6 +85,7 @@ describe("webhook delivery", () => {
     await advanceClock(stub, retryAt - now);
     await runDurableObjectAlarm(stub);
     expect(await deliveries(jobId)).toMatchObject([{ status: "succeeded", attempts: 2, last_status_code: 200 }]);
+    expect(await webhookStatus()).toEqual({ status: "delivered", last_status_code: 200, attempts: 2 });
 
     const requests = await receivedOn(path);
     expect(requests).toHaveLength(2);
@@ -115,6 +120,8 @@ describe("webhook delivery", () => {
     await runDurableObjectAlarm(stub);
     const all = await deliveries(jobId);
     expect(all.map((d) => d.status)).toEqual(["gave_up", "gave_up", "gave_up"]);
+    const view = await json<JobView>(await call("GET", `/v1/generations/${jobId}`, { key: "webhooks" }));
+    expect(view.webhook_status).toMatchObject({ status: "given_up", last_status_code: 410 });
     expect(all[0]).toMatchObject({ attempts: 1, last_status_code: 410 });
     expect(await receivedOn(path)).toHaveLength(1);
     await advanceClock(stub, 7 * DAY_MS);

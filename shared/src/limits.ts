@@ -83,3 +83,10 @@ export const LEASE_TERM_SECONDS = 10;
  * larger count is a worker's error and is clamped (the edge has no tokenizer to count them itself).
  */
 export const PROMPT_SPECIAL_TOKENS_MAX = 2;
+
+/** `ttl_seconds`: the latest a job may start, from its creation (the edge's queue deadline still caps it). */
+export const TTL_SECONDS_MAX = 30 * 86_400;
+/** `timeout_seconds` (and `Cancel-After`): the longest a job may run once started. */
+export const TIMEOUT_SECONDS_MAX = 30 * 86_400;
+/** `x-request-id` / `request_id`: a caller's own id is kept when it is this short and plain. */
+export const REQUEST_ID_MAX_LENGTH = 128;

@@ -66,8 +66,12 @@ async function runTask(core: JobCore, job: JobRecord, task: string): Promise<voi
     case TASK.expire: {
       core.schedule.clear(TASK.expire);
       if (isTerminalJobStatus(job.status)) return;
-      const lastSign = job.status === "running" ? (job.lastHeartbeatAt ?? job.createdAt) : job.createdAt;
-      const dueAt = lastSign + queueDeadlineMs;
+      // Queued: the job's own start deadline (ttl_seconds); running: the queue deadline since the last sign
+      // of its worker (a worker that vanished without its lease lapsing into a redelivery).
+      const dueAt =
+        job.status === "running"
+          ? (job.lastHeartbeatAt ?? job.createdAt) + queueDeadlineMs
+          : (job.startByAt ?? job.createdAt + queueDeadlineMs);
       if (now < dueAt) {
         core.schedule.set(TASK.expire, dueAt);
         return;
@@ -76,6 +80,21 @@ async function runTask(core: JobCore, job: JobRecord, task: string): Promise<voi
       core.transition(job, "expire", { error: { code: "deadline_exceeded", message } });
       return;
     }
+    case TASK.timeout:
+      core.schedule.clear(TASK.timeout);
+      if (job.status === "running" && job.cancelRequestedAt === null && job.timeoutMs !== null) {
+        // The same path as a tenant's cancel of a running job: the worker stops at its next block boundary
+        // and finishes canceled (committed blocks kept), or the cancel grace ends it.
+        core.store.update({
+          cancelRequestedAt: now,
+          error: {
+            code: "timeout_exceeded",
+            message: `ran longer than its timeout_seconds (${Math.round(job.timeoutMs / 1_000)} s)`,
+          },
+        });
+        core.schedule.set(TASK.cancelDeadline, now + core.config.cancelGraceMs);
+      }
+      return;
     case TASK.cancelDeadline:
       core.schedule.clear(TASK.cancelDeadline);
       if (job.status === "running" && job.cancelRequestedAt !== null) {

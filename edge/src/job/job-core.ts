@@ -35,13 +35,15 @@ export const TASK = {
   stall: "stall",
   expire: "expire",
   cancelDeadline: "cancel_deadline",
+  /** `timeout_seconds` after the job started: a cancel request (the worker stops, committed blocks kept). */
+  timeout: "timeout",
   retention: "retention",
 } as const;
 
 const TERMINAL_EVENT: Partial<Record<JobStatus, WebhookEventType>> = {
   succeeded: "generation.completed",
   failed: "generation.failed",
-  expired: "generation.failed",
+  expired: "generation.expired",
   canceled: "generation.canceled",
 };
 
@@ -136,7 +138,12 @@ export class JobCore {
   }
 
   viewFacts(job: JobRecord): ViewFacts {
-    return { textBytes: this.document.byteLength(), retentionMs: job.retentionMs ?? this.config.retentionMs };
+    return {
+      textBytes: this.document.byteLength(),
+      retentionMs: job.retentionMs ?? this.config.retentionMs,
+      webhookStatus: job.webhook === null ? null : this.outbox.status(),
+      startByAt: job.startByAt ?? job.createdAt + this.config.queueDeadlineMs,
+    };
   }
 
   summaryOf(job: JobRecord): JobSummary {

@@ -22,5 +22,7 @@ export async function buildJobMessage(config: EdgeConfig, job: JobRecord, nowMs:
     params: job.params,
     enqueued_at: new Date(nowMs).toISOString(),
     continuation: 0,
+    request_id: job.requestId,
+    ...(job.startByAt === null ? {} : { start_by: new Date(job.startByAt).toISOString() }),
   };
 }

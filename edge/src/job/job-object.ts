@@ -24,8 +24,9 @@ import { readDocument } from "./document-reads.ts";
 import { runAlarm } from "./job-alarm.ts";
 import { JobCore, TASK } from "./job-core.ts";
 import { jobIdOf } from "./job-id.ts";
-import type { JobParams, JobRecord } from "./job-store.ts";
+import type { JobRecord } from "./job-store.ts";
 import { isLiveRead, serveLiveReader } from "./live-readers.ts";
+import { type CreateJobInput, newJobRecord } from "./new-job.ts";
 import * as worker from "./worker-calls.ts";
 
 /**
@@ -37,19 +38,7 @@ export const JOB_MISSING_HEADER = "Bd3-Job-Missing";
 /** The alarm takes over a create's SQS send if the first attempt has not finished by then. */
 const ENQUEUE_SAFETY_NET_MS = ENQUEUE_TIMEOUT_MS * 2;
 
-export interface CreateJobInput {
-  tenantId: string;
-  /** SHA-256 of the canonical request: an Idempotency-Key reused with another body is refused. */
-  requestHash: string;
-  model: string;
-  prompt: string;
-  params: JobParams;
-  metadata: Metadata;
-  webhook: WebhookConfig | null;
-  baseUrl: string;
-  /** `retention_days` of the create in milliseconds; null: the edge's default. */
-  retentionMs: number | null;
-}
+export type { CreateJobInput } from "./new-job.ts";
 
 export type CreateJobResult = { kind: "created" | "replayed"; view: JobView } | { kind: "mismatch" };
 
@@ -81,43 +70,10 @@ export class JobObject extends DurableObject<Env> {
       return { kind: "replayed", view: core.viewOf(existing) };
     }
     const now = core.now();
-    const job: JobRecord = {
-      id: jobIdOf(this.ctx.id),
-      tenantId: input.tenantId,
-      status: "queued",
-      model: input.model,
-      prompt: input.prompt,
-      params: input.params,
-      metadata: input.metadata,
-      webhook: input.webhook,
-      requestHash: input.requestHash,
-      baseUrl: input.baseUrl,
-      epoch: 0,
-      workerId: null,
-      numBlocks: 0,
-      numTokens: 0,
-      finishReason: null,
-      usage: null,
-      error: null,
-      isStalled: false,
-      cancelRequestedAt: null,
-      lastHeartbeatAt: null,
-      retryableFailures: 0,
-      enqueueAttempts: 0,
-      enqueuedAt: null,
-      statusVersion: 1,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-      retentionMs: input.retentionMs,
-      purgedAt: null,
-      producerEpoch: null,
-      producerLastSeq: null,
-      leaseExpiresAt: null,
-    };
+    const job = newJobRecord(jobIdOf(this.ctx.id), input, core.config.queueDeadlineMs, now);
     core.store.insert(job);
     core.document.create(now);
-    core.schedule.set(TASK.expire, now + core.config.queueDeadlineMs);
+    core.schedule.set(TASK.expire, job.startByAt ?? now + core.config.queueDeadlineMs);
     core.schedule.set(TASK.indexSync, now + ALARM_TASK_RETRY_MS);
     core.schedule.set(TASK.enqueue, now + ENQUEUE_SAFETY_NET_MS);
     await core.schedule.arm();

@@ -53,7 +53,10 @@ CREATE TABLE IF NOT EXISTS job (
   purged_at INTEGER,
   producer_epoch INTEGER,
   producer_last_seq INTEGER,
-  lease_expires_at INTEGER
+  lease_expires_at INTEGER,
+  request_id TEXT,
+  start_by_at INTEGER,
+  timeout_ms INTEGER
 );
 ${BLOCK_LOG_TABLE_SQL}
 ${SCHEDULE_TABLE_SQL}`;
@@ -101,6 +104,12 @@ export interface JobRecord {
    * null: no lease yet, or an object from before the lease term (then `lastHeartbeatAt` + the term counts).
    */
   leaseExpiresAt: number | null;
+  /** The x-request-id of the create (it travels in the queue message too); null on objects from before. */
+  requestId: string | null;
+  /** The latest the job may start (`ttl_seconds`, capped by the queue deadline); null: created before ttl. */
+  startByAt: number | null;
+  /** `timeout_seconds` / `Cancel-After` in ms: the longest it may run once started; null: no own limit. */
+  timeoutMs: number | null;
 }
 
 type Column = { column: string; json?: true; bool?: true };
@@ -138,6 +147,9 @@ const COLUMNS: Record<keyof JobRecord, Column> = {
   producerEpoch: { column: "producer_epoch" },
   producerLastSeq: { column: "producer_last_seq" },
   leaseExpiresAt: { column: "lease_expires_at" },
+  requestId: { column: "request_id" },
+  startByAt: { column: "start_by_at" },
+  timeoutMs: { column: "timeout_ms" },
 };
 
 /** Columns added after the first version, with their SQL type: ALTER TABLE adds them to older objects. */
@@ -147,6 +159,9 @@ const ADDED_COLUMNS: Record<string, string> = {
   producer_epoch: "INTEGER",
   producer_last_seq: "INTEGER",
   lease_expires_at: "INTEGER",
+  request_id: "TEXT",
+  start_by_at: "INTEGER",
+  timeout_ms: "INTEGER",
 };
 const FIELDS = Object.keys(COLUMNS) as (keyof JobRecord)[];
 

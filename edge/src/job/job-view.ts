@@ -1,4 +1,4 @@
-import type { JobSummary, JobView } from "@bd3-serve/shared";
+import type { JobSummary, JobView, WebhookStatus } from "@bd3-serve/shared";
 import type { JobRecord } from "./job-store.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -8,6 +8,10 @@ const DAY_MS = 86_400_000;
 export interface ViewFacts {
   textBytes: number;
   retentionMs: number;
+  /** Where the webhook's deliveries stand (webhooks/outbox.ts); null without a webhook. */
+  webhookStatus: WebhookStatus | null;
+  /** The start deadline in force (the job's own, or created-at + the queue deadline for older objects). */
+  startByAt: number;
 }
 
 /** The public summary (JobSummarySchema) of a stored job: everything but the text. */
@@ -25,6 +29,10 @@ export function toJobSummary(job: JobRecord, facts: ViewFacts): JobSummary {
     error: job.error,
     metadata: job.metadata,
     is_stalled: job.isStalled,
+    request_id: job.requestId,
+    start_by: iso(facts.startByAt) ?? "",
+    timeout_seconds: job.timeoutMs === null ? null : Math.round(job.timeoutMs / 1_000),
+    webhook_status: facts.webhookStatus,
     retention_days: Math.max(1, Math.round(facts.retentionMs / DAY_MS)),
     created_at: iso(job.createdAt) ?? "",
     started_at: iso(job.startedAt),

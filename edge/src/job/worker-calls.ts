@@ -122,6 +122,8 @@ export function lease(core: JobCore, request: LeaseRequest): WorkerCallResult<Le
     ...touch(core, now),
   });
   if (leased === null) return refuse("job_terminal", `the job is already ${job.status}`);
+  // The first start arms the job's own run limit (timeout_seconds); a re-lease keeps the original clock.
+  if (job.startedAt === null && job.timeoutMs !== null) core.schedule.set(TASK.timeout, now + job.timeoutMs);
   const finalFinishReason = lastFinishReason(core, leased.numBlocks);
   return {
     ok: true,

@@ -1,4 +1,4 @@
-import type { WebhookDelivery, WebhookEventType } from "@bd3-serve/shared";
+import type { WebhookDelivery, WebhookEventType, WebhookStatus } from "@bd3-serve/shared";
 import type { Schedule } from "../job/schedule.ts";
 
 /**
@@ -111,6 +111,40 @@ export class WebhookOutbox {
   purge(reason: string, nowMs: number): void {
     this.giveUpAll(reason, nowMs);
     this.sql.exec("UPDATE deliveries SET body = ''");
+  }
+
+  /**
+   * The job's webhook status from its deliveries (one aggregate query): given_up when any gave up or ran out
+   * of retries, failing when a pending one has failed attempts, pending when any is still to be sent,
+   * delivered otherwise (including "nothing to send yet" once a delivery succeeded; pending before any).
+   */
+  status(): WebhookStatus {
+    const row = this.sql
+      .exec<{ pending: number; failing: number; given_up: number; attempts: number; total: number }>(
+        `SELECT
+           COALESCE(SUM(status = 'pending'), 0) AS pending,
+           COALESCE(SUM(status = 'pending' AND attempts > 0), 0) AS failing,
+           COALESCE(SUM(status IN ('gave_up', 'failed')), 0) AS given_up,
+           COALESCE(SUM(attempts), 0) AS attempts,
+           COUNT(*) AS total
+         FROM deliveries`,
+      )
+      .toArray()[0];
+    const last = this.sql
+      .exec<{ last_status_code: number | null }>(
+        "SELECT last_status_code FROM deliveries WHERE attempts > 0 ORDER BY updated_at DESC, rowid DESC LIMIT 1",
+      )
+      .toArray()[0];
+    const counts = row ?? { pending: 0, failing: 0, given_up: 0, attempts: 0, total: 0 };
+    const status =
+      counts.given_up > 0
+        ? "given_up"
+        : counts.failing > 0
+          ? "failing"
+          : counts.pending > 0 || counts.total === 0
+            ? "pending"
+            : "delivered";
+    return { status, last_status_code: last?.last_status_code ?? null, attempts: counts.attempts };
   }
 
   list(): WebhookDelivery[] {

@@ -146,6 +146,7 @@ describe("CreateGenerationRequestSchema", () => {
         "generation.completed",
         "generation.failed",
         "generation.canceled",
+        "generation.expired",
       ]);
     });
 

@@ -4,6 +4,8 @@ import {
   MODEL_NAME_MAX_LENGTH,
   RETENTION_DAYS_MAX,
   RETENTION_DAYS_MIN,
+  TIMEOUT_SECONDS_MAX,
+  TTL_SECONDS_MAX,
 } from "../limits.ts";
 import { MetadataSchema } from "./metadata.ts";
 import { PromptSchema, SamplingParamsSchema } from "./sampling.ts";
@@ -27,6 +29,10 @@ export const CreateGenerationRequestSchema = z.strictObject({
   metadata: MetadataSchema.default({}),
   /** Days to keep the finished text (default: the edge's RETENTION_DAYS). */
   retention_days: z.int().min(RETENTION_DAYS_MIN).max(RETENTION_DAYS_MAX).optional(),
+  /** Seconds from creation by which the job must have started, else it ends `expired` and never runs. */
+  ttl_seconds: z.int().min(1).max(TTL_SECONDS_MAX).optional(),
+  /** Seconds the job may run once started, else it is canceled (committed blocks kept); `Cancel-After` too. */
+  timeout_seconds: z.int().min(1).max(TIMEOUT_SECONDS_MAX).optional(),
 });
 export type CreateGenerationRequest = z.infer<typeof CreateGenerationRequestSchema>;
 /** What a client may send (defaults not yet applied). */

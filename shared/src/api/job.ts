@@ -38,6 +38,19 @@ export const JobErrorSchema = z.strictObject({
 });
 export type JobError = z.infer<typeof JobErrorSchema>;
 
+/**
+ * Where the job's webhook deliveries stand: `pending` (not yet sent, or its first attempt is due),
+ * `delivered` (every event so far answered 2xx), `failing` (an attempt failed and will be retried),
+ * `given_up` (the retries ran out, or the receiver answered 410). Null: the job has no webhook.
+ */
+export const WebhookStatusSchema = z.strictObject({
+  status: z.enum(["pending", "delivered", "failing", "given_up"]),
+  /** The HTTP status of the latest attempt of any event; null before the first, or on a network error. */
+  last_status_code: z.int().nullable(),
+  attempts: z.int().min(0),
+});
+export type WebhookStatus = z.infer<typeof WebhookStatusSchema>;
+
 export const JobUrlsSchema = z.strictObject({
   self: z.string(),
   stream: z.string(),
@@ -70,6 +83,13 @@ export const JobViewSchema = z.strictObject({
   metadata: MetadataSchema,
   /** True once the worker stopped heart-beating for longer than the stall timeout while the job was running. */
   is_stalled: z.boolean(),
+  /** The x-request-id of the request that created the job (it also travels in the queue message). */
+  request_id: z.string().nullable(),
+  /** The latest the job may start (`ttl_seconds`, capped by the edge's queue deadline); then `expired`. */
+  start_by: TimestampSchema,
+  /** `timeout_seconds` (or `Cancel-After`): how long it may run once started; null: no limit of its own. */
+  timeout_seconds: z.int().min(1).nullable(),
+  webhook_status: WebhookStatusSchema.nullable(),
   created_at: TimestampSchema,
   started_at: TimestampSchema.nullable(),
   finished_at: TimestampSchema.nullable(),

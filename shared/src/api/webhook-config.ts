@@ -5,6 +5,7 @@ export const WebhookEventTypeSchema = z.enum([
   "generation.completed",
   "generation.failed",
   "generation.canceled",
+  "generation.expired",
   "generation.block",
 ]);
 export type WebhookEventType = z.infer<typeof WebhookEventTypeSchema>;
@@ -36,6 +37,6 @@ export const WebhookConfigSchema = z.strictObject({
     .array(WebhookEventTypeSchema)
     .min(1)
     .refine((events) => new Set(events).size === events.length, { message: "webhook events must be unique" })
-    .default(["generation.completed", "generation.failed", "generation.canceled"]),
+    .default(["generation.completed", "generation.failed", "generation.canceled", "generation.expired"]),
 });
 export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ModelNameSchema } from "../api/create-generation.ts";
 import { IdSchema, TimestampSchema } from "../api/ids.ts";
 import { PromptSchema, SamplingParamsSchema } from "../api/sampling.ts";
+import { REQUEST_ID_MAX_LENGTH } from "../limits.ts";
 
 /** Version of the queue message; a worker refuses (fails on the edge, then deletes) any other version. */
 export const JOB_MESSAGE_VERSION = 1;
@@ -21,6 +22,13 @@ export const JobMessageSchema = z.strictObject({
   enqueued_at: TimestampSchema,
   /** How many times this job was re-enqueued as a continuation (SQS caps one message's visibility at 12 h). */
   continuation: z.int().min(0).default(0),
+  /** The x-request-id of the create, for the worker's logs (one grep follows a job end to end). */
+  request_id: z.string().max(REQUEST_ID_MAX_LENGTH).nullable().default(null),
+  /**
+   * The latest the job may start: a worker that receives the message later deletes it without leasing (the
+   * edge expires the job on its own). Absent in messages from older edges.
+   */
+  start_by: TimestampSchema.optional(),
 });
 export type JobMessage = z.infer<typeof JobMessageSchema>;
 

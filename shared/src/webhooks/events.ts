@@ -2,6 +2,7 @@ import { z } from "zod";
 import { BlockSchema } from "../api/block.ts";
 import { IdSchema, TimestampSchema } from "../api/ids.ts";
 import { JobViewSchema } from "../api/job.ts";
+import { WebhookEventTypeSchema } from "../api/webhook-config.ts";
 
 /**
  * Webhook payloads (Standard Webhooks: the body is `{ type, timestamp, data }`; the signature headers
@@ -9,7 +10,7 @@ import { JobViewSchema } from "../api/job.ts";
  * whole job view, finished text included, so a receiver needs no extra call.
  */
 export const JobEventSchema = z.strictObject({
-  type: z.enum(["generation.completed", "generation.failed", "generation.canceled"]),
+  type: z.enum(["generation.completed", "generation.failed", "generation.canceled", "generation.expired"]),
   timestamp: TimestampSchema,
   data: JobViewSchema,
 });
@@ -28,7 +29,7 @@ export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
 /** One row of `GET /v1/generations/:id/deliveries`. */
 export const WebhookDeliverySchema = z.strictObject({
   id: IdSchema,
-  event_type: z.enum(["generation.completed", "generation.failed", "generation.canceled", "generation.block"]),
+  event_type: WebhookEventTypeSchema,
   status: z.enum(["pending", "succeeded", "failed", "gave_up"]),
   attempts: z.int().min(0),
   last_status_code: z.int().nullable(),

@@ -10,6 +10,7 @@ import type { AppEnv } from "../../app-env.ts";
 import { canonicalJson, sha256Hex } from "../../auth/crypto.ts";
 import { PREFER_WAIT_MAX_SECONDS } from "../../config/constants.ts";
 import { ApiError, invalidRequest } from "../../errors/api-error.ts";
+import { cancelAfterSeconds } from "../../http/cancel-after.ts";
 import { parseJsonBody, parseWith } from "../../http/parse-body.ts";
 import { preferWaitSeconds } from "../../http/prefer-wait.ts";
 import { jobStub, objectIdForCreate } from "../../job/job-id.ts";
@@ -50,11 +51,20 @@ export async function createGeneration(c: Context<AppEnv>): Promise<Response> {
  */
 export async function submitGeneration(
   c: Context<AppEnv>,
-  body: CreateGenerationRequest,
+  request: CreateGenerationRequest,
   idempotencyKey: string | undefined,
   waitSeconds: number,
 ) {
   const { config, caller } = c.var;
+  let body = request;
+  const cancelAfter = cancelAfterSeconds(c.req.header("Cancel-After"));
+  if (cancelAfter !== undefined) {
+    if (body.timeout_seconds !== undefined && body.timeout_seconds !== cancelAfter) {
+      throw invalidRequest("give timeout_seconds or the Cancel-After header, not both", "Cancel-After");
+    }
+    // Folded into the body before it is hashed, so a replay with the same header is the same request.
+    body = { ...body, timeout_seconds: cancelAfter };
+  }
   const model = body.model ?? config.defaultModel;
   checkModelRequest(config.models, model, body.steps_per_block);
   if (body.webhook) {
@@ -64,7 +74,17 @@ export async function submitGeneration(
     });
     if (!verdict.ok) throw invalidRequest(verdict.reason, "webhook.url");
   }
-  const { prompt, webhook, metadata, model: _model, seed, retention_days: retentionDays, ...sampling } = body;
+  const {
+    prompt,
+    webhook,
+    metadata,
+    model: _model,
+    seed,
+    retention_days: retentionDays,
+    ttl_seconds: ttlSeconds,
+    timeout_seconds: timeoutSeconds,
+    ...sampling
+  } = body;
   const objectId = objectIdForCreate(c.env, caller.tenantId, idempotencyKey);
   const stub = jobStub(c.env, objectId);
   const result = await stub.create({
@@ -77,6 +97,9 @@ export async function submitGeneration(
     webhook: webhook ?? null,
     baseUrl: publicBaseUrl(c),
     retentionMs: retentionDays === undefined ? null : retentionDays * DAY_MS,
+    requestId: c.var.requestId ?? null,
+    ttlMs: ttlSeconds === undefined ? null : ttlSeconds * 1_000,
+    timeoutMs: timeoutSeconds === undefined ? null : timeoutSeconds * 1_000,
   });
   if (result.kind === "mismatch") {
     throw new ApiError(422, "idempotency_error", "this Idempotency-Key was already used with a different request", {
