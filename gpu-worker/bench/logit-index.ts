@@ -8,7 +8,7 @@
  *     [--without <package without logit_index>] [--rounds 3] [--blocks 2] [--threads N]
  */
 import { parseArgs } from "node:util";
-import { createEngine } from "../src/engine/engine.ts";
+import { createEngine } from "../src/engine/create-engine.ts";
 import type { Engine } from "../src/engine/types.ts";
 import { measureAtPosition } from "./measure.ts";
 

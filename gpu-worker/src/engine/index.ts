@@ -1,2 +1,3 @@
-export { createEngine, zeroCounters } from "./engine.ts";
+export { createEngine } from "./create-engine.ts";
+export { zeroCounters } from "./engine-options.ts";
 export type * from "./types.ts";
