@@ -1,44 +1,12 @@
-/**
- * onnxruntime-node implementation of the denoiser runner.
- * - Execution providers are tried in preference order; each one that fails to load is logged and the next is
- *   tried (a missing CUDA provider throws at session creation even with "cpu" listed after it).
- * - Feeds are filtered to the inputs the graph declares; declared outputs and the past dtype are checked
- *   against the manifest so a mismatched package fails at load, naming the field. A graph input the manifest
- *   does not name could never be fed, so it is refused at load too.
- * - `logit_index` (optional in the manifest) is fed when the manifest names it: the graph then requires it in
- *   every forward, and warm-up checks that the logits follow it. A graph whose `logit_index` is not flat ([M];
- *   packages exported before it was, [B, N]) is refused at load.
- * - `logit_stats` (optional) is returned when the manifest names it.
- * - Warm-up runs the shapes of the first steps so the first real request is not paying for them.
- * - Device past (`devicePast`, default on for the WebGPU provider): each version of the batched past is
- *   uploaded once and fed from the device until it changes (model/device-past.ts). If that path fails, it is
- *   logged, switched off, and the forward is run again with the past from the host.
- * `session.run` occupies the JS thread for the whole forward (STACK.md); the engine awaits it once per step.
- */
-import type { ModelManifest } from "@bd3-serve/shared";
 import * as ort from "onnxruntime-node";
 import { allocateKv, type KvArray, type KvDtype } from "../kv/layout.ts";
-import type { EngineLogger, ExecutionProviderName } from "../types.ts";
+import type { ExecutionProviderName } from "../types.ts";
 import { DevicePastCache } from "./device-past.ts";
-import { ModelPackageError } from "./errors.ts";
 import type { ModelPackage } from "./model-package.ts";
+import type { DevicePastMode, OrtRunnerOptions } from "./ort-options.ts";
+import { checkGraph, createSession } from "./ort-session.ts";
 import type { DenoiserRunner, ForwardInputs, ForwardOutputs } from "./runner.ts";
-
-export interface OrtRunnerOptions {
-  executionProviders: ExecutionProviderName[];
-  intraOpNumThreads?: number;
-  allowSpinning?: boolean;
-  logger: EngineLogger;
-  /** Warm-up forwards per shape; default 2 (the first two runs at a new shape are slow). */
-  warmupRuns?: number;
-  /**
-   * Keep the past on the device between forwards: "auto" (default) = "on" for the WebGPU provider only;
-   * "on" grows and patches versions that differ by written slots of the same rows; "full" always uploads whole versions; "off".
-   */
-  devicePast?: DevicePastMode;
-}
-
-export type DevicePastMode = "auto" | "on" | "full" | "off";
+import { warmUp } from "./warm-up.ts";
 
 /**
  * Only WebGPU in "auto": its outputs can stay on the device in onnxruntime-node ("gpu-buffer"); the CPU
@@ -46,85 +14,6 @@ export type DevicePastMode = "auto" | "on" | "full" | "off";
  */
 function usesDevicePast(mode: DevicePastMode, provider: ExecutionProviderName): boolean {
   return mode === "on" || mode === "full" || (mode === "auto" && provider === "webgpu");
-}
-
-async function createSession(
-  pkg: ModelPackage,
-  options: OrtRunnerOptions,
-): Promise<{ session: ort.InferenceSession; provider: ExecutionProviderName }> {
-  const failures: string[] = [];
-  const preference: ExecutionProviderName[] =
-    options.executionProviders.length > 0 ? options.executionProviders : ["cpu"];
-  for (const [index, provider] of preference.entries()) {
-    try {
-      const session = await ort.InferenceSession.create(pkg.graphPath, {
-        executionProviders: [provider],
-        graphOptimizationLevel: "all",
-        executionMode: "sequential",
-        interOpNumThreads: 1,
-        ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-        extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } },
-      });
-      return { session, provider };
-    } catch (error) {
-      const message = (error as Error).message.split("\n")[0] ?? String(error);
-      failures.push(`${provider}: ${message}`);
-      const next = preference[index + 1];
-      options.logger.warn(
-        { executionProvider: provider, fallback: next ?? null, error: message },
-        next
-          ? `execution provider ${provider} unavailable, falling back to ${next}`
-          : `execution provider ${provider} unavailable`,
-      );
-    }
-  }
-  throw new ModelPackageError(`no execution provider could run ${pkg.graphPath}: ${failures.join("; ")}`);
-}
-
-function checkGraph(session: ort.InferenceSession, manifest: ModelManifest, dtype: KvDtype): void {
-  const { inputs, outputs } = manifest.io;
-  for (const field of ["input_ids", "past_key", "past_value"] as const) {
-    if (!session.inputNames.includes(inputs[field])) {
-      throw new ModelPackageError(`manifest field "io.inputs.${field}": the graph has no input "${inputs[field]}"`);
-    }
-  }
-  for (const field of ["logits", "present_key", "present_value"] as const) {
-    if (!session.outputNames.includes(outputs[field])) {
-      throw new ModelPackageError(`manifest field "io.outputs.${field}": the graph has no output "${outputs[field]}"`);
-    }
-  }
-  if (inputs.logit_index !== undefined) {
-    if (!session.inputNames.includes(inputs.logit_index)) {
-      throw new ModelPackageError(
-        `manifest field "io.inputs.logit_index": the graph has no input "${inputs.logit_index}"`,
-      );
-    }
-    const index = session.inputMetadata.find((meta) => meta.name === inputs.logit_index);
-    if (index?.isTensor && index.shape.length !== 1) {
-      throw new ModelPackageError(
-        `manifest field "io.inputs.logit_index": the graph takes it with ${index.shape.length} dimensions, the engine ` +
-          "feeds flat indices [M] (a package exported before logit_index was flat: export it again)",
-      );
-    }
-  }
-  if (outputs.logit_stats !== undefined && !session.outputNames.includes(outputs.logit_stats)) {
-    throw new ModelPackageError(
-      `manifest field "io.outputs.logit_stats": the graph has no output "${outputs.logit_stats}"`,
-    );
-  }
-  const named = new Set<string>(Object.values(inputs));
-  const unnamed = session.inputNames.filter((name) => !named.has(name));
-  if (unnamed.length > 0) {
-    throw new ModelPackageError(
-      `manifest field "io.inputs": the graph has inputs the manifest does not name (${unnamed.join(", ")})`,
-    );
-  }
-  const past = session.inputMetadata.find((meta) => meta.name === inputs.past_key);
-  if (past?.isTensor && past.type !== dtype) {
-    throw new ModelPackageError(
-      `manifest field "graphs.dtype": graph past_key is ${past.type}, manifest says ${dtype}`,
-    );
-  }
 }
 
 function asKvArray(tensor: ort.Tensor, dtype: KvDtype): KvArray {
@@ -289,63 +178,5 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
  * Runs the step shapes of a document's start (one block, then a folded commit) on an empty past; with
  * `logit_index`, logits for one position (first hitting), and checks that the graph returned just those.
  */
-async function warmUp(runner: DenoiserRunner, manifest: ModelManifest, runs: number): Promise<void> {
-  const blockSize = manifest.block_size;
-  for (const stepLength of [blockSize, 2 * blockSize]) {
-    for (let i = 0; i < runs; i++) {
-      const inputIds = new BigInt64Array(stepLength).fill(BigInt(manifest.mask_token_id));
-      const positionIds = BigInt64Array.from({ length: stepLength }, (_, index) => BigInt(index));
-      const logitIndex = runner.takesLogitIndex ? BigInt64Array.of(BigInt(stepLength - 1)) : undefined;
-      const output = await runner.run({
-        batchSize: 1,
-        stepLength,
-        pastLength: 0,
-        inputIds,
-        positionIds,
-        pastKey: runner.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0),
-        pastValue: runner.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0),
-        attentionMask: new Uint8Array(stepLength * stepLength).fill(1),
-        ...(logitIndex ? { logitIndex } : {}),
-      });
-      const rows = logitIndex ? logitIndex.length : stepLength;
-      if (output.logitStats && output.logitStats.length !== rows * 2) {
-        throw new ModelPackageError(
-          `manifest field "io.outputs.logit_stats": the graph returned ${output.logitStats.length} values for ${rows} logits row(s), expected ${rows * 2}`,
-        );
-      }
-      if (output.logitStats) checkLogitStats(output.logits, output.logitStats, manifest);
-      const expected = rows * manifest.vocab_size;
-      if (output.logits.length !== expected) {
-        throw new ModelPackageError(
-          `manifest field "${logitIndex ? "io.inputs.logit_index" : "io.outputs.logits"}": the graph returned ${output.logits.length} logits for ${
-            logitIndex ? `${logitIndex.length} asked` : `${stepLength} step`
-          } position(s), expected ${expected}`,
-        );
-      }
-    }
-  }
-}
 
-/**
- * The first row's `logit_stats` against its logits: the max with [MASK] excluded exactly (the same float32
- * values), the log-sum-exp to float32 accuracy. Catches a graph whose statistics leave out the wrong token.
- */
-function checkLogitStats(logits: Float32Array, stats: Float32Array, manifest: ModelManifest): void {
-  const vocabSize = manifest.vocab_size;
-  let max = Number.NEGATIVE_INFINITY;
-  for (let v = 0; v < vocabSize; v++) {
-    if (v !== manifest.mask_token_id && (logits[v] as number) > max) max = logits[v] as number;
-  }
-  let sum = 0;
-  for (let v = 0; v < vocabSize; v++) {
-    if (v !== manifest.mask_token_id) sum += Math.exp((logits[v] as number) - max);
-  }
-  const logSumExp = max + Math.log(sum);
-  const [graphMax = Number.NaN, graphLogSumExp = Number.NaN] = stats;
-  if (graphMax !== max || !(Math.abs(graphLogSumExp - logSumExp) <= 1e-4 * Math.max(1, Math.abs(logSumExp)))) {
-    throw new ModelPackageError(
-      `manifest field "io.outputs.logit_stats": the graph says [${graphMax}, ${graphLogSumExp}] for a row whose max and ` +
-        `log-sum-exp without [MASK] are [${max}, ${logSumExp}]`,
-    );
-  }
-}
+export type { DevicePastMode, OrtRunnerOptions } from "./ort-options.ts";
