@@ -4,10 +4,12 @@ import { createLogger } from "vite";
 import { defineConfig } from "vitest/config";
 import { TEST_KEYS, TEST_RATE_LIMIT_PER_MINUTE } from "./test/test-keys.ts";
 
-const apiKeys = Object.values(TEST_KEYS).map(({ key, id, tenantId }) => ({
-  id,
-  tenant_id: tenantId,
-  sha256: createHash("sha256").update(key).digest("hex"),
+const apiKeys = Object.values(TEST_KEYS).map((entry) => ({
+  id: entry.id,
+  tenant_id: entry.tenantId,
+  sha256: createHash("sha256").update(entry.key).digest("hex"),
+  ...("scopes" in entry ? { scopes: entry.scopes } : {}),
+  ...("priorityMax" in entry ? { priority_max: entry.priorityMax } : {}),
 }));
 
 /** fauxqs ships sourcemaps without sources; vite warns once per file. Everything else passes through. */
@@ -36,8 +38,14 @@ export default defineConfig({
           API_KEYS: JSON.stringify(apiKeys),
           SQS_ENDPOINT: inject("sqsEndpoint"),
           SQS_QUEUE_URL: inject("sqsQueueUrl"),
+          // Every model wrangler.toml serves, by priority (test/node/global-setup.ts); the default model's
+          // normal queue is SQS_QUEUE_URL.
+          SQS_QUEUES: JSON.stringify(inject("sqsQueues")),
           SSE_KEEPALIVE_SECONDS: "1",
           CORS_ALLOWED_ORIGINS: "https://app.example.com",
+          QUOTAS: JSON.stringify({
+            tenants: { tenant_queued: { max_queued_jobs: 3 }, tenant_tokens: { tokens_per_day: 10 } },
+          }),
           // Small, so test/live-readers.test.ts reaches both caps with a handful of readers.
           STREAM_READERS_PER_JOB_MAX: "4",
           STREAM_READERS_PER_TENANT_MAX: "6",

@@ -1,7 +1,9 @@
 /**
  * The embedded local stack, with no cloud account: fauxqs (an SQS-compatible server, in this process) with the
- * jobs queue and its dead-letter queue, and the edge Worker bundled exactly as `wrangler deploy --dry-run`
- * does, running in Miniflare (workerd) with SQLite Durable Objects persisted to `stateDir`.
+ * jobs queues (one per served model and priority, each model's redriving to its own dead-letter queue), and
+ * the edge Worker bundled exactly as `wrangler deploy --dry-run` does, running in Miniflare (workerd) with
+ * SQLite Durable Objects persisted to `stateDir`. The default model's normal queue is `bd3-jobs` (`queueUrl`,
+ * what a worker without SQS_QUEUE_URLS polls), its DLQ `bd3-jobs-dlq` (`dlqUrl`).
  *
  * Lifecycle: `startLocalStack()` returns the addresses once both answer; `stop()` disposes the edge, stops the
  * queue server and (when it created it) removes the state folder. Used by `npm start` and by the whole-stack
@@ -16,13 +18,36 @@ import { promisify } from "node:util";
 import { startFauxqs } from "fauxqs";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { servedModelsVar } from "./served-models.ts";
+import { servedModels, servedModelsVar } from "./served-models.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "..");
 const EDGE_BUILD_DIR = join(REPO_ROOT, "node_modules", ".cache", "bd3-local-stack", "edge");
 /** The jobs queue and its dead-letter queue, as named in wrangler.toml's local SQS_QUEUE_URL. */
 export const JOBS_QUEUE_NAME = "bd3-jobs";
 export const DEAD_LETTER_QUEUE_NAME = "bd3-jobs-dlq";
+/** The priorities, lowest first (shared PRIORITIES), as the keys of a model's queue map. */
+const PRIORITY_KEYS = ["0", "1", "2"] as const;
+export type PriorityKey = (typeof PRIORITY_KEYS)[number];
+
+/**
+ * A model's local queue names, as wrangler.toml's dev SQS_QUEUES names them: the default model's normal queue
+ * is `bd3-jobs` (its others `bd3-jobs-p0`, `bd3-jobs-p2`, DLQ `bd3-jobs-dlq`); another model's are
+ * `bd3-jobs-<model>-p<priority>` with the DLQ `bd3-jobs-<model>-dlq`.
+ */
+export function localQueueNames(
+  model: string,
+  isDefault: boolean,
+): { byPriority: Record<PriorityKey, string>; dlq: string } {
+  const base = isDefault ? JOBS_QUEUE_NAME : `${JOBS_QUEUE_NAME}-${model}`;
+  const name = (priority: PriorityKey) => (isDefault && priority === "1" ? JOBS_QUEUE_NAME : `${base}-p${priority}`);
+  return { byPriority: { 0: name("0"), 1: name("1"), 2: name("2") }, dlq: `${base}-dlq` };
+}
+
+/** One model's queues: by priority ("0" low, "1" normal, "2" high), and the DLQ they share. */
+export interface LocalModelQueues {
+  byPriority: Record<PriorityKey, string>;
+  dlqUrl: string;
+}
 
 export interface LocalStackOptions {
   /** Receives before SQS moves a job message to the DLQ. */
@@ -33,6 +58,8 @@ export interface LocalStackOptions {
   stateDir?: string;
   /** Model packages the edge serves beside those under models/ (their manifests give MODELS, see served-models.ts). */
   modelDirs?: string[];
+  /** DEFAULT_MODEL of the edge (default: wrangler.toml's); its normal queue is `queueUrl`. */
+  defaultModel?: string;
   /** Vars set over wrangler.toml's (e.g. STREAM_READERS_PER_JOB_MAX for the stream bench). */
   vars?: Record<string, string>;
   /** Rate limits set over wrangler.toml's, by binding name (`{ simple: { limit, period } }`). */
@@ -41,8 +68,12 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   sqsEndpoint: string;
+  /** The default model's normal queue and its DLQ. */
   queueUrl: string;
   dlqUrl: string;
+  /** Every served model's queues (the edge's SQS_QUEUES), by model name. */
+  modelQueues: Record<string, LocalModelQueues>;
+  defaultModel: string;
   edgeUrl: string;
   stop(): Promise<void>;
 }
@@ -73,19 +104,29 @@ function freePort(): Promise<number> {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const { maxReceiveCount = 3, visibilityTimeoutSeconds = 30 } = options;
   const [sqs, scriptPath] = await Promise.all([startFauxqs({ port: 0, logger: false }), bundleEdge()]);
-  const dlq = sqs.createQueue(DEAD_LETTER_QUEUE_NAME);
-  const queue = sqs.createQueue(JOBS_QUEUE_NAME, {
-    attributes: {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO_ROOT, "wrangler.toml"));
+  const wranglerBindings = (workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {};
+  const defaultModel =
+    options.defaultModel ?? options.vars?.DEFAULT_MODEL ?? String(wranglerBindings.DEFAULT_MODEL ?? "kjv-bd3lm-b16");
+  const models = servedModels(REPO_ROOT, options.modelDirs).map((model) => model.name);
+  if (!models.includes(defaultModel)) models.unshift(defaultModel);
+  const modelQueues: Record<string, LocalModelQueues> = {};
+  for (const model of models) {
+    const names = localQueueNames(model, model === defaultModel);
+    const dlq = sqs.createQueue(names.dlq);
+    const attributes = {
       VisibilityTimeout: String(visibilityTimeoutSeconds),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount }),
-    },
-  });
+    };
+    const url = (priority: PriorityKey) => sqs.createQueue(names.byPriority[priority], { attributes }).queueUrl;
+    modelQueues[model] = { byPriority: { 0: url("0"), 1: url("1"), 2: url("2") }, dlqUrl: dlq.queueUrl };
+  }
+  const defaultQueues = modelQueues[defaultModel]!;
 
   const ownsStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "bd3-edge-state-"));
   // wrangler.toml's top level is the local development configuration (dev API key, dev secrets). Its options
   // carry [assets] too (directory, routing, _headers), so the edge serves the playground at / as deployed.
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO_ROOT, "wrangler.toml"));
   // The edge's links come from PUBLIC_BASE_URL, never the request's Host: the port is chosen first so the
   // edge knows its own address.
   const port = await freePort();
@@ -101,9 +142,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cf: false,
     durableObjectsPersist: stateDir,
     bindings: {
-      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
+      ...wranglerBindings,
+      DEFAULT_MODEL: defaultModel,
       SQS_ENDPOINT: sqs.address,
-      SQS_QUEUE_URL: queue.queueUrl,
+      SQS_QUEUE_URL: defaultQueues.byPriority[1],
+      SQS_QUEUES: JSON.stringify(
+        Object.fromEntries(Object.entries(modelQueues).map(([model, queues]) => [model, queues.byPriority])),
+      ),
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       MODELS: servedModelsVar(REPO_ROOT, options.modelDirs),
       ...options.vars,
@@ -119,7 +164,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   try {
     const edgeUrl = (await edge.ready).origin;
-    return { sqsEndpoint: sqs.address, queueUrl: queue.queueUrl, dlqUrl: dlq.queueUrl, edgeUrl, stop };
+    return {
+      sqsEndpoint: sqs.address,
+      queueUrl: defaultQueues.byPriority[1],
+      dlqUrl: defaultQueues.dlqUrl,
+      modelQueues,
+      defaultModel,
+      edgeUrl,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

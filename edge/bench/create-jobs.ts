@@ -7,6 +7,12 @@
  * it, and drives both with the same closed-loop load. fauxqs runs in its own process so that it does not
  * share the load generator's event loop. Settings: BENCH_SECONDS (default 10),
  * BENCH_CONCURRENCY (default 16).
+ *
+ * Where a create's time goes is read from routes that add one cost at a time, all in the same run:
+ * `GET /v1/models` (the middleware chain: request id, CORS, config, key lookup, rate limit, scopes; no object),
+ * `GET /v1/usage` (plus one call to the tenant's index object), and `POST /v1/generations` (the quota
+ * admission in the tenant's object, a new job object with its own SQLite database, and, after the answer, the
+ * SQS send through the AWS SDK and the index sync). The Durable Object bindings come from wrangler.toml.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,6 +21,7 @@ import { join, relative } from "node:path";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { type LoadResult, runLoad } from "./load.ts";
 import { startLocalSqs } from "./local-sqs.ts";
 
@@ -42,6 +49,21 @@ async function bundle(): Promise<{ edge: string; bare: string }> {
     logLevel: "silent",
   });
   return { edge: relative(ROOT, join(OUT_DIR, "worker.js")), bare: relative(ROOT, bare) };
+}
+
+/** The Durable Object bindings of wrangler.toml's top level, as Miniflare takes them. */
+function durableObjectsOfWranglerToml(): Record<string, { className: string; useSQLite: boolean }> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const bindings =
+    (workerOptions as { durableObjects?: Record<string, { className: string } | string> }).durableObjects ?? {};
+  return Object.fromEntries(
+    Object.entries(bindings)
+      .filter(([name]) => name !== "DEV_STREAMS")
+      .map(([name, value]) => [
+        name,
+        { className: typeof value === "string" ? value : value.className, useSQLite: true },
+      ]),
+  );
 }
 
 async function countMessages(endpoint: string, queueUrl: string): Promise<string> {
@@ -79,10 +101,7 @@ async function main() {
     scriptPath: scripts.edge,
     host: "127.0.0.1",
     port: 0,
-    durableObjects: {
-      JOBS: { className: "JobObject", useSQLite: true },
-      TENANTS: { className: "TenantIndex", useSQLite: true },
-    },
+    durableObjects: durableObjectsOfWranglerToml(),
     ratelimits: { RATE_LIMITER: { simple: { limit: 1_000_000_000, period: 60 } } },
     bindings: {
       ENVIRONMENT: "development",
@@ -113,9 +132,21 @@ async function main() {
         expectedStatus: 202,
       });
     const auth = { authorization: `Bearer ${BENCH_KEY}` };
+    const read = (path: string, durationMs: number) =>
+      runLoad({
+        url: new URL(path, edgeUrl).toString(),
+        method: "GET",
+        headers: auth,
+        concurrency: CONCURRENCY,
+        durationMs,
+        expectedStatus: 200,
+      });
     await load(bareUrl, {}, WARMUP_MS);
     await load(edgeUrl, auth, WARMUP_MS);
+    await read("/v1/usage", WARMUP_MS);
     const bareResult = await load(bareUrl, {}, SECONDS * 1_000);
+    const modelsResult = await read("/v1/models", SECONDS * 1_000);
+    const usageResult = await read("/v1/usage", SECONDS * 1_000);
     const edgeResult = await load(edgeUrl, auth, SECONDS * 1_000);
     const messages = await countMessages(sqs.endpoint, sqs.queueUrl);
     console.log(
@@ -125,7 +156,13 @@ async function main() {
       `${"target".padEnd(22)} ${"req/s".padStart(8)} ${"p50 ms".padStart(9)} ${"p99 ms".padStart(9)} ${"requests".padStart(9)} ${"errors".padStart(7)}`,
     );
     console.log(report("bare Hono route", bareResult));
+    console.log(report("GET /v1/models", modelsResult));
+    console.log(report("GET /v1/usage", usageResult));
     console.log(report("POST /v1/generations", edgeResult));
+    const ratio = (result: LoadResult) => (result.requestsPerSecond / bareResult.requestsPerSecond).toFixed(3);
+    console.log(
+      `\nthroughput / bare route: middleware ${ratio(modelsResult)}, + tenant object ${ratio(usageResult)}, create ${ratio(edgeResult)}`,
+    );
     console.log(
       `\nedge create = ${(bareResult.requestsPerSecond / edgeResult.requestsPerSecond).toFixed(1)}x the bare route's time per request; ${messages} job messages in the local queue (warm-up included).`,
     );

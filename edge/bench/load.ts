@@ -4,7 +4,8 @@ export interface LoadOptions {
   url: string;
   method: string;
   headers: Record<string, string>;
-  body: string;
+  /** Absent for a GET. */
+  body?: string;
   /** Requests in flight at any time (closed loop: each connection sends its next request on the answer). */
   concurrency: number;
   durationMs: number;
@@ -28,7 +29,8 @@ function send(agent: Agent, options: LoadOptions): Promise<number> {
       res.on("error", reject);
     });
     req.on("error", reject);
-    req.end(options.body);
+    if (options.body === undefined) req.end();
+    else req.end(options.body);
   });
 }
 

@@ -1,5 +1,7 @@
 import type { DevStreamsObject } from "./dev/dev-streams-object.ts";
 import type { JobObject } from "./job/job-object.ts";
+import type { KeyDirectory } from "./keys/key-directory.ts";
+import type { QueueLedger } from "./queue/queue-ledger.ts";
 import type { TenantIndex } from "./tenant/tenant-index.ts";
 
 /**
@@ -9,6 +11,10 @@ import type { TenantIndex } from "./tenant/tenant-index.ts";
 export interface Env {
   JOBS: DurableObjectNamespace<JobObject>;
   TENANTS: DurableObjectNamespace<TenantIndex>;
+  /** The key directory: one object, named "keys", holding every run-time API key by hash (keys/). */
+  KEYS: DurableObjectNamespace<KeyDirectory>;
+  /** One queue ledger per (model, priority), named `<model>:<priority>`: tickets for queue_position (queue/queue-ledger.ts). */
+  QUEUE_LEDGER: DurableObjectNamespace<QueueLedger>;
   /** Development only: the generic Durable Streams mount (absent in production). */
   DEV_STREAMS?: DurableObjectNamespace<DevStreamsObject>;
   /** Workers rate limit binding; absent in some local setups (see middleware/rate-limit.ts). */
@@ -31,6 +37,8 @@ export interface Env {
   WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL?: string;
   SQS_ENDPOINT?: string;
   SQS_QUEUE_URL?: string;
+  /** JSON `{ "<model>": { "0": url, "1": url, "2": url } }`: the queue of each model and priority (config/sqs-queues.ts). */
+  SQS_QUEUES?: string;
   AWS_REGION?: string;
   AWS_ACCESS_KEY_ID?: string;
   AWS_SECRET_ACCESS_KEY?: string;
@@ -43,4 +51,5 @@ export interface Env {
   RATE_LIMIT_FALLBACK_PER_MINUTE?: string;
   STREAM_READERS_PER_JOB_MAX?: string;
   STREAM_READERS_PER_TENANT_MAX?: string;
+  QUOTAS?: string;
 }

@@ -3,6 +3,8 @@ import type { Env } from "./env.ts";
 
 export { DevStreamsObject } from "./dev/dev-streams-object.ts";
 export { JobObject } from "./job/job-object.ts";
+export { KeyDirectory } from "./keys/key-directory.ts";
+export { QueueLedger } from "./queue/queue-ledger.ts";
 export { TenantIndex } from "./tenant/tenant-index.ts";
 
 const app = createApp();

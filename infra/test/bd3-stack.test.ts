@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { EDGE_ACTIONS, WORKER_DLQ_ACTIONS, WORKER_JOB_QUEUE_ACTIONS } from "../cdk/lib/access.ts";
 import { Bd3Stack } from "../cdk/lib/bd3-stack.ts";
 import {
+  BACKLOG_EXPRESSION,
   backlogSteps,
   MAX_HEALTHY_PERCENT,
   MIN_HEALTHY_PERCENT,
@@ -33,6 +34,43 @@ describe("bd3 stack", () => {
       RedrivePolicy: { maxReceiveCount: 4, deadLetterTargetArn: Match.anyValue() },
     });
     template.hasResourceProperties("AWS::SQS::Queue", { QueueName: "bd3-test-jobs-dlq" });
+  });
+
+  it("has one jobs queue per priority, all redriving to the one DLQ", () => {
+    const queues = Object.values(template.findResources("AWS::SQS::Queue")) as {
+      Properties: { QueueName: string; RedrivePolicy?: { maxReceiveCount: number; deadLetterTargetArn: unknown } };
+    }[];
+    expect(queues.map((queue) => queue.Properties.QueueName).sort()).toEqual([
+      "bd3-test-jobs",
+      "bd3-test-jobs-dlq",
+      "bd3-test-jobs-p0",
+      "bd3-test-jobs-p2",
+    ]);
+    const redrives = queues.flatMap((queue) =>
+      queue.Properties.RedrivePolicy ? [queue.Properties.RedrivePolicy] : [],
+    );
+    expect(redrives).toHaveLength(3);
+    expect(new Set(redrives.map((redrive) => JSON.stringify(redrive))).size).toBe(1);
+    // The edge's SQS_QUEUES entry for the stack's model is an output (one per stack, merged by the operator).
+    const output = template.findOutputs("EdgeSqsQueues").EdgeSqsQueues as { Value: unknown };
+    expect(JSON.stringify(output.Value)).toContain("kjv-bd3lm-b16");
+  });
+
+  it("gives the workers every priority's queue, highest first, and the edge SendMessage on each", () => {
+    const taskDefinition = Object.values(template.findResources("AWS::ECS::TaskDefinition"))[0] as {
+      Properties: { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[] }[] };
+    };
+    const environment = taskDefinition.Properties.ContainerDefinitions[0]!.Environment;
+    const names = environment.map((entry) => entry.Name);
+    expect(names).toContain("SQS_QUEUE_URLS");
+    expect(names).not.toContain("SQS_QUEUE_URL"); // the worker refuses both
+    const urls = JSON.stringify(environment.find((entry) => entry.Name === "SQS_QUEUE_URLS")!.Value);
+    const logicalIds = (urls.match(/QueuesJobs\w*/g) ?? []).map((id) => id.replace(/[0-9A-F]{8}$/, ""));
+    expect(logicalIds).toEqual(["QueuesJobsHigh", "QueuesJobs", "QueuesJobsLow"]);
+    const edgePolicy = Object.values(template.findResources("AWS::IAM::Policy")).find((policy) =>
+      JSON.stringify(policy).includes('"sqs:SendMessage"'),
+    ) as { Properties: { PolicyDocument: { Statement: { Resource: unknown[] }[] } } };
+    expect(edgePolicy.Properties.PolicyDocument.Statement[0]!.Resource).toHaveLength(3);
   });
 
   it("gives workers only the queue actions they use, and the edge only SendMessage", () => {
@@ -72,8 +110,10 @@ describe("bd3 stack", () => {
   it("scales the task count on the queue backlog, down to zero", () => {
     template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 0, MaxCapacity: 4 });
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: "visible + inFlight" })]),
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: BACKLOG_EXPRESSION })]),
     });
+    // Summed over the three queues: six metrics (visible + in flight of each).
+    expect(BACKLOG_EXPRESSION.split(" + ")).toHaveLength(6);
     template.resourceCountIs("AWS::ECS::CapacityProvider", 1);
   });
 });

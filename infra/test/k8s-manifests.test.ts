@@ -202,15 +202,31 @@ describe("k8s manifests: agree with the worker", () => {
     expect(container().lifecycle!.preStop!.exec).toBeUndefined();
   });
 
-  it("scales on jobs per replica = MAX_BATCH_SIZE, from zero, reading SQS_QUEUE_URL from the worker's env", () => {
+  it("scales on jobs per replica = MAX_BATCH_SIZE, from zero, summed over a trigger per SQS_QUEUE_URLS queue", () => {
     const scaled = only<{
       spec: {
         minReplicaCount: number;
         cooldownPeriod: number;
         scaleTargetRef: { name: string; envSourceContainerName: string };
-        triggers: { type: string; metadata: Record<string, string>; authenticationRef: { name: string } }[];
+        advanced: { scalingModifiers: { formula: string; target: string; metricType: string } };
+        triggers: {
+          type: string;
+          name: string;
+          metadata: Record<string, string>;
+          authenticationRef: { name: string };
+        }[];
       };
     }>("ScaledObject").spec;
+    // One trigger per queue the worker polls, in its order (highest priority first); the HPA target is their sum.
+    expect(scaled.triggers.map((entry) => entry.metadata.queueURL)).toEqual(envOf().SQS_QUEUE_URLS!.split(","));
+    expect(envOf().SQS_QUEUE_URL).toBeUndefined();
+    expect(scaled.triggers.map((entry) => entry.name)).toEqual(["high", "normal", "low"]);
+    expect(scaled.advanced.scalingModifiers).toEqual({
+      formula: "high + normal + low",
+      target: envOf().MAX_BATCH_SIZE,
+      activationTarget: "0",
+      metricType: "AverageValue",
+    });
     const [trigger] = scaled.triggers;
     expect(trigger!.type).toBe("aws-sqs-queue");
     expect(Number(trigger!.metadata.queueLength)).toBe(Number(envOf().MAX_BATCH_SIZE));
@@ -223,7 +239,7 @@ describe("k8s manifests: agree with the worker", () => {
       name: deployment().metadata!.name,
       envSourceContainerName: container().name,
     });
-    expect(envOf()[trigger!.metadata.queueURLFromEnv!]).toMatch(/^https:\/\/sqs\./);
+    for (const entry of scaled.triggers) expect(entry.metadata.queueURL).toMatch(/^https:\/\/sqs\./);
     expect(trigger!.metadata.awsRegion).toBe(envOf().AWS_REGION);
     const auth = only<ManifestObject & { spec: { podIdentity: Record<string, string> } }>("TriggerAuthentication");
     expect(trigger!.authenticationRef.name).toBe(auth.metadata!.name);

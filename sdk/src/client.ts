@@ -14,6 +14,7 @@ import {
   type JobView,
   JobViewSchema,
 } from "@bd3-serve/shared";
+import { AdminKeys } from "./admin-keys.ts";
 import type { BackoffOptions } from "./http/backoff.ts";
 import { type FetchLike, Transport } from "./http/transport.ts";
 import { type StreamEvent, type StreamOptions, streamBlocks } from "./stream/block-stream.ts";
@@ -59,6 +60,8 @@ const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 export class Bd3Client {
+  /** Operator calls, for a key with the `admin` scope: `admin.keys.create/list/revoke/rotate`. */
+  readonly admin: { readonly keys: AdminKeys };
   readonly #transport: Transport;
   readonly #timeoutMs: number;
 
@@ -75,6 +78,7 @@ export class Bd3Client {
       timeoutMs: this.#timeoutMs,
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     });
+    this.admin = { keys: new AdminKeys(this.#transport) };
   }
 
   /** `POST /v1/generations`. Retried with one Idempotency-Key, so a retry never makes a second job. */

@@ -1,6 +1,12 @@
 export type {
+  ApiKey,
+  ApiKeyList,
+  ApiKeyRotation,
+  ApiKeyScope,
   Block,
   BlockPage,
+  CreateApiKeyRequestInput,
+  CreatedApiKey,
   CreateGenerationRequestInput,
   JobListPage,
   JobStatus,
@@ -8,7 +14,8 @@ export type {
   JobView,
   WebhookEvent,
 } from "@bd3-serve/shared";
-export { isTerminalJobStatus } from "@bd3-serve/shared";
+export { API_KEY_SCOPES, isTerminalJobStatus } from "@bd3-serve/shared";
+export { AdminKeys, type ListKeysOptions, type RotateKeyOptions } from "./admin-keys.ts";
 export {
   Bd3Client,
   type Bd3ClientOptions,

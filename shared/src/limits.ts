@@ -90,3 +90,14 @@ export const TTL_SECONDS_MAX = 30 * 86_400;
 export const TIMEOUT_SECONDS_MAX = 30 * 86_400;
 /** `x-request-id` / `request_id`: a caller's own id is kept when it is this short and plain. */
 export const REQUEST_ID_MAX_LENGTH = 128;
+
+/**
+ * `priority` of a create: 0 low, 1 normal (the default), 2 high. Each (model, priority) has its own SQS queue;
+ * workers take a higher priority first and give the lowest a bounded share (gpu-worker/src/runtime/README.md).
+ * An API key may carry a lower ceiling (`priority_max`).
+ */
+export const PRIORITY_MIN = 0;
+export const PRIORITY_MAX = 2;
+export const PRIORITY_DEFAULT = 1;
+/** The priorities as the keys of a queue map (`SQS_QUEUES`), lowest first. */
+export const PRIORITIES = [0, 1, 2] as const;

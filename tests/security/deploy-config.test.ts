@@ -52,8 +52,12 @@ describe("wrangler.toml", () => {
       expect("PUBLIC_BASE_URL" in vars).toBe(true);
       expect(config.durable_objects.bindings.map((binding: { name: string }) => binding.name).sort()).toEqual([
         "JOBS",
+        "KEYS",
+        "QUEUE_LEDGER",
         "TENANTS",
       ]);
+      // Migrations are inherited from the top level (bindings are not): the environment has the same history.
+      expect(config.migrations).toEqual(development.migrations);
       expect(config.ratelimits?.map((binding: { name: string }) => binding.name).sort()).toEqual([
         "AUTH_FAILURE_LIMITER",
         "RATE_LIMITER",

@@ -5,7 +5,8 @@
  * edge/ or wrangler.toml during the run. Provides the addresses to the tests through `inject`.
  */
 import type { TestProject } from "vitest/node";
-import { startLocalStack } from "../../scripts/local-stack.ts";
+import { type LocalModelQueues, startLocalStack } from "../../scripts/local-stack.ts";
+import { MODEL_NAME } from "./test-model.ts";
 
 /** Receives before SQS moves a job message to the DLQ (kept small so the poison test is quick). */
 export const STACK_MAX_RECEIVE_COUNT = 2;
@@ -15,15 +16,22 @@ declare module "vitest" {
     sqsEndpoint: string;
     queueUrl: string;
     dlqUrl: string;
+    /** Every served model's queues by priority and its DLQ (the default model's normal queue is queueUrl). */
+    modelQueues: Record<string, LocalModelQueues>;
     edgeUrl: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const stack = await startLocalStack({ maxReceiveCount: STACK_MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: 30 });
+  const stack = await startLocalStack({
+    maxReceiveCount: STACK_MAX_RECEIVE_COUNT,
+    visibilityTimeoutSeconds: 30,
+    defaultModel: MODEL_NAME,
+  });
   project.provide("sqsEndpoint", stack.sqsEndpoint);
   project.provide("queueUrl", stack.queueUrl);
   project.provide("dlqUrl", stack.dlqUrl);
+  project.provide("modelQueues", stack.modelQueues);
   project.provide("edgeUrl", stack.edgeUrl);
   return stack.stop;
 }

@@ -4,8 +4,8 @@
  * (`npm run worker`'s entry, so signals and crashes are real).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { GetQueueAttributesCommand, PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import type { Block, BlockPage, JobView, SamplingParams } from "@bd3-serve/shared";
 import { inject } from "vitest";
@@ -15,20 +15,11 @@ import { createEngine } from "../../gpu-worker/src/engine/index.ts";
 import { createLogger, silentLogger } from "../../gpu-worker/src/runtime/observability/logger.ts";
 import { createSqsClient } from "../../gpu-worker/src/runtime/queue/job-queue.ts";
 import { startWorker, type Worker } from "../../gpu-worker/src/runtime/worker.ts";
+import { MODEL_DIR, MODEL_NAME, REPO_ROOT } from "./test-model.ts";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export { MODEL_DIR, MODEL_NAME, REPO_ROOT } from "./test-model.ts";
 /** The dev API key of wrangler.toml (its SHA-256 is listed in API_KEYS there). */
 export const API_KEY = "bd3_dev_0123456789abcdef0123456789abcdef";
-
-/**
- * TEST_MODEL_DIR when set; else the demo model when it is in the repo; else the tiny random package (same
- * contract, meaningless text).
- */
-export const MODEL_DIR = [process.env.TEST_MODEL_DIR ?? "", "models/kjv-bd3lm-b16", "models/tiny-random-b4"]
-  .filter((dir) => dir !== "")
-  .map((dir) => resolve(REPO_ROOT, dir))
-  .find((dir) => existsSync(join(dir, "manifest.json"))) as string;
-export const MODEL_NAME = (JSON.parse(readFileSync(join(MODEL_DIR, "manifest.json"), "utf8")) as { name: string }).name;
 
 export function stackAddresses() {
   return {
@@ -36,14 +27,15 @@ export function stackAddresses() {
     sqsEndpoint: inject("sqsEndpoint"),
     queueUrl: inject("queueUrl"),
     dlqUrl: inject("dlqUrl"),
+    modelQueues: inject("modelQueues"),
   };
 }
 
-/** Worker settings for the local stack; short visibility and heartbeat so redelivery tests take seconds. */
+/** Worker settings for the local stack (short visibility and heartbeat); SQS_QUEUE_URL unless given SQS_QUEUE_URLS. */
 export function workerEnv(overrides: Record<string, string> = {}): Record<string, string> {
   const { edgeUrl, sqsEndpoint, queueUrl } = stackAddresses();
   return {
-    SQS_QUEUE_URL: queueUrl,
+    ...(overrides.SQS_QUEUE_URLS === undefined ? { SQS_QUEUE_URL: queueUrl } : {}),
     SQS_ENDPOINT: sqsEndpoint,
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "test",
@@ -76,7 +68,10 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
 
 export type JobParams = Partial<Omit<SamplingParams, "seed">> & { seed?: number };
 
-export async function createJob(prompt: string, params: JobParams = {}): Promise<JobView> {
+/** What a create may set beside the sampling params: the model (default: the test model) and the priority. */
+export type JobOptions = JobParams & { model?: string; priority?: number };
+
+export async function createJob(prompt: string, params: JobOptions = {}): Promise<JobView> {
   const { status, body } = await api<JobView>("/v1/generations", {
     method: "POST",
     body: JSON.stringify({ model: MODEL_NAME, prompt, ...params }),
@@ -151,10 +146,14 @@ function sqsClient() {
   return client;
 }
 
-/** Empties the jobs queue and the DLQ, so a test starts from nothing whatever the one before it left. */
+/** Empties every jobs queue (each model's and priority's) and DLQ: a test starts from nothing whatever came before. */
 export async function purgeQueues(): Promise<void> {
-  const { queueUrl, dlqUrl } = stackAddresses();
-  for (const url of [queueUrl, dlqUrl]) await sqsClient().send(new PurgeQueueCommand({ QueueUrl: url }));
+  const { queueUrl, dlqUrl, modelQueues } = stackAddresses();
+  const urls = new Set([queueUrl, dlqUrl]);
+  for (const queues of Object.values(modelQueues)) {
+    for (const url of [...Object.values(queues.byPriority), queues.dlqUrl]) urls.add(url);
+  }
+  for (const url of urls) await sqsClient().send(new PurgeQueueCommand({ QueueUrl: url }));
 }
 
 /** Visible and in-flight messages of a queue. */

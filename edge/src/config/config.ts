@@ -1,8 +1,9 @@
-import { IdSchema } from "@bd3-serve/shared";
+import { API_KEY_SCOPES, ApiKeyScopeSchema, IdSchema, PrioritySchema } from "@bd3-serve/shared";
 import { z } from "zod";
 import type { Env } from "../env.ts";
 import { parseServedModels, type ServedModel } from "../models/served-models.ts";
 import { STREAM_LONG_POLL_SECONDS_DEFAULT } from "../stream/limits.ts";
+import { parseQuotas, type QuotaConfig } from "../tenant/quota-config.ts";
 import {
   CANCEL_GRACE_SECONDS_DEFAULT,
   QUEUE_DEADLINE_SECONDS_DEFAULT,
@@ -14,6 +15,9 @@ import {
   STREAM_READERS_PER_TENANT_MAX_DEFAULT,
 } from "./constants.ts";
 import { hostname, instant, list, parseOrigins, parsePublicBaseUrl, positiveNumber, secret } from "./parsers.ts";
+import { parseSqs, type SqsConfig } from "./sqs-queues.ts";
+
+export type { SqsConfig } from "./sqs-queues.ts";
 
 /** The largest per-key ceiling an operator may set (a per-isolate counter holds it; see rate-limit.ts). */
 const KEY_RATE_LIMIT_PER_MINUTE_MAX = 1_000_000;
@@ -25,16 +29,20 @@ export const ApiKeyRecordSchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "sha256 must be 64 lowercase hex digits" }),
   /** Optional ceiling of this key alone, below the tenant's shared bucket (middleware/rate-limit.ts). */
   rate_limit_per_minute: z.int().min(1).max(KEY_RATE_LIMIT_PER_MINUTE_MAX).optional(),
+  /**
+   * What the key may do (middleware/require-scope.ts); absent: API_KEY_DEFAULT_SCOPES (generations:write and
+   * generations:read). An operator's first admin key is an entry here with `"scopes": ["admin"]`.
+   */
+  scopes: z
+    .array(ApiKeyScopeSchema)
+    .min(1)
+    .max(API_KEY_SCOPES.length)
+    .refine((scopes) => new Set(scopes).size === scopes.length, { message: "scopes must not repeat a scope" })
+    .optional(),
+  /** The highest `priority` this key may ask for (0 low, 1 normal, 2 high); absent: any (routes/generations/priority.ts). */
+  priority_max: PrioritySchema.optional(),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
-
-export interface SqsConfig {
-  endpoint: string;
-  queueUrl: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
 
 /** The edge's settings, parsed once per isolate from the bindings. */
 export interface EdgeConfig {
@@ -74,6 +82,8 @@ export interface EdgeConfig {
   /** Live stream readers allowed at once per job and per tenant (job/live-readers.ts). */
   streamReadersPerJobMax: number;
   streamReadersPerTenantMax: number;
+  /** QUOTAS: per-tenant quotas (tenant/quota-config.ts). */
+  quotas: QuotaConfig;
   /** Problems that make the edge refuse requests (names only, never secret values). */
   problems: string[];
 }
@@ -95,18 +105,6 @@ function parseApiKeys(raw: string | undefined, problems: string[]): ApiKeyRecord
     return [];
   }
   return parsed.data;
-}
-
-function parseSqs(env: Env): SqsConfig | null {
-  const { SQS_ENDPOINT, SQS_QUEUE_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = env;
-  if (!SQS_ENDPOINT || !SQS_QUEUE_URL || !AWS_REGION || !AWS_ACCESS_KEY_ID || !AWS_SECRET_ACCESS_KEY) return null;
-  return {
-    endpoint: SQS_ENDPOINT,
-    queueUrl: SQS_QUEUE_URL,
-    region: AWS_REGION,
-    accessKeyId: AWS_ACCESS_KEY_ID,
-    secretAccessKey: AWS_SECRET_ACCESS_KEY,
-  };
 }
 
 /** The previous webhook master and the end of its overlap: both settings or neither. */
@@ -131,13 +129,14 @@ export function readConfig(env: Env): EdgeConfig {
   if (cached) return cached;
   const problems: string[] = [];
   const isDevelopment = (env.ENVIRONMENT ?? "production") === "development";
-  const sqs = parseSqs(env);
-  if (sqs === null) problems.push("SQS settings are incomplete (SQS_ENDPOINT, SQS_QUEUE_URL, AWS_*)");
+  const defaultModel = env.DEFAULT_MODEL || "kjv-bd3lm-b16";
+  const models = parseServedModels(env.MODELS, problems);
+  const sqs = parseSqs(env, models, defaultModel, problems);
   const config: EdgeConfig = {
     isDevelopment,
     apiKeys: parseApiKeys(env.API_KEYS, problems),
-    defaultModel: env.DEFAULT_MODEL || "kjv-bd3lm-b16",
-    models: parseServedModels(env.MODELS, problems),
+    defaultModel,
+    models,
     publicBaseUrl: parsePublicBaseUrl(env.PUBLIC_BASE_URL, isDevelopment, problems),
     corsAllowedOrigins: parseOrigins(env.CORS_ALLOWED_ORIGINS, isDevelopment, "CORS_ALLOWED_ORIGINS", problems),
     webhookDevAllowedHosts: isDevelopment ? list(env.WEBHOOK_DEV_ALLOWED_HOSTS).map((h) => h.toLowerCase()) : [],
@@ -187,6 +186,7 @@ export function readConfig(env: Env): EdgeConfig {
       "STREAM_READERS_PER_TENANT_MAX",
       problems,
     ),
+    quotas: parseQuotas(env.QUOTAS, problems),
     problems,
   };
   if (config.models.length > 0 && !config.models.some((model) => model.name === config.defaultModel)) {

@@ -14,6 +14,7 @@ import { checkWebhookUrl } from "../webhooks/url-guard.ts";
 import { type JobCore, TASK } from "./job-core.ts";
 import { DOCUMENT_STREAM } from "./job-document.ts";
 import type { JobRecord } from "./job-store.ts";
+import { syncLedger } from "./queue-place.ts";
 
 /**
  * The job object's single alarm: runs every schedule row that is due, in due order, then re-arms for the
@@ -54,6 +55,9 @@ async function runTask(core: JobCore, job: JobRecord, task: string): Promise<voi
       return;
     case TASK.indexSync:
       await core.syncIndex(job);
+      return;
+    case TASK.ledger:
+      await syncLedger(core);
       return;
     case TASK.stall: {
       core.schedule.clear(TASK.stall);

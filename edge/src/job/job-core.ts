@@ -13,6 +13,7 @@ import {
   ENQUEUE_TIMEOUT_MS,
   WEBHOOK_BODY_MAX_BYTES,
 } from "../config/constants.ts";
+import { queueUrlFor } from "../config/sqs-queues.ts";
 import type { Env } from "../env.ts";
 import { type JobQueue, sharedSqsJobQueue } from "../queue/job-queue.ts";
 import { StreamNotifier } from "../stream/index.ts";
@@ -21,9 +22,10 @@ import { WebhookOutbox } from "../webhooks/outbox.ts";
 import { BlockLog } from "./block-log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { DOCUMENT_STREAM, JobDocument } from "./job-document.ts";
-import { buildJobMessage } from "./job-message.ts";
+import { buildJobMessage, jobPriority } from "./job-message.ts";
 import { type JobRecord, JobStore } from "./job-store.ts";
 import { toJobSummary, toJobView, type ViewFacts } from "./job-view.ts";
+import { NO_PLACE, syncLedger, type ViewPlace } from "./queue-place.ts";
 import { ReaderSlots } from "./reader-slots.ts";
 import { Schedule } from "./schedule.ts";
 import { type JobTransition, nextStatus } from "./state-machine.ts";
@@ -38,6 +40,8 @@ export const TASK = {
   /** `timeout_seconds` after the job started: a cancel request (the worker stops, committed blocks kept). */
   timeout: "timeout",
   retention: "retention",
+  /** Take the job's ticket in its queue ledger, or settle it once the job left the queue (queue-place.ts). */
+  ledger: "ledger",
 } as const;
 
 const TERMINAL_EVENT: Partial<Record<JobStatus, WebhookEventType>> = {
@@ -150,11 +154,14 @@ export class JobCore {
     return toJobSummary(job, this.viewFacts(job));
   }
 
-  /** The view, text inline when it is at most INLINE_TEXT_MAX_BYTES (null beyond: read `urls.text`). */
-  viewOf(job: JobRecord): JobView {
+  /**
+   * The view, text inline when it is at most INLINE_TEXT_MAX_BYTES (null beyond: read `urls.text`); `place`
+   * is a queued job's place in its queue (queue-place.ts `queuePlaceOf`), none by default.
+   */
+  viewOf(job: JobRecord, place: ViewPlace = NO_PLACE): JobView {
     const facts = this.viewFacts(job);
     const text = facts.textBytes <= INLINE_TEXT_MAX_BYTES ? this.document.text(0, facts.textBytes) : null;
-    return toJobView(job, facts, text);
+    return toJobView(job, facts, text, place);
   }
 
   /**
@@ -171,6 +178,8 @@ export class JobCore {
     this.store.update(full);
     const updated = { ...job, ...full };
     if (changed) this.schedule.set(TASK.indexSync, now + ALARM_TASK_RETRY_MS);
+    // Leaving the queue for the first time (leased, or ended while queued) settles its ledger ticket.
+    if (job.status === "queued" && changed && job.startedAt === null) this.schedule.set(TASK.ledger, now);
     if (isTerminalJobStatus(status)) this.finalize(updated, now);
     return updated;
   }
@@ -224,7 +233,10 @@ export class JobCore {
   async settle(): Promise<void> {
     const job = this.readJob();
     if (job === null) return;
-    if (this.schedule.dueAt(TASK.indexSync) !== null) await this.syncIndex(job);
+    await Promise.all([
+      this.schedule.dueAt(TASK.indexSync) !== null ? this.syncIndex(job) : undefined,
+      this.schedule.dueAt(TASK.ledger) !== null ? syncLedger(this) : undefined,
+    ]);
     await this.schedule.arm();
   }
 
@@ -235,6 +247,8 @@ export class JobCore {
         status: job.status,
         statusVersion: job.statusVersion,
         createdAt: job.createdAt,
+        usage: job.usage,
+        finishedAt: job.finishedAt,
       });
       this.schedule.clear(TASK.indexSync);
     } catch (error) {
@@ -255,7 +269,9 @@ export class JobCore {
     const attempts = job.enqueueAttempts + 1;
     this.schedule.set(TASK.enqueue, this.now() + ENQUEUE_TIMEOUT_MS * 2);
     try {
-      await this.jobQueue.send(await buildJobMessage(this.config, job, this.now()));
+      const queueUrl = queueUrlFor(this.config.sqs!, job.model, jobPriority(job));
+      if (queueUrl === null) throw new Error(`no queue for model '${job.model}' (SQS_QUEUES)`);
+      await this.jobQueue.send(await buildJobMessage(this.config, job, this.now()), queueUrl);
       this.store.update({ enqueueAttempts: attempts, enqueuedAt: this.now() });
       this.schedule.clear(TASK.enqueue);
     } catch (error) {

@@ -1,4 +1,4 @@
-import { JOB_MESSAGE_VERSION, type JobMessage } from "@bd3-serve/shared";
+import { JOB_MESSAGE_VERSION, type JobMessage, PRIORITY_DEFAULT } from "@bd3-serve/shared";
 import { jobCapability } from "../auth/capability.ts";
 import type { EdgeConfig } from "../config/config.ts";
 import { CAPABILITY_RUN_ALLOWANCE_MS } from "../config/constants.ts";
@@ -10,6 +10,11 @@ import type { JobRecord } from "./job-store.ts";
  */
 export function capabilityExpiresAtMs(config: EdgeConfig, job: JobRecord): number {
   return job.createdAt + config.queueDeadlineMs + CAPABILITY_RUN_ALLOWANCE_MS;
+}
+
+/** The job's priority; objects from before priorities are normal. */
+export function jobPriority(job: JobRecord): number {
+  return job.priority ?? PRIORITY_DEFAULT;
 }
 
 export async function buildJobMessage(config: EdgeConfig, job: JobRecord, nowMs: number): Promise<JobMessage> {
@@ -24,5 +29,6 @@ export async function buildJobMessage(config: EdgeConfig, job: JobRecord, nowMs:
     continuation: 0,
     request_id: job.requestId,
     ...(job.startByAt === null ? {} : { start_by: new Date(job.startByAt).toISOString() }),
+    priority: jobPriority(job),
   };
 }

@@ -10,9 +10,7 @@ import {
   type JobSummary,
   type JobView,
   type LeaseRequest,
-  type Metadata,
   type ReleaseRequest,
-  type WebhookConfig,
   type WebhookDeliveryPage,
 } from "@bd3-serve/shared";
 import { ALARM_TASK_RETRY_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
@@ -27,6 +25,7 @@ import { jobIdOf } from "./job-id.ts";
 import type { JobRecord } from "./job-store.ts";
 import { isLiveRead, serveLiveReader } from "./live-readers.ts";
 import { type CreateJobInput, newJobRecord } from "./new-job.ts";
+import { queuePlaceOf } from "./queue-place.ts";
 import * as worker from "./worker-calls.ts";
 
 /**
@@ -75,11 +74,13 @@ export class JobObject extends DurableObject<Env> {
     core.document.create(now);
     core.schedule.set(TASK.expire, job.startByAt ?? now + core.config.queueDeadlineMs);
     core.schedule.set(TASK.indexSync, now + ALARM_TASK_RETRY_MS);
+    core.schedule.set(TASK.ledger, now + ALARM_TASK_RETRY_MS);
     core.schedule.set(TASK.enqueue, now + ENQUEUE_SAFETY_NET_MS);
     await core.schedule.arm();
-    // The tenant index update and the SQS send run after the answer (the index object may sit in another
-    // region; SQS is a network call). The schedule rows above are their durable intent: the alarm redoes
-    // whichever did not complete, so neither can be lost, and a list shows a new job within milliseconds.
+    // The tenant index update, the queue ledger's ticket and the SQS send run after the answer (the index and
+    // ledger objects may sit in another region; SQS is a network call). The schedule rows above are their
+    // durable intent: the alarm redoes whichever did not complete, so none can be lost, and a list shows a new
+    // job within milliseconds. The ticket is taken before the send, so tickets follow the queue's order.
     core.inBackground(
       core
         .settle()
@@ -89,11 +90,13 @@ export class JobObject extends DurableObject<Env> {
     return { kind: "created", view: core.viewOf(core.store.read() ?? job) };
   }
 
-  /** The view; "gone" once retention deleted the text. */
-  view(tenantId: string): JobView | "gone" | null {
+  /** The view, with a queued job's place in its queue (one ledger call); "gone" once retention deleted the text. */
+  async view(tenantId: string): Promise<JobView | "gone" | null> {
     const job = this.core.jobFor(tenantId);
     if (job === null) return null;
-    return job.purgedAt !== null ? "gone" : this.core.viewOf(job);
+    if (job.purgedAt !== null) return "gone";
+    const place = await queuePlaceOf(this.core, job);
+    return this.core.viewOf(this.core.readJob() ?? job, place);
   }
 
   summary(tenantId: string): JobSummary | null {
@@ -106,7 +109,7 @@ export class JobObject extends DurableObject<Env> {
     const job = this.core.jobFor(tenantId);
     if (job === null) return null;
     if (!isTerminalJobStatus(job.status)) await this.core.waitForTerminal(timeoutMs);
-    const view = this.view(tenantId);
+    const view = await this.view(tenantId);
     return view === "gone" ? null : view;
   }
 
@@ -164,7 +167,7 @@ export class JobObject extends DurableObject<Env> {
       core.schedule.set(TASK.cancelDeadline, now + core.config.cancelGraceMs);
     }
     await core.settle();
-    const view = this.view(tenantId);
+    const view = await this.view(tenantId);
     if (view === null || view === "gone") return view;
     return { view, isPending: !isTerminalJobStatus(view.status) };
   }

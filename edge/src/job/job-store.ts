@@ -56,7 +56,9 @@ CREATE TABLE IF NOT EXISTS job (
   lease_expires_at INTEGER,
   request_id TEXT,
   start_by_at INTEGER,
-  timeout_ms INTEGER
+  timeout_ms INTEGER,
+  priority INTEGER,
+  queue_ticket INTEGER
 );
 ${BLOCK_LOG_TABLE_SQL}
 ${SCHEDULE_TABLE_SQL}`;
@@ -110,6 +112,10 @@ export interface JobRecord {
   startByAt: number | null;
   /** `timeout_seconds` / `Cancel-After` in ms: the longest it may run once started; null: no own limit. */
   timeoutMs: number | null;
+  /** 0 low, 1 normal, 2 high: the queue it was sent to (null on objects from before priorities: normal). */
+  priority: number | null;
+  /** Its ticket in the queue ledger of (model, priority) (queue/queue-ledger.ts); null until taken. */
+  queueTicket: number | null;
 }
 
 type Column = { column: string; json?: true; bool?: true };
@@ -150,6 +156,8 @@ const COLUMNS: Record<keyof JobRecord, Column> = {
   requestId: { column: "request_id" },
   startByAt: { column: "start_by_at" },
   timeoutMs: { column: "timeout_ms" },
+  priority: { column: "priority" },
+  queueTicket: { column: "queue_ticket" },
 };
 
 /** Columns added after the first version, with their SQL type: ALTER TABLE adds them to older objects. */
@@ -162,6 +170,8 @@ const ADDED_COLUMNS: Record<string, string> = {
   request_id: "TEXT",
   start_by_at: "INTEGER",
   timeout_ms: "INTEGER",
+  priority: "INTEGER",
+  queue_ticket: "INTEGER",
 };
 const FIELDS = Object.keys(COLUMNS) as (keyof JobRecord)[];
 

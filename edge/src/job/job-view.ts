@@ -1,5 +1,7 @@
 import type { JobSummary, JobView, WebhookStatus } from "@bd3-serve/shared";
+import { jobPriority } from "./job-message.ts";
 import type { JobRecord } from "./job-store.ts";
+import type { ViewPlace } from "./queue-place.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const DAY_MS = 86_400_000;
@@ -33,6 +35,10 @@ export function toJobSummary(job: JobRecord, facts: ViewFacts): JobSummary {
     start_by: iso(facts.startByAt) ?? "",
     timeout_seconds: job.timeoutMs === null ? null : Math.round(job.timeoutMs / 1_000),
     webhook_status: facts.webhookStatus,
+    priority: jobPriority(job),
+    // A list row costs no ledger call: the place is in one job's view only (toJobView).
+    queue_position: null,
+    estimated_start_at: null,
     retention_days: Math.max(1, Math.round(facts.retentionMs / DAY_MS)),
     created_at: iso(job.createdAt) ?? "",
     started_at: iso(job.startedAt),
@@ -48,8 +54,20 @@ export function toJobSummary(job: JobRecord, facts: ViewFacts): JobSummary {
   };
 }
 
-/** The public view (JobViewSchema): the summary plus the text, or null when it is too long to inline. */
-export function toJobView(job: JobRecord, facts: ViewFacts, text: string | null): JobView {
+/**
+ * The public view (JobViewSchema): the summary plus the text (null when it is too long to inline) and, while
+ * queued, the job's place in its queue.
+ */
+export function toJobView(job: JobRecord, facts: ViewFacts, text: string | null, place: ViewPlace): JobView {
   const { id, object, ...rest } = toJobSummary(job, facts);
-  return { id, object, ...rest, text };
+  const isQueued = job.status === "queued";
+  return {
+    id,
+    object,
+    ...rest,
+    text,
+    // Only a queued job has a place; a view of any other status shows none whatever the ledger said.
+    queue_position: isQueued ? place.queuePosition : null,
+    estimated_start_at: isQueued ? iso(place.estimatedStartAtMs) : null,
+  };
 }

@@ -20,6 +20,8 @@ export interface CreateJobInput {
   ttlMs: number | null;
   /** `timeout_seconds` / `Cancel-After` in ms; null: no limit of its own. */
   timeoutMs: number | null;
+  /** `priority` (0 low, 1 normal, 2 high), already checked against the key's ceiling. */
+  priority: number;
 }
 
 /**
@@ -63,5 +65,7 @@ export function newJobRecord(id: string, input: CreateJobInput, queueDeadlineMs:
     requestId: input.requestId,
     startByAt: nowMs + Math.min(input.ttlMs ?? queueDeadlineMs, queueDeadlineMs),
     timeoutMs: input.timeoutMs,
+    priority: input.priority,
+    queueTicket: null,
   };
 }

@@ -4,15 +4,22 @@ import type { AppEnv } from "../app-env.ts";
 import { findCaller } from "../auth/api-keys.ts";
 import { verifyStreamToken } from "../auth/stream-token.ts";
 import { ApiError } from "../errors/api-error.ts";
+import { lookupManagedKey, recordUse } from "../keys/key-lookup.ts";
 import { countAuthFailure, refuseBlockedAddress } from "./auth-failures.ts";
 
+/** `caller.keyId` of a stream-token request (no key: see streamTokenCaller). */
+export const STREAM_TOKEN_KEY_ID = "stream_token";
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 /** The only routes a stream token opens: reading one job's stream (SSE blocks, or the text stream). */
 const STREAM_TOKEN_ROUTE = /^\/v1\/generations\/([A-Za-z0-9_-]{1,128})\/(stream|text)$/;
 
+const REFUSALS = { revoked: "API key revoked", expired: "API key expired" } as const;
+
 /**
- * `Authorization: Bearer <api key>` -> `c.var.caller` (tenant and key id), or 401. Failures count against the
- * client's address (auth-failures.ts): an address over its budget gets 429 before any key is looked up.
+ * `Authorization: Bearer <api key>` -> `c.var.caller` (tenant, key id, scopes), or 401. Keys come from API_KEYS
+ * and from the key directory (keys/, cached per isolate); a directory key's use is recorded in the background.
+ * Failures count against the client's address (auth-failures.ts): an address over its budget gets 429 before
+ * any key is looked up.
  */
 export function apiKeyAuth({ realm = "bd3-serve" }: { realm?: string } = {}) {
   const challenge = { "WWW-Authenticate": `Bearer realm="${realm}"` };
@@ -32,17 +39,31 @@ export function apiKeyAuth({ realm = "bd3-serve" }: { realm?: string } = {}) {
         headers: challenge,
       });
     }
-    const caller = await findCaller(c.var.config.apiKeys, match[1]);
-    if (!caller) {
+    const env = c.env;
+    const caller = await findCaller(
+      { records: c.var.config.apiKeys, lookupManaged: (hash) => lookupManagedKey(env, hash) },
+      match[1],
+    );
+    if (caller === null || typeof caller === "string") {
       await countAuthFailure(c);
-      throw new ApiError(401, "authentication_error", "invalid API key", {
+      throw new ApiError(401, "authentication_error", caller === null ? "invalid API key" : REFUSALS[caller], {
         param: "Authorization",
         headers: challenge,
       });
     }
+    if (caller.isManaged) recordUse(env, (promise) => backgroundOf(c, promise), caller.keyId);
     c.set("caller", caller);
     await next();
   });
+}
+
+/** Work after the answer (waitUntil); without an execution context (some tests) it simply runs unawaited. */
+function backgroundOf(c: Context<AppEnv>, promise: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(promise);
+  } catch {
+    // no ExecutionContext: the promise carries on by itself and logs its own failure
+  }
 }
 
 /**
@@ -72,5 +93,6 @@ async function streamTokenCaller(c: Context<AppEnv>, token: string, challenge: R
       headers: challenge,
     });
   }
-  return { keyId: "stream_token", tenantId, keyRateLimitPerMinute: null };
+  // No scopes: the route check above is the whole of what a stream token may do (require-scope.ts lets it by).
+  return { keyId: STREAM_TOKEN_KEY_ID, tenantId, keyRateLimitPerMinute: null, scopes: [], isManaged: false };
 }

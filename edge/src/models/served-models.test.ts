@@ -21,30 +21,42 @@ describe("MODELS", () => {
   it("reads <name>:<block size> entries, and nothing from an empty var", () => {
     expect(parse(" kjv-bd3lm-b16:16 , tiny-random-b4:4,")).toEqual({
       models: [
-        { name: "kjv-bd3lm-b16", blockSizeTokens: 16 },
-        { name: "tiny-random-b4", blockSizeTokens: 4 },
+        { name: "kjv-bd3lm-b16", blockSizeTokens: 16, contextLengthTokens: null },
+        { name: "tiny-random-b4", blockSizeTokens: 4, contextLengthTokens: null },
       ],
+      problems: [],
+    });
+    expect(parse("kjv-bd3lm-b16:16:256")).toEqual({
+      models: [{ name: "kjv-bd3lm-b16", blockSizeTokens: 16, contextLengthTokens: 256 }],
       problems: [],
     });
     expect(parse("")).toEqual({ models: [], problems: [] });
     expect(parse(undefined)).toEqual({ models: [], problems: [] });
   });
 
-  it.each(["kjv-bd3lm-b16", "kjv-bd3lm-b16:", "kjv-bd3lm-b16:0", "Not A Slug:16", "m:16:2", "m:x", ":16", "m:2048"])(
-    "names the bad entry %j as a problem",
-    (entry) => {
-      const { models, problems } = parse(`ok-model:4,${entry}`);
-      expect(models).toEqual([{ name: "ok-model", blockSizeTokens: 4 }]);
-      expect(problems).toHaveLength(1);
-      expect(problems[0]).toMatch(/^MODELS entry /);
-    },
-  );
+  it.each([
+    "kjv-bd3lm-b16",
+    "kjv-bd3lm-b16:",
+    "kjv-bd3lm-b16:0",
+    "Not A Slug:16",
+    "m:16:2",
+    "m:x",
+    ":16",
+    "m:2048",
+    "m:4:x",
+    "m:4:16:1",
+  ])("names the bad entry %j as a problem", (entry) => {
+    const { models, problems } = parse(`ok-model:4,${entry}`);
+    expect(models).toEqual([{ name: "ok-model", blockSizeTokens: 4, contextLengthTokens: null }]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^MODELS entry /);
+  });
 });
 
 describe("checkModelRequest", () => {
   const models = [
-    { name: "kjv-bd3lm-b16", blockSizeTokens: 16 },
-    { name: "tiny-random-b4", blockSizeTokens: 4 },
+    { name: "kjv-bd3lm-b16", blockSizeTokens: 16, contextLengthTokens: null },
+    { name: "tiny-random-b4", blockSizeTokens: 4, contextLengthTokens: null },
   ];
 
   it("passes a served model with steps up to its block size, or no steps", () => {

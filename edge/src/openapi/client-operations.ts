@@ -5,7 +5,7 @@ export function clientOperations(): Record<string, unknown> {
   return {
     "/v1/models": {
       get: {
-        summary: "The models this edge serves (OpenAI's model list, with each model's block size)",
+        summary: "The models this edge serves (OpenAI's model list, with each model's block size and context length)",
         responses: { "200": { description: "the list", content: json("ModelList") }, ...COMMON_ERRORS },
       },
     },

@@ -1,10 +1,15 @@
 import {
+  ApiKeyListSchema,
+  ApiKeyRotationSchema,
+  ApiKeySchema,
   AppendBlockReplySchema,
   AppendBlockRequestSchema,
   BlockPageSchema,
   CompletionChunkSchema,
   CompletionRequestSchema,
   CompletionSchema,
+  CreateApiKeyRequestSchema,
+  CreatedApiKeySchema,
   CreateGenerationRequestSchema,
   ErrorBodySchema,
   FailRequestSchema,
@@ -18,12 +23,14 @@ import {
   LeaseRequestSchema,
   ModelListSchema,
   ReleaseRequestSchema,
+  RotateApiKeyRequestSchema,
   StreamTokenSchema,
   WebhookDeliveryPageSchema,
   WebhookEventSchema,
 } from "@bd3-serve/shared";
 import { z } from "zod";
 import { PREFER_WAIT_MAX_SECONDS } from "../config/constants.ts";
+import { adminOperations } from "./admin-operations.ts";
 import { clientOperations } from "./client-operations.ts";
 import { operations } from "./operations.ts";
 
@@ -41,6 +48,8 @@ const INPUT_SCHEMAS = {
   FinishRequest: FinishRequestSchema,
   FailRequest: FailRequestSchema,
   ReleaseRequest: ReleaseRequestSchema,
+  CreateApiKeyRequest: CreateApiKeyRequestSchema,
+  RotateApiKeyRequest: RotateApiKeyRequestSchema,
 };
 
 const OUTPUT_SCHEMAS = {
@@ -57,6 +66,10 @@ const OUTPUT_SCHEMAS = {
   AppendBlockReply: AppendBlockReplySchema,
   HeartbeatReply: HeartbeatReplySchema,
   JobStatusReply: JobStatusReplySchema,
+  ApiKey: ApiKeySchema,
+  CreatedApiKey: CreatedApiKeySchema,
+  ApiKeyRotation: ApiKeyRotationSchema,
+  ApiKeyList: ApiKeyListSchema,
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
@@ -90,12 +103,17 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         LeaseReply: jsonSchema(LeaseReplySchema, "input"),
       },
       securitySchemes: {
-        apiKey: { type: "http", scheme: "bearer", description: "API key of a tenant" },
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "API key of a tenant, with scopes: GET/HEAD routes need generations:read, other public routes generations:write, /v1/admin/* and POST /v1/webhook-secret/rotate admin (403 permission_error names the missing scope)",
+        },
         jobCapability: { type: "http", scheme: "bearer", description: "Per-job capability from the queue message" },
       },
     },
     security: [{ apiKey: [] }],
-    paths: { ...operations(), ...clientOperations() },
+    paths: { ...operations(), ...clientOperations(), ...adminOperations() },
     webhooks: {
       generationEvent: {
         post: {

@@ -6,7 +6,8 @@ export const error = (description: string) => ({ description, content: json("Err
 
 export const ID = { name: "id", in: "path", required: true, schema: { type: "string" } };
 export const COMMON_ERRORS = {
-  "401": error("missing or invalid API key"),
+  "401": error("missing, invalid, revoked or expired API key"),
+  "403": error("the API key lacks the scope this route needs (permission_error names it)"),
   "404": error("no such generation (or another tenant's)"),
   "429": error("rate limited; see Retry-After"),
 };
@@ -34,9 +35,21 @@ export function operations(): Record<string, unknown> {
     "/v1/generations": {
       post: {
         summary: "Create a generation job",
+        description:
+          "The job waits in the queue of its model and priority (0 low, 1 normal by default, 2 high): workers start " +
+          "a higher priority first and keep a bounded share for low. While queued, GET shows queue_position (jobs " +
+          "of the same model and priority ahead of it) and estimated_start_at. A priority above the API key's " +
+          "priority_max is a 403 (param: priority, code: priority_not_allowed).",
         parameters: [
           { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 255 } },
           { name: "Prefer", in: "header", schema: { type: "string", examples: ["wait=10"] } },
+          {
+            name: "Cancel-After",
+            in: "header",
+            description: "alias of timeout_seconds: a duration such as 90s, 5m or 1h30m",
+            schema: { type: "string", examples: ["5m"] },
+          },
+          { name: "x-request-id", in: "header", schema: { type: "string", maxLength: 128 } },
         ],
         requestBody: { required: true, content: json("CreateGenerationRequest") },
         responses: {
@@ -47,6 +60,9 @@ export function operations(): Record<string, unknown> {
           "415": error("not application/json"),
           "422": error("Idempotency-Key reused with a different body"),
           ...COMMON_ERRORS,
+          "403": error(
+            "the API key lacks generations:write, or asks for a priority above its priority_max (param: priority)",
+          ),
         },
       },
       get: {
@@ -69,6 +85,7 @@ export function operations(): Record<string, unknown> {
     "/v1/webhook-secret/rotate": {
       post: {
         summary: "Rotate the tenant's webhook signing secret; both sign every delivery for overlap_seconds",
+        security: [{ apiKey: ["admin"] }],
         requestBody: {
           required: false,
           content: {

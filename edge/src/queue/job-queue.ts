@@ -4,7 +4,8 @@ import { ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
 
 /** Where job messages go. The Durable Object depends on this seam only, so tests can make it fail. */
 export interface JobQueue {
-  send(message: JobMessage): Promise<void>;
+  /** Sends to `queueUrl`: the queue of the job's model and priority (config/sqs-queues.ts `queueUrlFor`). */
+  send(message: JobMessage, queueUrl: string): Promise<void>;
 }
 
 /**
@@ -26,7 +27,7 @@ export function sharedSqsJobQueue(config: SqsConfig): JobQueue {
 }
 
 export function createSqsJobQueue(config: SqsConfig): JobQueue {
-  let clientPromise: Promise<{ send: (message: JobMessage) => Promise<void> }> | null = null;
+  let clientPromise: Promise<{ send: (message: JobMessage, queueUrl: string) => Promise<void> }> | null = null;
   const load = async () => {
     const { SQSClient, SendMessageCommand } = await import("@aws-sdk/client-sqs");
     const client = new SQSClient({
@@ -36,21 +37,21 @@ export function createSqsJobQueue(config: SqsConfig): JobQueue {
       maxAttempts: 2,
     });
     return {
-      send: async (message: JobMessage) => {
+      send: async (message: JobMessage, queueUrl: string) => {
         const body = JSON.stringify(JobMessageSchema.parse(message));
-        await client.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: body }), {
+        await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }), {
           abortSignal: AbortSignal.timeout(ENQUEUE_TIMEOUT_MS),
         });
       },
     };
   };
   return {
-    async send(message) {
+    async send(message, queueUrl) {
       clientPromise ??= load().catch((error: unknown) => {
         clientPromise = null;
         throw error;
       });
-      await (await clientPromise).send(message);
+      await (await clientPromise).send(message, queueUrl);
     },
   };
 }

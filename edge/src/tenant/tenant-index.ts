@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
 import { type SlotGrant, TenantReaderSlots } from "./reader-slots.ts";
+import { type AdmitRequest, TenantUsage, USAGE_JOB_COLUMNS, USAGE_TABLES_SQL } from "./tenant-usage.ts";
 import { TenantWebhookSecrets, type WebhookSecretState } from "./webhook-secrets.ts";
 
 /**
@@ -19,6 +20,9 @@ export interface IndexEntry {
   status: JobStatus;
   statusVersion: number;
   createdAt: number;
+  /** A terminal job's usage and when it ended: counted once toward the tenant's usage (tenant-usage.ts). */
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  finishedAt?: number | null;
 }
 
 export interface IndexPage {
@@ -35,17 +39,29 @@ CREATE TABLE IF NOT EXISTS jobs (
   status_version INTEGER NOT NULL,
   created_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);`;
+CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);
+${USAGE_TABLES_SQL}`;
 
 export class TenantIndex extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly readerSlots: TenantReaderSlots;
   private readonly webhookSecrets: TenantWebhookSecrets;
+  private readonly usage: TenantUsage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA_SQL);
+    const present = new Set(
+      this.sql
+        .exec<{ name: string }>("PRAGMA table_info(jobs)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    for (const [column, type] of Object.entries(USAGE_JOB_COLUMNS)) {
+      if (!present.has(column)) this.sql.exec(`ALTER TABLE jobs ADD COLUMN ${column} ${type}`);
+    }
+    this.usage = new TenantUsage(this.sql);
     this.readerSlots = new TenantReaderSlots(this.sql);
     this.webhookSecrets = new TenantWebhookSecrets(this.sql);
   }
@@ -87,6 +103,18 @@ export class TenantIndex extends DurableObject<Env> {
       entry.statusVersion,
       entry.createdAt,
     );
+    if (entry.usage && entry.finishedAt) this.usage.recordUsage(entry.jobId, entry.usage, entry.finishedAt);
+  }
+
+  /** Quota check and count of a create, before its job exists (tenant-usage.ts). */
+  admit(request: AdmitRequest) {
+    return this.usage.admit(request);
+  }
+
+  /** `GET /v1/usage`: live counts and the last `days` days. */
+  usageReport(days: number) {
+    const nowMs = Date.now();
+    return { now: this.usage.counts(nowMs), days: this.usage.daily(nowMs, days) };
   }
 
   remove(jobId: string): void {

@@ -7,6 +7,10 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { WORKER_ID_MAX_LENGTH } from "@bd3-serve/shared";
 import { z } from "zod";
+import {
+  LOWEST_FIRST_EVERY_ROUNDS_DEFAULT,
+  PRIORITY_RECEIVE_WAIT_SECONDS_DEFAULT,
+} from "../runtime/queue/priority-queues.ts";
 
 /** SQS long poll cap: a receive waits at most 20 s for a message. */
 export const RECEIVE_WAIT_SECONDS_MAX = 20;
@@ -32,9 +36,27 @@ export const WorkerEnvSchema = z
       .min(1)
       .max(WORKER_ID_MAX_LENGTH)
       .default(() => `${hostname()}-${process.pid}`),
-    /** The jobs queue, exactly as `CreateQueue`/`GetQueueUrl` returned it. */
-    SQS_QUEUE_URL: z.url(),
-    /** The dead-letter queue of SQS_QUEUE_URL; when set this worker also watches it and fails its jobs on the edge. */
+    /** The jobs queue, exactly as `CreateQueue`/`GetQueueUrl` returned it (one queue; or SQS_QUEUE_URLS). */
+    SQS_QUEUE_URL: z.url().optional(),
+    /**
+     * The model's queues by priority, comma-separated, highest priority first (`<high>,<normal>,<low>`): a
+     * round takes from a higher queue first (runtime/queue/priority-queues.ts). Set this or SQS_QUEUE_URL.
+     */
+    SQS_QUEUE_URLS: z
+      .string()
+      .transform((value) => value.split(",").map((url) => url.trim()))
+      .pipe(z.array(z.url()).min(1).max(10))
+      .optional(),
+    /** Every RECEIVE_LOWEST_FIRST_EVERY_ROUNDS-th receive round starts from the lowest queue: its bounded share. */
+    RECEIVE_LOWEST_FIRST_EVERY_ROUNDS: intFromEnv(2, 1_000).default(LOWEST_FIRST_EVERY_ROUNDS_DEFAULT),
+    /** With several queues, the long poll of a round's last queue waits at most this long, in seconds. */
+    PRIORITY_RECEIVE_WAIT_SECONDS: intFromEnv(0, RECEIVE_WAIT_SECONDS_MAX).default(
+      PRIORITY_RECEIVE_WAIT_SECONDS_DEFAULT,
+    ),
+    /**
+     * The dead-letter queue of the jobs queue(s) (one DLQ shared by a model's priority queues); when set this
+     * worker also watches it and fails its jobs on the edge.
+     */
     SQS_DLQ_URL: z.url().optional(),
     /** SQS endpoint; default `https://sqs.<region>.amazonaws.com`. Always passed to the client (JSON protocol). */
     SQS_ENDPOINT: z.url().optional(),
@@ -122,6 +144,18 @@ export const WorkerEnvSchema = z
     SHUTDOWN_GRACE_SECONDS: z.coerce.number().positive().max(3_600).default(25),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
+  // One of the two queue settings, checked even when other settings fail (`when`), so a start-up with several
+  // missing names them all.
+  .refine((env) => env.SQS_QUEUE_URL !== undefined || env.SQS_QUEUE_URLS !== undefined, {
+    path: ["SQS_QUEUE_URL"],
+    message: "is required (or SQS_QUEUE_URLS: the queues by priority, highest first)",
+    when: () => true,
+  })
+  .refine((env) => env.SQS_QUEUE_URL === undefined || env.SQS_QUEUE_URLS === undefined, {
+    path: ["SQS_QUEUE_URLS"],
+    message: "set SQS_QUEUE_URLS or SQS_QUEUE_URL, not both",
+    when: () => true,
+  })
   .superRefine((env, ctx) => {
     if (env.HEARTBEAT_INTERVAL_SECONDS >= env.VISIBILITY_TIMEOUT_SECONDS) {
       ctx.addIssue({
@@ -158,7 +192,11 @@ export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 export interface WorkerConfig {
   workerId: string;
   queue: {
-    queueUrl: string;
+    /** The queues this worker takes jobs from, highest priority first (one: SQS_QUEUE_URL). */
+    queueUrls: string[];
+    /** Receive policy with several queues (runtime/queue/priority-queues.ts). */
+    lowestFirstEveryRounds: number;
+    priorityReceiveWaitSeconds: number;
     dlqUrl: string | undefined;
     endpoint: string;
     region: string;
@@ -200,7 +238,9 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
   return {
     workerId: env.WORKER_ID,
     queue: {
-      queueUrl: env.SQS_QUEUE_URL,
+      queueUrls: env.SQS_QUEUE_URLS ?? [env.SQS_QUEUE_URL ?? ""],
+      lowestFirstEveryRounds: env.RECEIVE_LOWEST_FIRST_EVERY_ROUNDS,
+      priorityReceiveWaitSeconds: env.PRIORITY_RECEIVE_WAIT_SECONDS,
       dlqUrl: env.SQS_DLQ_URL,
       endpoint: env.SQS_ENDPOINT ?? `https://sqs.${env.AWS_REGION}.amazonaws.com`,
       region: env.AWS_REGION,

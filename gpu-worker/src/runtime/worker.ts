@@ -22,6 +22,7 @@ import { type HealthServer, type HealthState, startHealthServer } from "./observ
 import type { Logger } from "./observability/logger.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./observability/metrics.ts";
 import { createSqsClient, createSqsJobQueue, type JobQueue } from "./queue/job-queue.ts";
+import { PriorityQueues } from "./queue/priority-queues.ts";
 
 /** Part of the grace period kept for releasing messages after the blocks in flight, in milliseconds. */
 export const RELEASE_RESERVE_MS_MAX = 5_000;
@@ -70,7 +71,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   const needsSqsClient = deps.queue === undefined || (config.queue.dlqUrl !== undefined && deps.dlq === undefined);
   const ownsSqsClient = needsSqsClient && deps.sqsClient === undefined;
   const sqsClient = deps.sqsClient ?? (needsSqsClient ? createSqsClient(config.queue) : undefined);
-  const queue = deps.queue ?? createSqsJobQueue(sqsClient!, config.queue.queueUrl);
+  const queue =
+    deps.queue ??
+    (config.queue.queueUrls.length === 1
+      ? createSqsJobQueue(sqsClient!, config.queue.queueUrls[0]!)
+      : new PriorityQueues({
+          queues: config.queue.queueUrls.map((url) => createSqsJobQueue(sqsClient!, url)),
+          lowestFirstEveryRounds: config.queue.lowestFirstEveryRounds,
+          lastWaitSecondsMax: config.queue.priorityReceiveWaitSeconds,
+        }));
   const edge =
     deps.edge ??
     createEdgeClient({
@@ -178,6 +187,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   logger.info(
     {
       queue_url: queue.url,
+      ...(queue instanceof PriorityQueues ? { queue_urls: queue.urls.join(",") } : {}),
       dlq_url: dlqQueue?.url,
       max_receive_count: maxReceiveCount,
       max_batch_size: config.engine.maxBatchSize,

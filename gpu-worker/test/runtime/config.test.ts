@@ -65,6 +65,26 @@ describe("loadConfig", () => {
     }
   });
 
+  it("reads one queue (SQS_QUEUE_URL) or a model's queues by priority (SQS_QUEUE_URLS, highest first), not both", () => {
+    const single = loadConfig({ env: baseEnv, envFile: null }).queue;
+    expect(single.queueUrls).toEqual([baseEnv.SQS_QUEUE_URL]);
+    expect([single.lowestFirstEveryRounds, single.priorityReceiveWaitSeconds]).toEqual([5, 2]);
+    const { SQS_QUEUE_URL: _single, ...withoutSingle } = baseEnv;
+    const urls = ["high", "normal", "low"].map((name) => `http://sqs.us-east-1.localhost:4566/000000000000/${name}`);
+    const byPriority = loadConfig({
+      env: { ...withoutSingle, SQS_QUEUE_URLS: urls.join(" , "), RECEIVE_LOWEST_FIRST_EVERY_ROUNDS: "3" },
+      envFile: null,
+    }).queue;
+    expect([byPriority.queueUrls, byPriority.lowestFirstEveryRounds]).toEqual([urls, 3]);
+    expect(configError({ ...baseEnv, SQS_QUEUE_URLS: urls.join(",") }).issues.map((issue) => issue.variable)).toEqual([
+      "SQS_QUEUE_URLS",
+    ]);
+    expect(configError({ ...withoutSingle, SQS_QUEUE_URLS: "high,normal" }).issues[0]?.variable).toBe("SQS_QUEUE_URLS");
+    expect(configError({ ...baseEnv, RECEIVE_LOWEST_FIRST_EVERY_ROUNDS: "1" }).issues[0]?.variable).toBe(
+      "RECEIVE_LOWEST_FIRST_EVERY_ROUNDS",
+    );
+  });
+
   it("names a missing setting", () => {
     const { SQS_QUEUE_URL: _omitted, ...env } = baseEnv;
     const error = configError(env);

@@ -19,7 +19,7 @@ import { SamplingParamsSchema } from "@bd3-serve/shared";
 import type { AddRequestResult, BlockOutput, Engine, EngineStats, GenerationRequest } from "../../src/engine/index.ts";
 import type { BlockStreamOptions, BlockStreamWriter, EdgeClient } from "../../src/runtime/edge/index.ts";
 import { EdgeCallError } from "../../src/runtime/edge/index.ts";
-import type { JobQueue, QueueMessage } from "../../src/runtime/queue/job-queue.ts";
+import type { JobQueue, MessageRef, QueueMessage } from "../../src/runtime/queue/job-queue.ts";
 
 export function jobMessage(overrides: Partial<JobMessage> = {}): JobMessage {
   return {
@@ -43,6 +43,7 @@ export function queueMessage(body: unknown, overrides: Partial<QueueMessage> = {
   return {
     messageId: `m-${nextHandle}`,
     receiptHandle: `rh-${nextHandle}`,
+    queueUrl: FAKE_QUEUE_URL,
     body: typeof body === "string" ? body : JSON.stringify(body),
     receiveCount: 1,
     sentAtMs: Date.now(),
@@ -50,6 +51,9 @@ export function queueMessage(body: unknown, overrides: Partial<QueueMessage> = {
     ...overrides,
   };
 }
+
+/** The URL of a FakeQueue unless one is given (messages made by `queueMessage` come from it). */
+export const FAKE_QUEUE_URL = "http://sqs.local/000000000000/jobs";
 
 type QueueCall =
   | { op: "receive"; maxMessages: number }
@@ -59,11 +63,14 @@ type QueueCall =
 
 /** A queue whose receives return scripted batches, then long-poll until aborted (or a batch is pushed). */
 export class FakeQueue implements JobQueue {
-  readonly url = "http://sqs.local/000000000000/jobs";
   readonly calls: QueueCall[] = [];
   private readonly batches: QueueMessage[][] = [];
   private wakeReceiver: (() => void) | undefined;
   receiveError: Error | undefined;
+  /** The long poll wait of each receive, in order. */
+  readonly receiveWaitsSeconds: number[] = [];
+
+  constructor(readonly url = FAKE_QUEUE_URL) {}
 
   push(...messages: QueueMessage[]): void {
     this.batches.push(messages);
@@ -76,6 +83,7 @@ export class FakeQueue implements JobQueue {
 
   async receive(options: { maxMessages: number; waitSeconds: number; signal?: AbortSignal }): Promise<QueueMessage[]> {
     this.calls.push({ op: "receive", maxMessages: options.maxMessages });
+    this.receiveWaitsSeconds.push(options.waitSeconds);
     if (this.receiveError !== undefined) throw this.receiveError;
     const take = () => {
       const batch = this.batches.shift() ?? [];
@@ -97,11 +105,11 @@ export class FakeQueue implements JobQueue {
       options.signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
-  async delete(receiptHandle: string): Promise<void> {
-    this.calls.push({ op: "delete", receiptHandle });
+  async delete(message: MessageRef): Promise<void> {
+    this.calls.push({ op: "delete", receiptHandle: message.receiptHandle });
   }
-  async changeVisibility(receiptHandle: string, seconds: number): Promise<void> {
-    this.calls.push({ op: "changeVisibility", receiptHandle, seconds });
+  async changeVisibility(message: MessageRef, seconds: number): Promise<void> {
+    this.calls.push({ op: "changeVisibility", receiptHandle: message.receiptHandle, seconds });
   }
   async send(body: string): Promise<void> {
     this.calls.push({ op: "send", body });

@@ -1,6 +1,6 @@
 /**
  * `npm run synth` (in infra/): writes the CloudFormation template to infra/cdk.out. Settings come from CDK
- * context (`-c key=value` with the cdk CLI, or the environment here): stage, edgeUrl, imageTag, maxTasks.
+ * context (`-c key=value` with the cdk CLI, or the environment here): stage, model, edgeUrl, imageTag, maxTasks.
  */
 import { App } from "aws-cdk-lib";
 import { Bd3Stack } from "../lib/bd3-stack.ts";
@@ -16,9 +16,10 @@ const setting = (key: string, fallback: string): string =>
 const stage = setting("stage", "dev");
 new Bd3Stack(app, `bd3-${stage}`, {
   stage,
+  model: setting("model", "kjv-bd3lm-b16"),
   edgeUrl: setting("edgeUrl", "https://bd3-serve-edge.example.workers.dev"),
   imageTag: setting("imageTag", "latest"),
   maxTasks: Number(setting("maxTasks", "4")),
-  description: `bd3-serve ${stage}: job queues + DLQ, IAM, autoscaled GPU workers`,
+  description: `bd3-serve ${stage}: job queues by priority + DLQ, IAM, autoscaled GPU workers`,
 });
 app.synth();

@@ -1,6 +1,6 @@
 /**
  * Least-privilege access to the queues. Workers (an ECS task role) receive, extend, delete and re-enqueue
- * continuations on the jobs queue and drain the DLQ; the edge (Cloudflare Workers, outside AWS) only sends,
+ * continuations on the jobs queues (every priority) and drain the DLQ; the edge (Cloudflare Workers, outside AWS) only sends,
  * as an IAM user whose access key an operator creates by hand and stores with `wrangler secret put` (a key
  * made here would land in the CloudFormation template).
  */
@@ -30,15 +30,16 @@ export class QueueAccess extends Construct {
 
   constructor(scope: Construct, id: string, props: { queues: JobQueues }) {
     super(scope, id);
-    const { jobs, deadLetters } = props.queues;
+    const { deadLetters } = props.queues;
+    const jobQueueArns = props.queues.highFirst.map((queue) => queue.queueArn);
     this.workerPolicy = new ManagedPolicy(this, "WorkerPolicy", {
       description: "bd3 GPU worker: consume jobs, send continuations, drain the DLQ",
       statements: [
-        new PolicyStatement({ actions: WORKER_JOB_QUEUE_ACTIONS, resources: [jobs.queueArn] }),
+        new PolicyStatement({ actions: WORKER_JOB_QUEUE_ACTIONS, resources: jobQueueArns }),
         new PolicyStatement({ actions: WORKER_DLQ_ACTIONS, resources: [deadLetters.queueArn] }),
       ],
     });
     this.edgeUser = new User(this, "EdgeUser");
-    this.edgeUser.addToPolicy(new PolicyStatement({ actions: EDGE_ACTIONS, resources: [jobs.queueArn] }));
+    this.edgeUser.addToPolicy(new PolicyStatement({ actions: EDGE_ACTIONS, resources: jobQueueArns }));
   }
 }

@@ -1,6 +1,6 @@
 /**
- * One deployable stack per model and stage: the queue pair, access for workers and the edge, the worker image
- * repository and the autoscaled GPU service. Environment-agnostic (no lookups), so `npm run synth` works
+ * One deployable stack per model and stage: the model's jobs queues (one per priority) and their DLQ, access for
+ * workers and the edge, the worker image repository and the autoscaled GPU service. Environment-agnostic (no lookups), so `npm run synth` works
  * offline; account and region come from the deploy credentials.
  */
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
@@ -10,9 +10,14 @@ import { QueueAccess } from "./access.ts";
 import { GpuWorkerService } from "./gpu-worker-service.ts";
 import { JobQueues } from "./job-queues.ts";
 
+/** The model of a stack that names none (the demo model the edge's DEFAULT_MODEL defaults to). */
+export const DEFAULT_MODEL = "kjv-bd3lm-b16";
+
 export interface Bd3StackProps extends StackProps {
   /** e.g. `prod`; prefixes resource names. */
   stage: string;
+  /** The model the stack's workers serve (the manifest's name): the key of the edge's SQS_QUEUES output. */
+  model?: string;
   edgeUrl: string;
   imageTag: string;
   instanceType?: string;
@@ -45,7 +50,16 @@ export class Bd3Stack extends Stack {
       ...(props.maxTasks !== undefined ? { maxTasks: props.maxTasks } : {}),
     });
 
-    new CfnOutput(this, "JobsQueueUrl", { value: queues.jobs.queueUrl, description: "SQS_QUEUE_URL (edge, workers)" });
+    new CfnOutput(this, "JobsQueueUrl", { value: queues.jobs.queueUrl, description: "the normal-priority queue" });
+    new CfnOutput(this, "HighPriorityQueueUrl", { value: queues.byPriority[2].queueUrl });
+    new CfnOutput(this, "LowPriorityQueueUrl", { value: queues.byPriority[0].queueUrl });
+    const model = props.model ?? DEFAULT_MODEL;
+    new CfnOutput(this, "EdgeSqsQueues", {
+      value: this.toJsonString({
+        [model]: { 0: queues.byPriority[0].queueUrl, 1: queues.jobs.queueUrl, 2: queues.byPriority[2].queueUrl },
+      }),
+      description: "the edge's SQS_QUEUES entry for this model (merge one per stack)",
+    });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetters.queueUrl, description: "SQS_DLQ_URL" });
     new CfnOutput(this, "EdgeUserName", {
       value: access.edgeUser.userName,

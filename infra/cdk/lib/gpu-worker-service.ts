@@ -2,7 +2,8 @@
  * GPU workers on ECS (EC2 GPU instances): one task per GPU, the task count follows the queue depth, and the
  * instances follow the tasks (capacity provider with managed scaling).
  *
- * Scaling: backlog = visible + in-flight messages of the jobs queue (in-flight = jobs running now). The
+ * Scaling: backlog = visible + in-flight messages summed over the jobs queues of every priority (in-flight =
+ * jobs running now). The
  * desired task count is ceil(backlog / MAX_BATCH_SIZE), applied as exact-capacity steps, between
  * `minTasks` (0: scale to zero when idle) and `maxTasks`. A task scaled in gets SIGTERM: it appends the
  * blocks in flight, releases its messages, and another task resumes them (ECS waits `stopTimeout`, at most
@@ -13,7 +14,7 @@
  * instances) before old ones stop; the circuit breaker rolls back a revision whose tasks fail to come up.
  * Protected old tasks are stopped only once idle (or when a protection lapses): see infra/README.md.
  */
-import { ArnFormat, Duration } from "aws-cdk-lib";
+import { ArnFormat, Duration, Fn } from "aws-cdk-lib";
 import { AdjustmentType } from "aws-cdk-lib/aws-applicationautoscaling";
 import { AutoScalingGroup } from "aws-cdk-lib/aws-autoscaling";
 import { MathExpression } from "aws-cdk-lib/aws-cloudwatch";
@@ -35,9 +36,13 @@ import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { QueueAccess } from "./access.ts";
-import { type JobQueues, VISIBILITY_TIMEOUT_SECONDS_DEFAULT } from "./job-queues.ts";
+import { type JobQueues, PRIORITIES_HIGH_FIRST, VISIBILITY_TIMEOUT_SECONDS_DEFAULT } from "./job-queues.ts";
 
 export const METRICS_PORT = 9464;
+/** The scaling metric: visible + in-flight messages of every priority's queue, summed (one fleet serves all). */
+export const BACKLOG_EXPRESSION = PRIORITIES_HIGH_FIRST.map(
+  (priority) => `visible${priority} + inFlight${priority}`,
+).join(" + ");
 /** ECS's ceiling for stopTimeout; the worker's drain grace stays below it. */
 export const STOP_TIMEOUT_SECONDS = 120;
 export const SHUTDOWN_GRACE_SECONDS = 100;
@@ -131,7 +136,11 @@ export class GpuWorkerService extends Construct {
       stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
       portMappings: [{ containerPort: METRICS_PORT, hostPort: METRICS_PORT, protocol: Protocol.TCP }],
       environment: {
-        SQS_QUEUE_URL: props.queues.jobs.queueUrl,
+        // The model's queues, highest priority first: the worker takes a higher priority first (runtime README).
+        SQS_QUEUE_URLS: Fn.join(
+          ",",
+          props.queues.highFirst.map((queue) => queue.queueUrl),
+        ),
         SQS_DLQ_URL: props.queues.deadLetters.queueUrl,
         SQS_ENDPOINT: `https://sqs.${stack.region}.${stack.urlSuffix}`,
         AWS_REGION: stack.region,
@@ -172,12 +181,17 @@ export class GpuWorkerService extends Construct {
     });
 
     const backlog = new MathExpression({
-      label: "Jobs queued or running",
-      expression: "visible + inFlight",
-      usingMetrics: {
-        visible: props.queues.jobs.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-        inFlight: props.queues.jobs.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1) }),
-      },
+      label: "Jobs queued or running (every priority)",
+      expression: BACKLOG_EXPRESSION,
+      usingMetrics: Object.fromEntries(
+        PRIORITIES_HIGH_FIRST.flatMap((priority) => {
+          const queue = props.queues.byPriority[priority];
+          return [
+            [`visible${priority}`, queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) })],
+            [`inFlight${priority}`, queue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1) })],
+          ];
+        }),
+      ),
       period: Duration.minutes(1),
     });
     const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minTasks ?? 0, maxCapacity: maxTasks });

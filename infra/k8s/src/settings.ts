@@ -55,18 +55,26 @@ export const TERMINATION_GRACE_PERIOD_SECONDS = PRE_STOP_SLEEP_SECONDS + SHUTDOW
 export const k8sSettings = {
   namespace: "bd3",
   name: "bd3-gpu-worker",
-  /** The container's name; KEDA reads SQS_QUEUE_URL from its environment (queueURLFromEnv). */
+  /** The container's name (KEDA's envSourceContainerName). */
   containerName: "worker",
   /** The worker image (infra/docker/gpu-worker.Dockerfile) as pushed to ECR; an overlay's `images:` can remap it. */
   imageRegistry: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/bd3-${STAGE}-gpu-worker`,
   imageTag: "v1",
   aws: {
     region: REGION,
-    jobsQueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs`,
+    /**
+     * The model's jobs queues, highest priority first (the CDK stack's names: `-jobs-p2`, `-jobs`, `-jobs-p0`):
+     * the worker's SQS_QUEUE_URLS, and one KEDA trigger each.
+     */
+    jobsQueues: [
+      { priority: 2, name: "high", url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs-p2` },
+      { priority: 1, name: "normal", url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs` },
+      { priority: 0, name: "low", url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs-p0` },
+    ],
     deadLettersQueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs-dlq`,
     /** The worker's role (IRSA annotation; with EKS Pod Identity, the association names it): the CDK WorkerPolicy's actions. */
     workerRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/bd3-${STAGE}-gpu-worker`,
-    /** The role KEDA's operator assumes to read the queue's depth: sqs:GetQueueAttributes on the jobs queue only. */
+    /** The role KEDA's operator assumes to read the queues' depth: sqs:GetQueueAttributes on the jobs queues only. */
     scalerRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/bd3-${STAGE}-keda-sqs-reader`,
   },
   edgeUrl: "https://api.example.com",

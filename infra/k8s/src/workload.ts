@@ -28,7 +28,8 @@ const METRICS_PORT_NAME = "metrics";
 export function workerEnv(settings: K8sSettings): IEnvVar[] {
   const { aws, worker } = settings;
   const values: Record<string, string> = {
-    SQS_QUEUE_URL: aws.jobsQueueUrl,
+    // Highest priority first: the worker takes a higher priority first, low keeps a bounded share.
+    SQS_QUEUE_URLS: aws.jobsQueues.map((queue) => queue.url).join(","),
     SQS_DLQ_URL: aws.deadLettersQueueUrl,
     SQS_ENDPOINT: `https://sqs.${aws.region}.amazonaws.com`,
     AWS_REGION: aws.region,

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerGenerate } from "./commands/generate.ts";
 import { registerJobCommands } from "./commands/jobs.ts";
+import { registerKeyCommands } from "./commands/keys.ts";
 import { registerStream } from "./commands/stream.ts";
 import { reportError } from "./output.ts";
 
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerGenerate(program, setExitCode);
   registerStream(program, setExitCode);
   registerJobCommands(program, setExitCode);
+  registerKeyCommands(program);
   try {
     await program.parseAsync([...argv]);
     return exitCode;

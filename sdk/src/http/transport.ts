@@ -36,6 +36,8 @@ export interface RequestSpec {
   signal?: AbortSignal | undefined;
   /** This request's limit per attempt (a `Prefer: wait` request needs longer than the default). */
   timeoutMs?: number;
+  /** This request's retries, below the client's (0 for a create that no key makes safe to repeat). */
+  maxRetries?: number;
 }
 
 export interface JsonResult<T> {
@@ -76,7 +78,7 @@ export class Transport {
         if (!(error instanceof ConnectionError)) throw error;
         failure = error;
       }
-      if (attempt >= this.maxRetries) throw failure;
+      if (attempt >= (spec.maxRetries ?? this.maxRetries)) throw failure;
       const retryAfter = failure instanceof ApiError ? failure.retryAfterSeconds : null;
       await this.sleep(retryDelayMs(attempt, retryAfter, this.backoff, this.random), spec.signal);
     }

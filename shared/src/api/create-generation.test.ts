@@ -3,6 +3,8 @@ import {
   MAX_TOKENS_MAX,
   METADATA_MAX_BYTES,
   METADATA_MAX_KEYS,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
   PROMPT_MAX_BYTES,
   SEED_MAX,
   STOP_SEQUENCE_MAX_BYTES,
@@ -117,6 +119,14 @@ describe("CreateGenerationRequestSchema", () => {
         true,
       );
     });
+  });
+
+  it("takes a priority from PRIORITY_MIN to PRIORITY_MAX (absent: the edge's normal), naming it otherwise", () => {
+    expect(parse({ prompt: "x" }).data?.priority).toBeUndefined();
+    for (const priority of [PRIORITY_MIN, PRIORITY_MAX]) expect(parse({ prompt: "x", priority }).success).toBe(true);
+    for (const priority of [PRIORITY_MIN - 1, PRIORITY_MAX + 1, 1.5, "high"]) {
+      expect(firstIssuePath({ prompt: "x", priority })).toBe("priority");
+    }
   });
 
   it("rejects an unknown strategy", () => {

@@ -2,6 +2,8 @@ import { z } from "zod";
 import {
   IDEMPOTENCY_KEY_MAX_LENGTH,
   MODEL_NAME_MAX_LENGTH,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
   RETENTION_DAYS_MAX,
   RETENTION_DAYS_MIN,
   TIMEOUT_SECONDS_MAX,
@@ -16,6 +18,9 @@ export const ModelNameSchema = z
   .min(1)
   .max(MODEL_NAME_MAX_LENGTH)
   .regex(/^[a-z0-9][a-z0-9._-]*$/, { message: "model must be a lowercase slug" });
+
+/** A job's priority (PRIORITY_MIN..PRIORITY_MAX). */
+export const PrioritySchema = z.int().min(PRIORITY_MIN).max(PRIORITY_MAX);
 
 /**
  * Body of `POST /v1/generations`. Unknown fields are rejected (every schema in this package is strict), so a
@@ -33,6 +38,11 @@ export const CreateGenerationRequestSchema = z.strictObject({
   ttl_seconds: z.int().min(1).max(TTL_SECONDS_MAX).optional(),
   /** Seconds the job may run once started, else it is canceled (committed blocks kept); `Cancel-After` too. */
   timeout_seconds: z.int().min(1).max(TIMEOUT_SECONDS_MAX).optional(),
+  /**
+   * 0 low, 1 normal (default), 2 high: workers start a higher priority first (the lowest keeps a bounded
+   * share). Above the API key's `priority_max` the create is a 403 naming `priority`.
+   */
+  priority: PrioritySchema.optional(),
 });
 export type CreateGenerationRequest = z.infer<typeof CreateGenerationRequestSchema>;
 /** What a client may send (defaults not yet applied). */

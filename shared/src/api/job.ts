@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ModelNameSchema } from "./create-generation.ts";
+import { ModelNameSchema, PrioritySchema } from "./create-generation.ts";
 import { IdSchema, TimestampSchema } from "./ids.ts";
 import { MetadataSchema } from "./metadata.ts";
 import { SamplingParamsSchema } from "./sampling.ts";
@@ -90,6 +90,19 @@ export const JobViewSchema = z.strictObject({
   /** `timeout_seconds` (or `Cancel-After`): how long it may run once started; null: no limit of its own. */
   timeout_seconds: z.int().min(1).nullable(),
   webhook_status: WebhookStatusSchema.nullable(),
+  /** 0 low, 1 normal, 2 high: the queue the job waits in (one per model and priority). */
+  priority: PrioritySchema,
+  /**
+   * While queued: jobs of the same model and priority created before this one and not yet started (0: next).
+   * Null once it started or ended, for the few milliseconds before the queue ledger has placed it, and in list
+   * rows (read the job for its place).
+   */
+  queue_position: z.int().min(0).nullable(),
+  /**
+   * While queued: when it should start, from the queue's recent start rate (a moving average); null when
+   * unknown (no start seen yet) and once it started.
+   */
+  estimated_start_at: TimestampSchema.nullable(),
   created_at: TimestampSchema,
   started_at: TimestampSchema.nullable(),
   finished_at: TimestampSchema.nullable(),
@@ -97,7 +110,10 @@ export const JobViewSchema = z.strictObject({
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
-/** One row of `GET /v1/generations`: the view without the text. */
+/**
+ * One row of `GET /v1/generations`: the view without the text. A list row's `queue_position` and
+ * `estimated_start_at` are always null (a list costs no ledger call per row): read the job for its place.
+ */
 export const JobSummarySchema = JobViewSchema.omit({ text: true });
 export type JobSummary = z.infer<typeof JobSummarySchema>;
 

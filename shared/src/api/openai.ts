@@ -79,6 +79,8 @@ export const ModelSchema = z.strictObject({
   owned_by: z.string(),
   /** Tokens per block (the unit the stream delivers); null when the edge does not know it. */
   block_size: z.int().min(1).nullable(),
+  /** Tokens the model attends to (its context window; documents may be longer); null when unknown. */
+  context_length: z.int().min(1).nullable(),
 });
 
 export const ModelListSchema = z.strictObject({

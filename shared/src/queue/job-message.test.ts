@@ -31,7 +31,13 @@ describe("JobMessageSchema", () => {
       "params",
       "seed",
     ]);
-    expect(JobMessageSchema.safeParse({ ...message, priority: 1 }).success).toBe(false);
+    expect(JobMessageSchema.safeParse({ ...message, urgency: 1 }).success).toBe(false);
+  });
+
+  it("carries the priority of the queue it was sent to (absent from older edges), in range", () => {
+    expect(JobMessageSchema.parse({ ...message, priority: 2 }).priority).toBe(2);
+    expect(JobMessageSchema.parse(message).priority).toBeUndefined();
+    expect(JobMessageSchema.safeParse({ ...message, priority: 3 }).error?.issues[0]?.path).toEqual(["priority"]);
   });
 
   it("keeps enough of an unsupported message to fail it on the edge", () => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ModelNameSchema } from "../api/create-generation.ts";
+import { ModelNameSchema, PrioritySchema } from "../api/create-generation.ts";
 import { IdSchema, TimestampSchema } from "../api/ids.ts";
 import { PromptSchema, SamplingParamsSchema } from "../api/sampling.ts";
 import { REQUEST_ID_MAX_LENGTH } from "../limits.ts";
@@ -29,6 +29,12 @@ export const JobMessageSchema = z.strictObject({
    * edge expires the job on its own). Absent in messages from older edges.
    */
   start_by: TimestampSchema.optional(),
+  /**
+   * The priority of the queue the edge sent it to (for the worker's logs; the queue itself is what orders
+   * jobs). Absent in messages from older edges; a worker older than the field refuses it (strict schema), so
+   * workers are rolled out before the edge (docs/worker-api.md).
+   */
+  priority: PrioritySchema.optional(),
 });
 export type JobMessage = z.infer<typeof JobMessageSchema>;
 

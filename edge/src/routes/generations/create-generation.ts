@@ -13,10 +13,12 @@ import { ApiError, invalidRequest } from "../../errors/api-error.ts";
 import { cancelAfterSeconds } from "../../http/cancel-after.ts";
 import { parseJsonBody, parseWith } from "../../http/parse-body.ts";
 import { preferWaitSeconds } from "../../http/prefer-wait.ts";
-import { jobStub, objectIdForCreate } from "../../job/job-id.ts";
+import { jobIdOf, jobStub, objectIdForCreate } from "../../job/job-id.ts";
 import { checkModelRequest } from "../../models/served-models.ts";
 import { checkWebhookUrl } from "../../webhooks/url-guard.ts";
 import { publicBaseUrl } from "./base-url.ts";
+import { resolvePriority } from "./priority.ts";
+import { admitToQuota } from "./quota-admission.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -67,6 +69,7 @@ export async function submitGeneration(
   }
   const model = body.model ?? config.defaultModel;
   checkModelRequest(config.models, model, body.steps_per_block);
+  const priority = resolvePriority(config, caller, body.priority);
   if (body.webhook) {
     const verdict = checkWebhookUrl(body.webhook.url, {
       isDevelopment: config.isDevelopment,
@@ -83,9 +86,11 @@ export async function submitGeneration(
     retention_days: retentionDays,
     ttl_seconds: ttlSeconds,
     timeout_seconds: timeoutSeconds,
+    priority: _priority,
     ...sampling
   } = body;
   const objectId = objectIdForCreate(c.env, caller.tenantId, idempotencyKey);
+  await admitToQuota(c, jobIdOf(objectId));
   const stub = jobStub(c.env, objectId);
   const result = await stub.create({
     tenantId: caller.tenantId,
@@ -100,6 +105,7 @@ export async function submitGeneration(
     requestId: c.var.requestId ?? null,
     ttlMs: ttlSeconds === undefined ? null : ttlSeconds * 1_000,
     timeoutMs: timeoutSeconds === undefined ? null : timeoutSeconds * 1_000,
+    priority,
   });
   if (result.kind === "mismatch") {
     throw new ApiError(422, "idempotency_error", "this Idempotency-Key was already used with a different request", {

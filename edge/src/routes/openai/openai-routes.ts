@@ -27,7 +27,8 @@ export function openAiRoutes() {
 
   app.get("/models", (c) => {
     const { models, defaultModel } = c.var.config;
-    const served = models.length > 0 ? models : [{ name: defaultModel, blockSizeTokens: null }];
+    const served =
+      models.length > 0 ? models : [{ name: defaultModel, blockSizeTokens: null, contextLengthTokens: null }];
     const list: ModelList = {
       object: "list",
       data: served.map((model) => ({
@@ -36,6 +37,7 @@ export function openAiRoutes() {
         created: MODELS_CREATED_SECONDS,
         owned_by: "bd3-serve",
         block_size: model.blockSizeTokens,
+        context_length: model.contextLengthTokens,
       })),
     };
     return c.json(list);

@@ -56,7 +56,7 @@ export async function handleDeadLetter(options: DlqWatcherOptions, message: Queu
   const envelope = JobMessageEnvelopeSchema.safeParse(json);
   if (!envelope.success) {
     logger.error({ message_id: message.messageId, body: message.body.slice(0, 2_000) }, "dead letter names no job");
-    await dlq.changeVisibility(message.receiptHandle, DLQ_UNREADABLE_VISIBILITY_SECONDS).catch(() => {});
+    await dlq.changeVisibility(message, DLQ_UNREADABLE_VISIBILITY_SECONDS).catch(() => {});
     return;
   }
   const { job_id: jobId, capability } = envelope.data;
@@ -78,18 +78,18 @@ export async function handleDeadLetter(options: DlqWatcherOptions, message: Queu
       // or a worker is running the job after all. Look again once that lease would have lapsed.
       const deferSeconds = Math.max(1, Math.ceil(error.retryAfterSeconds ?? LEASE_TERM_SECONDS));
       log.info({ defer_seconds: deferSeconds }, "the dead-lettered job's lease is still live; looking again later");
-      await dlq.changeVisibility(message.receiptHandle, deferSeconds).catch(() => {});
+      await dlq.changeVisibility(message, deferSeconds).catch(() => {});
       return;
     }
     const isSettled =
       isEdgeCallError(error) && (error.status === 404 || error.code === "job_terminal" || error.code === "stale_epoch");
     if (!isSettled) {
       log.warn({ err: error }, "could not fail the dead-lettered job on the edge; will retry");
-      await dlq.changeVisibility(message.receiptHandle, DLQ_RETRY_VISIBILITY_SECONDS).catch(() => {});
+      await dlq.changeVisibility(message, DLQ_RETRY_VISIBILITY_SECONDS).catch(() => {});
       return;
     }
   }
   options.metrics.jobs.inc({ outcome: "failed" });
   log.warn("dead-lettered job failed on the edge; deleting the DLQ message");
-  await dlq.delete(message.receiptHandle).catch((error: unknown) => log.warn({ err: error }, "DLQ delete failed"));
+  await dlq.delete(message).catch((error: unknown) => log.warn({ err: error }, "DLQ delete failed"));
 }

@@ -34,7 +34,7 @@ export class JobKeepalive {
       return;
     }
     try {
-      await queue.changeVisibility(job.message.receiptHandle, visibilityTimeoutSeconds);
+      await queue.changeVisibility(job.message, visibilityTimeoutSeconds);
     } catch (error) {
       metrics.queueErrors.inc({ operation: "change_visibility" });
       job.log.warn({ err: error }, "could not extend the message's visibility");
@@ -64,7 +64,7 @@ export class JobKeepalive {
     }
     if (!job.isWriting) return;
     try {
-      await this.options.queue.send(continuationBody(job.job));
+      await this.options.queue.send(continuationBody(job.job), job.message.queueUrl);
     } catch (error) {
       this.options.metrics.queueErrors.inc({ operation: "send" });
       job.log.warn({ err: error }, "could not enqueue the continuation; releasing the message instead");

@@ -103,7 +103,11 @@ export class JobRunner implements JobControl {
       }
       await held.closed;
     }
-    const log = logger.child({ job_id: jobMessage.job_id, request_id: jobMessage.request_id });
+    const log = logger.child({
+      job_id: jobMessage.job_id,
+      request_id: jobMessage.request_id,
+      ...(jobMessage.priority !== undefined ? { priority: jobMessage.priority } : {}),
+    });
     const job = new RunningJob(jobMessage, message, log);
     if (this.isDraining || this.freeSlots() === 0) {
       job.log.info("no free slot (draining or full); releasing the message");

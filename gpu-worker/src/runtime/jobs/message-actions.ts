@@ -32,18 +32,18 @@ export class MessageActions {
     try {
       if (typeof action === "object") {
         const delaySeconds = Math.min(Math.max(1, Math.ceil(action.deferSeconds)), VISIBILITY_MAX_SECONDS);
-        await this.queue.changeVisibility(message.receiptHandle, delaySeconds);
-      } else if (action === "delete") await this.queue.delete(message.receiptHandle);
+        await this.queue.changeVisibility(message, delaySeconds);
+      } else if (action === "delete") await this.queue.delete(message);
       else if (action === "release") {
         await this.releaseGate;
-        await this.queue.changeVisibility(message.receiptHandle, 0);
+        await this.queue.changeVisibility(message, 0);
       } else if (action === "retry") {
         const delaySeconds = Math.min(
           2 ** message.receiveCount,
           RETRY_DELAY_MAX_SECONDS,
           this.visibilityTimeoutSeconds,
         );
-        await this.queue.changeVisibility(message.receiptHandle, delaySeconds);
+        await this.queue.changeVisibility(message, delaySeconds);
       }
     } catch (error) {
       this.metrics.queueErrors.inc({ operation: action === "delete" ? "delete" : "change_visibility" });

@@ -1,6 +1,8 @@
 /**
- * The narrow view of one SQS queue the runtime needs. The consumer and the job runner see only this interface,
- * so their unit tests run against an in-memory fake; `createSqsJobQueue` is the real one. The AWS SDK already
+ * The narrow view of the SQS queues the runtime needs. The consumer and the job runner see only this interface,
+ * so their unit tests run against an in-memory fake; `createSqsJobQueue` is the real one for one queue and
+ * `PriorityQueues` (priority-queues.ts) the set of a model's queues by priority. Every message remembers the
+ * queue it came from, and the calls on a message (delete, visibility) go to that queue. The AWS SDK already
  * retries throttling and 5xx (standard mode, 3 attempts); we add nothing on top.
  */
 import {
@@ -15,6 +17,8 @@ import {
 export interface QueueMessage {
   messageId: string;
   receiptHandle: string;
+  /** The queue it was received from: its delete, visibility changes and continuation go there. */
+  queueUrl: string;
   body: string;
   /** SQS `ApproximateReceiveCount`: 1 on the first delivery. */
   receiveCount: number;
@@ -31,7 +35,11 @@ export interface QueueAttributes {
   approximateNumberOfMessages: number | undefined;
 }
 
+/** What a call on a received message needs: its receipt and the queue it came from. */
+export type MessageRef = Pick<QueueMessage, "receiptHandle" | "queueUrl">;
+
 export interface JobQueue {
+  /** The queue (the highest-priority one of a set). */
   readonly url: string;
   /** Long poll; resolves to [] when `signal` aborts. */
   receive(options: {
@@ -40,9 +48,10 @@ export interface JobQueue {
     visibilityTimeoutSeconds: number;
     signal?: AbortSignal;
   }): Promise<QueueMessage[]>;
-  delete(receiptHandle: string): Promise<void>;
-  changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<void>;
-  send(body: string): Promise<void>;
+  delete(message: MessageRef): Promise<void>;
+  changeVisibility(message: MessageRef, visibilityTimeoutSeconds: number): Promise<void>;
+  /** Sends to `queueUrl` (a continuation goes back to its message's queue); default: `url`. */
+  send(body: string, queueUrl?: string): Promise<void>;
   attributes(): Promise<QueueAttributes>;
 }
 
@@ -84,6 +93,7 @@ export function createSqsJobQueue(client: SQSClient, queueUrl: string, now: () =
             {
               messageId: message.MessageId,
               receiptHandle: message.ReceiptHandle,
+              queueUrl,
               body: message.Body ?? "",
               receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? "1"),
               sentAtMs: sent !== undefined ? Number(sent) : undefined,
@@ -96,20 +106,20 @@ export function createSqsJobQueue(client: SQSClient, queueUrl: string, now: () =
         throw error;
       }
     },
-    async delete(receiptHandle) {
-      await client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+    async delete(message) {
+      await client.send(new DeleteMessageCommand({ QueueUrl: message.queueUrl, ReceiptHandle: message.receiptHandle }));
     },
-    async changeVisibility(receiptHandle, visibilityTimeoutSeconds) {
+    async changeVisibility(message, visibilityTimeoutSeconds) {
       await client.send(
         new ChangeMessageVisibilityCommand({
-          QueueUrl: queueUrl,
-          ReceiptHandle: receiptHandle,
+          QueueUrl: message.queueUrl,
+          ReceiptHandle: message.receiptHandle,
           VisibilityTimeout: visibilityTimeoutSeconds,
         }),
       );
     },
-    async send(body) {
-      await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+    async send(body, toQueueUrl = queueUrl) {
+      await client.send(new SendMessageCommand({ QueueUrl: toQueueUrl, MessageBody: body }));
     },
     async attributes() {
       const reply = await client.send(

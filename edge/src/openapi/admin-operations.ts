@@ -1,0 +1,73 @@
+import { API_KEY_ROTATE_OVERLAP_SECONDS_DEFAULT, API_KEY_ROTATE_OVERLAP_SECONDS_MAX } from "@bd3-serve/shared";
+import { error, json } from "./operations.ts";
+
+/** An admin-scoped key (OpenAPI 3.1 lets a bearer scheme list the roles an operation needs). */
+const ADMIN = [{ apiKey: ["admin"] }];
+const KEY_ID = { name: "id", in: "path", required: true, schema: { type: "string" } };
+const ADMIN_ERRORS = {
+  "401": error("missing, invalid, revoked or expired API key"),
+  "403": error("the API key lacks the admin scope (permission_error, code missing_scope)"),
+  "429": error("rate limited; see Retry-After"),
+};
+
+/** The admin paths (issue 17): API keys managed at run time, stored hashed in the key directory. */
+export function adminOperations(): Record<string, unknown> {
+  return {
+    "/v1/admin/keys": {
+      post: {
+        summary: "Create an API key for a tenant; the plain key is in this answer only (`key`)",
+        security: ADMIN,
+        requestBody: { required: true, content: json("CreateApiKeyRequest") },
+        responses: {
+          "201": { description: "the key, shown this once", content: json("CreatedApiKey") },
+          "400": error("invalid body: param names the field (expires_at must be in the future)"),
+          ...ADMIN_ERRORS,
+        },
+      },
+      get: {
+        summary: "List keys (oldest first), of one tenant or all; never the key or its hash",
+        security: ADMIN,
+        parameters: [
+          { name: "tenant_id", in: "query", schema: { type: "string" } },
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100 } },
+          { name: "cursor", in: "query", schema: { type: "string" } },
+        ],
+        responses: {
+          "200": { description: "a page", content: json("ApiKeyList") },
+          "400": error("invalid tenant_id, limit or cursor"),
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
+    "/v1/admin/keys/{id}/revoke": {
+      post: {
+        summary: "Revoke a key (idempotent): refused at once by this isolate, everywhere within 30 s",
+        security: ADMIN,
+        parameters: [KEY_ID],
+        responses: {
+          "200": { description: "the revoked key", content: json("ApiKey") },
+          "404": error("no such key (API_KEYS entries are not listed here: remove the entry)"),
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
+    "/v1/admin/keys/{id}/rotate": {
+      post: {
+        summary: `Mint a new key with the same tenant, name, scopes and expiry; the old one ends after overlap_seconds (default ${API_KEY_ROTATE_OVERLAP_SECONDS_DEFAULT}, at most ${API_KEY_ROTATE_OVERLAP_SECONDS_MAX})`,
+        security: ADMIN,
+        parameters: [KEY_ID],
+        requestBody: { required: false, content: json("RotateApiKeyRequest") },
+        responses: {
+          "201": {
+            description: "the new key (shown once) and the old one's new expiry",
+            content: json("ApiKeyRotation"),
+          },
+          "400": error("invalid overlap_seconds"),
+          "404": error("no such key"),
+          "409": error("the key is revoked or expired (code key_revoked, key_expired): create a new one"),
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
+  };
+}
