@@ -115,6 +115,8 @@ async function main() {
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: "test",
       AWS_SECRET_ACCESS_KEY: "test",
+      // The bench creates thousands of jobs that no worker takes: the queued-jobs quota must not refuse them.
+      QUOTAS: JSON.stringify({ default: { max_queued_jobs: 1_000_000 } }),
     },
   });
   const bare = new Miniflare({ ...common, scriptPath: scripts.bare, host: "127.0.0.1", port: 0 });
