@@ -16,8 +16,8 @@ import {
   CreatedApiKeySchema,
   type RotateApiKeyRequestInput,
 } from "@bd3-serve/shared";
-import type { RequestOptions } from "./client.ts";
 import type { Transport } from "./http/transport.ts";
+import type { RequestOptions } from "./request-options.ts";
 
 export interface ListKeysOptions extends RequestOptions {
   /** Only this tenant's keys (default: every tenant's). */

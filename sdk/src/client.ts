@@ -17,6 +17,7 @@ import {
 import { AdminKeys } from "./admin-keys.ts";
 import type { BackoffOptions } from "./http/backoff.ts";
 import { type FetchLike, Transport } from "./http/transport.ts";
+import type { RequestOptions } from "./request-options.ts";
 import { type StreamEvent, type StreamOptions, streamBlocks } from "./stream/block-stream.ts";
 import { PREFER_WAIT_MAX_SECONDS, type WaitOptions, waitForTerminal } from "./wait.ts";
 
@@ -34,9 +35,7 @@ export interface Bd3ClientOptions {
   backoff?: BackoffOptions;
 }
 
-export interface RequestOptions {
-  signal?: AbortSignal;
-}
+export type { RequestOptions } from "./request-options.ts";
 
 export interface CreateGenerationOptions extends RequestOptions {
   /** Makes the create safe to repeat: the same key and body give the same job. Default: a random UUID. */

@@ -1,6 +1,5 @@
 import { API_KEY_SCOPES, ApiKeyScopeSchema, IdSchema, PrioritySchema } from "@bd3-serve/shared";
 import { z } from "zod";
-import type { Env } from "../env.ts";
 import { parseServedModels, type ServedModel } from "../models/served-models.ts";
 import { STREAM_LONG_POLL_SECONDS_DEFAULT } from "../stream/limits.ts";
 import { parseQuotas, type QuotaConfig } from "../tenant/quota-config.ts";
@@ -16,6 +15,7 @@ import {
 } from "./constants.ts";
 import { hostname, instant, list, parseOrigins, parsePublicBaseUrl, positiveNumber, secret } from "./parsers.ts";
 import { parseSqs, type SqsConfig } from "./sqs-queues.ts";
+import type { EdgeVars } from "./vars.ts";
 
 export type { SqsConfig } from "./sqs-queues.ts";
 
@@ -108,7 +108,7 @@ function parseApiKeys(raw: string | undefined, problems: string[]): ApiKeyRecord
 }
 
 /** The previous webhook master and the end of its overlap: both settings or neither. */
-function parseWebhookSigningPrevious(env: Env, isDevelopment: boolean, problems: string[]) {
+function parseWebhookSigningPrevious(env: EdgeVars, isDevelopment: boolean, problems: string[]) {
   const { WEBHOOK_SIGNING_SECRET_PREVIOUS: raw, WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL: rawUntil } = env;
   if (!raw) {
     if (rawUntil) problems.push("WEBHOOK_SIGNING_SECRET_PREVIOUS_UNTIL is set without WEBHOOK_SIGNING_SECRET_PREVIOUS");
@@ -124,7 +124,7 @@ function parseWebhookSigningPrevious(env: Env, isDevelopment: boolean, problems:
 }
 
 /** Parses (and caches per bindings object) the edge configuration. Never throws: problems are collected. */
-export function readConfig(env: Env): EdgeConfig {
+export function readConfig(env: EdgeVars): EdgeConfig {
   const cached = cache.get(env);
   if (cached) return cached;
   const problems: string[] = [];

@@ -1,7 +1,7 @@
 import { type PRIORITIES, PRIORITY_DEFAULT } from "@bd3-serve/shared";
 import { z } from "zod";
-import type { Env } from "../env.ts";
 import type { ServedModel } from "../models/served-models.ts";
+import type { EdgeVars } from "./vars.ts";
 
 /** A job's priority as the queue map's key: 0 low, 1 normal, 2 high. */
 export type Priority = (typeof PRIORITIES)[number];
@@ -60,7 +60,7 @@ function parseQueueMap(raw: string | undefined, problems: string[]): Record<stri
  * names them; the single SQS_QUEUE_URL of older edges is still accepted as the default model's normal queue.
  * Null (with a problem) when incomplete; a served model (MODELS) with no queue is a problem naming SQS_QUEUES.
  */
-export function parseSqs(env: Env, models: readonly ServedModel[], defaultModel: string, problems: string[]) {
+export function parseSqs(env: EdgeVars, models: readonly ServedModel[], defaultModel: string, problems: string[]) {
   const { SQS_ENDPOINT, SQS_QUEUE_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = env;
   const queues = parseQueueMap(env.SQS_QUEUES, problems);
   if (SQS_QUEUE_URL) {
