@@ -17,6 +17,7 @@ import {
   type RotateApiKeyRequestInput,
 } from "@bd3-serve/shared";
 import type { Transport } from "./http/transport.ts";
+import { allPages } from "./pages.ts";
 import type { RequestOptions } from "./request-options.ts";
 
 export interface ListKeysOptions extends RequestOptions {
@@ -63,13 +64,7 @@ export class AdminKeys {
 
   /** Every key (oldest first), fetching pages as the iteration goes. */
   async *list(options: ListKeysOptions = {}): AsyncGenerator<ApiKey, void, undefined> {
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await this.listPage({ ...options, ...(cursor === undefined ? {} : { cursor }) });
-      yield* page.data;
-      if (!page.has_more || page.next_cursor === null) return;
-      cursor = page.next_cursor;
-    }
+    yield* allPages((cursor) => this.listPage({ ...options, ...(cursor === undefined ? {} : { cursor }) }));
   }
 
   /** `POST /v1/admin/keys/:id/revoke` (idempotent). */

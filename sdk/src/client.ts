@@ -17,6 +17,7 @@ import {
 import { AdminKeys } from "./admin-keys.ts";
 import type { BackoffOptions } from "./http/backoff.ts";
 import { type FetchLike, Transport } from "./http/transport.ts";
+import { allPages } from "./pages.ts";
 import type { RequestOptions } from "./request-options.ts";
 import { type StreamEvent, type StreamOptions, streamBlocks } from "./stream/block-stream.ts";
 import { PREFER_WAIT_MAX_SECONDS, type WaitOptions, waitForTerminal } from "./wait.ts";
@@ -125,13 +126,7 @@ export class Bd3Client {
 
   /** Every generation (newest first), fetching pages as the iteration goes. */
   async *list(options: ListOptions = {}): AsyncGenerator<JobSummary, void, undefined> {
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await this.listPage({ ...options, ...(cursor === undefined ? {} : { cursor }) });
-      yield* page.data;
-      if (!page.has_more || page.next_cursor === null) return;
-      cursor = page.next_cursor;
-    }
+    yield* allPages((cursor) => this.listPage({ ...options, ...(cursor === undefined ? {} : { cursor }) }));
   }
 
   /** `GET /v1/generations/:id/blocks`: a page of committed blocks after `after`. */

@@ -1,21 +1,8 @@
-import type { ErrorType } from "@bd3-serve/shared";
+import { ERROR_TYPE_BY_STATUS } from "@bd3-serve/shared";
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError } from "./api-error.ts";
-
-const TYPE_BY_STATUS: Partial<Record<number, ErrorType>> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  403: "permission_error",
-  404: "not_found_error",
-  405: "method_not_allowed_error",
-  409: "conflict_error",
-  410: "gone_error",
-  413: "payload_too_large_error",
-  415: "unsupported_media_type_error",
-  429: "rate_limit_error",
-};
 
 function respond(c: Context, error: ApiError): Response {
   return c.json(error.toBody(), error.status as ContentfulStatusCode, error.headers);
@@ -25,7 +12,7 @@ function respond(c: Context, error: ApiError): Response {
 export const errorHandler: ErrorHandler = (error, c) => {
   if (error instanceof ApiError) return respond(c, error);
   if (error instanceof HTTPException) {
-    const type = TYPE_BY_STATUS[error.status] ?? (error.status >= 500 ? "api_error" : "invalid_request_error");
+    const type = ERROR_TYPE_BY_STATUS[error.status] ?? (error.status >= 500 ? "api_error" : "invalid_request_error");
     const message = error.message || "request refused";
     return respond(c, new ApiError(error.status as ContentfulStatusCode, type, message, { cause: error }));
   }

@@ -7,6 +7,7 @@ import type {
   Usage,
   WebhookConfig,
 } from "@bd3-serve/shared";
+import { addMissingColumns } from "../storage/added-columns.ts";
 import { BLOCK_LOG_TABLE_SQL } from "./block-log.ts";
 import { SCHEDULE_TABLE_SQL } from "./schedule.ts";
 
@@ -221,15 +222,7 @@ export class JobStore {
   /** Objects created before a column existed get it on first use. */
   private migrateColumns(): void {
     if (this.hasAddedColumns) return;
-    const present = new Set(
-      this.sql
-        .exec<{ name: string }>("PRAGMA table_info(job)")
-        .toArray()
-        .map((row) => row.name),
-    );
-    for (const [column, type] of Object.entries(ADDED_COLUMNS)) {
-      if (!present.has(column)) this.sql.exec(`ALTER TABLE job ADD COLUMN ${column} ${type}`);
-    }
+    addMissingColumns(this.sql, "job", ADDED_COLUMNS);
     this.hasAddedColumns = true;
   }
 

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
+import { addMissingColumns } from "../storage/added-columns.ts";
 import { type SlotGrant, TenantReaderSlots } from "./reader-slots.ts";
 import { type AdmitRequest, TenantUsage, USAGE_JOB_COLUMNS, USAGE_TABLES_SQL } from "./tenant-usage.ts";
 import { TenantWebhookSecrets, type WebhookSecretState } from "./webhook-secrets.ts";
@@ -52,15 +53,7 @@ export class TenantIndex extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA_SQL);
-    const present = new Set(
-      this.sql
-        .exec<{ name: string }>("PRAGMA table_info(jobs)")
-        .toArray()
-        .map((c) => c.name),
-    );
-    for (const [column, type] of Object.entries(USAGE_JOB_COLUMNS)) {
-      if (!present.has(column)) this.sql.exec(`ALTER TABLE jobs ADD COLUMN ${column} ${type}`);
-    }
+    addMissingColumns(this.sql, "jobs", USAGE_JOB_COLUMNS);
     this.usage = new TenantUsage(this.sql);
     this.readerSlots = new TenantReaderSlots(this.sql);
     this.webhookSecrets = new TenantWebhookSecrets(this.sql);

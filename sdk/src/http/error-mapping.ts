@@ -1,4 +1,4 @@
-import { ErrorBodySchema, type ErrorType } from "@bd3-serve/shared";
+import { ERROR_TYPE_BY_STATUS, ErrorBodySchema, type ErrorType } from "@bd3-serve/shared";
 import {
   type ApiError,
   type ApiErrorInit,
@@ -34,20 +34,8 @@ const CLASS_BY_TYPE: Record<ErrorType, ApiErrorClass> = {
   api_error: InternalServerError,
 };
 
-/** What the edge's error handler would have called a bare status (used when the body is not the API's). */
-const TYPE_BY_STATUS: Partial<Record<number, ErrorType>> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  403: "permission_error",
-  404: "not_found_error",
-  405: "method_not_allowed_error",
-  409: "conflict_error",
-  410: "gone_error",
-  413: "payload_too_large_error",
-  415: "unsupported_media_type_error",
-  422: "idempotency_error",
-  429: "rate_limit_error",
-};
+/** What the edge's error handler calls a bare status; a bare 422 is the idempotency refusal. */
+const TYPE_BY_STATUS: Partial<Record<number, ErrorType>> = { ...ERROR_TYPE_BY_STATUS, 422: "idempotency_error" };
 
 /** The answer's request id: `x-request-id`, else `cf-ray`, else null. */
 export function requestIdOf(headers: Headers): string | null {

@@ -29,3 +29,20 @@ export const ErrorBodySchema = z.strictObject({
   }),
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/**
+ * The error type a bare HTTP status stands for (an edge HTTPException, or an answer that lacks the API's error
+ * body as a client sees it): one table for the edge's error handler and the SDK's error mapping.
+ */
+export const ERROR_TYPE_BY_STATUS: Partial<Record<number, ErrorType>> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  405: "method_not_allowed_error",
+  409: "conflict_error",
+  410: "gone_error",
+  413: "payload_too_large_error",
+  415: "unsupported_media_type_error",
+  429: "rate_limit_error",
+};
