@@ -27,12 +27,13 @@ import { planAfterLease, takeLease } from "./job-lease.ts";
 import { MessageActions } from "./message-actions.ts";
 import { isPastStartDeadline, parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
+import { SlotWaiters } from "./slot-waiters.ts";
 
 export type { JobRunnerOptions, MessageAction } from "./job-context.ts";
 
 export class JobRunner implements JobControl {
   private readonly jobs = new Map<string, RunningJob>();
-  private readonly slotWaiters = new Set<() => void>();
+  private readonly slotWaiters = new SlotWaiters();
   private isDraining = false;
   /** The first job this worker starts says which execution provider runs it (later ones do not repeat it). */
   private hasStartedAJob = false;
@@ -58,16 +59,7 @@ export class JobRunner implements JobControl {
 
   /** Resolves when a slot frees (or at once if one is free) or when `signal` aborts. */
   waitForFreeSlot(signal?: AbortSignal): Promise<void> {
-    if (this.freeSlots() > 0 || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.slotWaiters.delete(done);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      this.slotWaiters.add(done);
-      signal?.addEventListener("abort", done, { once: true });
-    });
+    return this.slotWaiters.wait(() => this.freeSlots() > 0, signal);
   }
 
   /** Resolves when every held job has been let go. */
@@ -297,7 +289,7 @@ export class JobRunner implements JobControl {
       this.options.onHeldJobs?.(this.jobs.size);
       job.log.debug({ outcome, action }, "let go of the job");
       job.markClosed();
-      for (const notify of [...this.slotWaiters]) notify();
+      this.slotWaiters.notifyAll();
     }
   }
 }
