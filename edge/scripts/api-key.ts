@@ -1,18 +1,39 @@
 /**
  * Creates an API key for a tenant and prints what goes where:
- *   npm run -w edge api-key -- <tenant_id> [key_id]
+ *   npm run -w edge api-key -- <tenant_id> [key_id] [--scope generations:write --scope admin ...]
  * The plain key is shown once, for the tenant; the edge only ever stores its SHA-256 (the API_KEYS entry).
+ * Without --scope the key has the default scopes (generations:write and generations:read); the first admin
+ * key of a deployment is made this way (`--scope admin`), later ones with `bd3 keys create`.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { IdSchema } from "@bd3-serve/shared";
+import { parseArgs } from "node:util";
+import { ApiKeyScopeSchema, IdSchema } from "@bd3-serve/shared";
 
-const [tenantId, keyId = `key_${randomBytes(6).toString("hex")}`] = process.argv.slice(2);
+const usage =
+  "usage: npm run -w edge api-key -- <tenant_id> [key_id] [--scope <scope>]...   (ids: letters, digits, '_' and '-')";
+const { values, positionals } = parseArgs({
+  options: { scope: { type: "string", multiple: true } },
+  allowPositionals: true,
+});
+const [tenantId, keyId = `key_${randomBytes(6).toString("hex")}`] = positionals;
 if (!tenantId || !IdSchema.safeParse(tenantId).success || !IdSchema.safeParse(keyId).success) {
-  console.error("usage: npm run -w edge api-key -- <tenant_id> [key_id]   (ids: letters, digits, '_' and '-')");
+  console.error(usage);
   process.exit(2);
 }
+const scopes = values.scope ?? [];
+for (const scope of scopes) {
+  if (!ApiKeyScopeSchema.safeParse(scope).success) {
+    console.error(`--scope must be one of ${ApiKeyScopeSchema.options.join(", ")} (got '${scope}')`);
+    process.exit(2);
+  }
+}
 const key = `bd3_live_${randomBytes(24).toString("base64url")}`;
-const entry = { id: keyId, tenant_id: tenantId, sha256: createHash("sha256").update(key).digest("hex") };
+const entry = {
+  id: keyId,
+  tenant_id: tenantId,
+  sha256: createHash("sha256").update(key).digest("hex"),
+  ...(scopes.length > 0 ? { scopes } : {}),
+};
 console.log(`API key for ${tenantId} (give it to the tenant; it is not stored anywhere):\n\n  ${key}\n`);
 console.log(`Add this entry to the API_KEYS JSON list (wrangler.toml [env.production.vars] or the API_KEYS secret):\n`);
 console.log(`  ${JSON.stringify(entry)}\n`);
