@@ -21,7 +21,7 @@ export class IdleWatchdog {
 
   /** Something arrived: start the silence count again. */
   kick(): void {
-    clearTimeout(this.#timer);
+    this.stop();
     this.#timer = setTimeout(() => {
       this.#hasFired = true;
       this.#onIdle();
@@ -29,6 +29,8 @@ export class IdleWatchdog {
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    // Workers' clearTimeout takes `number | null`, not undefined (edge/test/sdk-in-workerd.test.ts type-checks it).
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }
