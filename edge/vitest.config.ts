@@ -44,7 +44,11 @@ export default defineConfig({
           SSE_KEEPALIVE_SECONDS: "1",
           CORS_ALLOWED_ORIGINS: "https://app.example.com",
           QUOTAS: JSON.stringify({
-            tenants: { tenant_queued: { max_queued_jobs: 3 }, tenant_tokens: { tokens_per_day: 10 } },
+            tenants: {
+              tenant_queued: { max_queued_jobs: 3 },
+              tenant_tokens: { tokens_per_day: 10 },
+              tenant_running: { max_running_jobs: 1 },
+            },
           }),
           // Small, so test/live-readers.test.ts reaches both caps with a handful of readers.
           STREAM_READERS_PER_JOB_MAX: "4",
@@ -61,6 +65,9 @@ export default defineConfig({
   ],
   test: {
     name: "edge",
+    // One JSON line per request (middleware/request-log.ts) would bury the test output; test/observability.test.ts
+    // reads them through a spy instead.
+    onConsoleLog: (log) => !log.startsWith('{"event":"request"'),
     include: ["test/**/*.test.ts", "src/**/*.test.ts"],
     globalSetup: ["./test/node/global-setup.ts"],
     testTimeout: 30_000,

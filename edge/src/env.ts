@@ -23,4 +23,6 @@ export interface Env extends EdgeVars {
   RATE_LIMITER?: RateLimit;
   /** Failed authentications per client address (middleware/auth-failures.ts). */
   AUTH_FAILURE_LIMITER?: RateLimit;
+  /** Workers Analytics Engine dataset of the operator counts (observability/metrics.ts); absent: memory only. */
+  METRICS?: AnalyticsEngineDataset;
 }

@@ -16,7 +16,10 @@ export const errorHandler: ErrorHandler = (error, c) => {
     const message = error.message || "request refused";
     return respond(c, new ApiError(error.status as ContentfulStatusCode, type, message, { cause: error }));
   }
-  console.error(JSON.stringify({ event: "unhandled_error", path: c.req.path, error: String(error) }));
+  const requestId: unknown = c.get("requestId");
+  console.error(
+    JSON.stringify({ event: "unhandled_error", request_id: requestId, path: c.req.path, error: String(error) }),
+  );
   return respond(c, new ApiError(500, "api_error", "internal error; retry later", { cause: error }));
 };
 

@@ -11,7 +11,7 @@ export function configGuard() {
   return createMiddleware<AppEnv>(async function configGuard(c, next) {
     const config = readConfig(c.env);
     if (config.problems.length > 0) {
-      console.error(JSON.stringify({ event: "misconfigured", problems: config.problems }));
+      console.error(JSON.stringify({ event: "misconfigured", request_id: c.var.requestId, problems: config.problems }));
       throw new ApiError(500, "api_error", "the edge is misconfigured; see /healthz");
     }
     c.set("config", config);

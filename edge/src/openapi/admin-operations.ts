@@ -10,9 +10,50 @@ const ADMIN_ERRORS = {
   "429": error("rate limited; see Retry-After"),
 };
 
-/** The admin paths (issue 17): API keys managed at run time, stored hashed in the key directory. */
+const COUNT = { type: "integer", minimum: 0 };
+const counts = (outcomes: string[]) => ({
+  type: "object",
+  required: outcomes,
+  properties: Object.fromEntries(outcomes.map((outcome) => [outcome, COUNT])),
+});
+
+/** `GET /v1/admin/metrics`: this isolate's counters (observability/metrics.ts), every outcome listed. */
+const METRICS_SCHEMA = {
+  type: "object",
+  required: ["object", "scope", "since", "generations_created", "responses", "queue_sends", "webhook_deliveries"],
+  properties: {
+    object: { const: "metrics" },
+    scope: { const: "isolate", description: "counts of the isolate that answered, since it started counting" },
+    since: { type: ["string", "null"], format: "date-time", description: "this isolate's first count" },
+    generations_created: counts(["created"]),
+    responses: counts(["2xx", "3xx", "4xx", "5xx"]),
+    queue_sends: counts(["ok", "failed"]),
+    webhook_deliveries: counts(["succeeded", "retrying", "failed", "gave_up"]),
+  },
+};
+
+/**
+ * The admin paths (issue 17): API keys managed at run time, stored hashed in the key directory, and the
+ * operator counts.
+ */
 export function adminOperations(): Record<string, unknown> {
   return {
+    "/v1/admin/metrics": {
+      get: {
+        summary:
+          "Operator counts of the answering isolate: creates, responses by status class, SQS sends, webhook deliveries",
+        description:
+          "Per isolate: zero when the isolate starts, and the sends and deliveries made inside job objects appear " +
+          "only when the object ran in this isolate. The totals are in Workers Analytics Engine (the METRICS " +
+          "dataset), one data point per event: blob1 counter, blob2 outcome, blob3 detail, double1 1, double2 " +
+          "duration_ms (responses), index1 tenant.",
+        security: ADMIN,
+        responses: {
+          "200": { description: "the counters", content: { "application/json": { schema: METRICS_SCHEMA } } },
+          ...ADMIN_ERRORS,
+        },
+      },
+    },
     "/v1/admin/keys": {
       post: {
         summary: "Create an API key for a tenant; the plain key is in this answer only (`key`)",

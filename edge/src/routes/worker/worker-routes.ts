@@ -40,7 +40,9 @@ const capabilityAuth = createMiddleware<AppEnv>(async function capabilityAuth(c,
   const verdict = match?.[1] ? await verifyCapability(keys, id, match[1], Date.now()) : null;
   if (verdict?.ok !== true) {
     const reason = verdict === null ? "missing" : verdict.reason;
-    console.warn(JSON.stringify({ event: "capability_refused", job_id: id.slice(0, 128), reason }));
+    console.warn(
+      JSON.stringify({ event: "capability_refused", request_id: c.var.requestId, job_id: id.slice(0, 128), reason }),
+    );
     throw new ApiError(401, "authentication_error", "missing or invalid job capability", { param: "Authorization" });
   }
   await next();
