@@ -14,6 +14,8 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { startFauxqs } from "fauxqs";
 import { Miniflare } from "miniflare";
@@ -89,6 +91,25 @@ async function bundleEdge(): Promise<string> {
   return join(EDGE_BUILD_DIR, "worker.js");
 }
 
+/** The edge's one-line-per-request logs (middleware/request-log.ts); shown with BD3_LOG_REQUESTS=1. */
+const REQUEST_LOG_LINE = '{"event":"request"';
+
+/**
+ * workerd's output, passed through line by line, less the per-request log lines unless BD3_LOG_REQUESTS=1: the
+ * whole-stack tests and `npm start` make thousands of requests, and their lines would bury everything else.
+ */
+function forwardRuntimeOutput(stdout: Readable, stderr: Readable): void {
+  const showRequests = process.env.BD3_LOG_REQUESTS === "1";
+  for (const [stream, out] of [
+    [stdout, process.stdout],
+    [stderr, process.stderr],
+  ] as const) {
+    createInterface({ input: stream }).on("line", (line) => {
+      if (showRequests || !line.includes(REQUEST_LOG_LINE)) out.write(`${line}\n`);
+    });
+  }
+}
+
 /** A TCP port free right now on 127.0.0.1 (the OS picks it). */
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -132,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const port = await freePort();
   const edge = new Miniflare({
     ...(workerOptions as object),
+    handleRuntimeStdio: forwardRuntimeOutput,
     name: "bd3-serve-edge",
     modules: true,
     rootPath: REPO_ROOT,
