@@ -25,6 +25,8 @@ export const TEST_KEYS = {
   usageSecond: { key: "bd3_test_usage_2_00000000000000000000000", id: "key_usage_2", tenantId: "tenant_usage" },
   queuedQuota: { key: "bd3_test_queued_quota_000000000000000000", id: "key_queued", tenantId: "tenant_queued" },
   tokenQuota: { key: "bd3_test_token_quota_0000000000000000000", id: "key_tokens", tenantId: "tenant_tokens" },
+  /** `max_running_jobs: 1` (test/running-quota.test.ts). */
+  runningQuota: { key: "bd3_test_running_quota_00000000000000000", id: "key_running", tenantId: "tenant_running" },
   /** Held to normal priority (`priority_max: 1` in API_KEYS): test/scheduling.test.ts. */
   priorityCapped: {
     key: "bd3_test_priority_capped_000000000000000",

@@ -5,6 +5,7 @@ import {
   WEBHOOK_DELIVERIES_PER_ALARM,
   WEBHOOK_RETRY_AFTER_MAX_SECONDS,
 } from "../config/constants.ts";
+import { countEvent } from "../observability/metrics.ts";
 import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
 import { deliverWebhook } from "../webhooks/deliver.ts";
 import { DELIVERY_TASK_PREFIX } from "../webhooks/outbox.ts";
@@ -123,6 +124,7 @@ async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): P
   });
   if (!verdict.ok) {
     core.outbox.giveUpAll(verdict.reason, core.now());
+    countEvent(core.env, "webhook_deliveries", "gave_up", { detail: "url_refused", tenantId: job.tenantId });
     return;
   }
   const outcome = await deliverWebhook({
@@ -135,14 +137,17 @@ async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): P
   const now = core.now();
   if (outcome.kind === "succeeded") {
     core.outbox.record(deliveryId, { status: "succeeded", statusCode: outcome.statusCode, error: null }, now);
+    countEvent(core.env, "webhook_deliveries", "succeeded", { tenantId: job.tenantId });
   } else if (outcome.kind === "gone") {
     core.outbox.record(deliveryId, { status: "gave_up", statusCode: outcome.statusCode, error: "410 Gone" }, now);
     core.outbox.giveUpAll("endpoint answered 410 Gone", now);
+    countEvent(core.env, "webhook_deliveries", "gave_up", { detail: "410", tenantId: job.tenantId });
   } else {
     const scheduled = nextRetryDelayMs(pending.attempts + 1, Math.random());
     const { statusCode, error } = outcome;
     if (scheduled === null) {
       core.outbox.record(deliveryId, { status: "failed", statusCode, error }, now);
+      countEvent(core.env, "webhook_deliveries", "failed", { tenantId: job.tenantId });
     } else {
       const retryAfterMs =
         outcome.retryAfterSeconds === null
@@ -150,6 +155,7 @@ async function runDelivery(core: JobCore, job: JobRecord, deliveryId: string): P
           : Math.min(outcome.retryAfterSeconds, WEBHOOK_RETRY_AFTER_MAX_SECONDS) * 1_000;
       const nextAttemptAt = now + (retryAfterMs ?? scheduled);
       core.outbox.record(deliveryId, { status: "pending", statusCode, error, nextAttemptAt }, now);
+      countEvent(core.env, "webhook_deliveries", "retrying", { tenantId: job.tenantId });
     }
   }
 }

@@ -15,6 +15,7 @@ import {
 } from "../config/constants.ts";
 import { queueUrlFor } from "../config/sqs-queues.ts";
 import type { Env } from "../env.ts";
+import { countEvent } from "../observability/metrics.ts";
 import { type JobQueue, sharedSqsJobQueue } from "../queue/job-queue.ts";
 import { StreamNotifier } from "../stream/index.ts";
 import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
@@ -274,9 +275,11 @@ export class JobCore {
       await this.jobQueue.send(await buildJobMessage(this.config, job, this.now()), queueUrl);
       this.store.update({ enqueueAttempts: attempts, enqueuedAt: this.now() });
       this.schedule.clear(TASK.enqueue);
+      countEvent(this.env, "queue_sends", "ok", { tenantId: job.tenantId });
     } catch (error) {
       const message = String(error).slice(0, 500);
       console.warn(JSON.stringify({ event: "enqueue_failed", job_id: job.id, attempts, error: message }));
+      countEvent(this.env, "queue_sends", "failed", { tenantId: job.tenantId });
       const current = this.readJob();
       if (current === null) return;
       this.store.update({ enqueueAttempts: attempts });

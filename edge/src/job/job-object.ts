@@ -9,6 +9,7 @@ import {
   isTerminalJobStatus,
   type JobSummary,
   type JobView,
+  type LeaseReplyInput,
   type LeaseRequest,
   type ReleaseRequest,
   type WebhookDeliveryPage,
@@ -16,6 +17,7 @@ import {
 import { ALARM_TASK_RETRY_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts";
 import type { Env } from "../env.ts";
 import type { ProducerHeaders } from "../stream/producer.ts";
+import { admitToRunningQuota } from "../tenant/running-admission.ts";
 import { appendBlock, appendBlockStream, type BlockStreamResult } from "./block-appends.ts";
 import { blockEventStream, SSE_HEADERS } from "./block-events.ts";
 import { readDocument } from "./document-reads.ts";
@@ -177,7 +179,13 @@ export class JobObject extends DurableObject<Env> {
     return { object: "list", data: this.core.outbox.list() };
   }
 
-  async lease(request: LeaseRequest) {
+  /**
+   * A first start passes the tenant's `max_running_jobs` first (tenant/running-admission.ts): refused, it is
+   * 409 `tenant_running_limit` and nothing changed here. The lease itself re-reads the job after that call.
+   */
+  async lease(request: LeaseRequest): Promise<worker.WorkerCallResult<LeaseReplyInput>> {
+    const refused = await admitToRunningQuota(this.env, this.core.config, this.core.readJob());
+    if (refused !== null) return refused;
     return this.afterWorkerCall(worker.lease(this.core, request));
   }
 

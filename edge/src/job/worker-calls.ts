@@ -25,7 +25,8 @@ import type { JobRecord } from "./job-store.ts";
  * (409 stale_epoch). Appends are idempotent by index: same index and content (finish_reason included) is
  * `duplicate`, other content `block_conflict`, an index past the end `block_gap`, a block after
  * one that carried a finish_reason `generation_ended`. Any accepted call counts as a heartbeat and renews the
- * lease for LEASE_TERM_SECONDS; a lease of a job whose lease is live, by another worker, is `lease_held`.
+ * lease for LEASE_TERM_SECONDS; a lease of a job whose lease is live, by another worker, is `lease_held`. A
+ * first lease may also be `tenant_running_limit`, decided before `lease` runs (tenant/running-admission.ts).
  *
  * The edge is the authority on what a job did: its usage is computed here from the committed blocks (the
  * worker's `forwards` is kept as a statistic), and a finish after a cancel request ends the job canceled.
@@ -36,7 +37,7 @@ export type Refusal = {
   code?: WorkerCallErrorCode;
   message: string;
   param?: string;
-  /** Sent as `Retry-After`: when the refused call may succeed (a held lease's remaining term). */
+  /** Sent as `Retry-After`: when the refused call may succeed (a held lease's remaining term, a tenant's slot). */
   retryAfterSeconds?: number;
 };
 

@@ -3,10 +3,10 @@ import { z } from "zod";
 
 /**
  * QUOTAS: the quotas of each tenant, as JSON: `{ "default": { "max_queued_jobs": 1000, "tokens_per_day":
- * null }, "tenants": { "tenant_a": { "tokens_per_day": 5000000 } } }`. A tenant's entry overrides the default
+ * null }, "tenants": { "tenant_a": { "tokens_per_day": 5000000, "max_running_jobs": 8 } } }`. A tenant's entry overrides the default
  * field by field; unset, every tenant gets QUOTA_DEFAULT. A bad value is a startup problem naming QUOTAS.
  */
-export const QUOTA_DEFAULT: Quota = { max_queued_jobs: 1_000, tokens_per_day: null };
+export const QUOTA_DEFAULT: Quota = { max_queued_jobs: 1_000, tokens_per_day: null, max_running_jobs: null };
 
 const PartialQuotaSchema = QuotaSchema.partial();
 const QuotasSchema = z.strictObject({

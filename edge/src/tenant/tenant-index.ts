@@ -3,6 +3,7 @@ import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
 import { addMissingColumns } from "../storage/added-columns.ts";
 import { type SlotGrant, TenantReaderSlots } from "./reader-slots.ts";
+import { type RunningStart, type RunningStartRequest, tryStartRunning } from "./running-slots.ts";
 import { type AdmitRequest, TenantUsage, USAGE_JOB_COLUMNS, USAGE_TABLES_SQL } from "./tenant-usage.ts";
 import { TenantWebhookSecrets, type WebhookSecretState } from "./webhook-secrets.ts";
 
@@ -102,6 +103,11 @@ export class TenantIndex extends DurableObject<Env> {
   /** Quota check and count of a create, before its job exists (tenant-usage.ts). */
   admit(request: AdmitRequest) {
     return this.usage.admit(request);
+  }
+
+  /** A lease's pass through `max_running_jobs` (tenant/running-slots.ts): count and mark in one step. */
+  tryStart(request: RunningStartRequest): RunningStart {
+    return tryStartRunning(this.sql, request);
   }
 
   /** `GET /v1/usage`: live counts and the last `days` days. */

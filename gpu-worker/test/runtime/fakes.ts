@@ -19,7 +19,7 @@ import { SamplingParamsSchema } from "@bd3-serve/shared";
 import type { AddRequestResult, BlockOutput, Engine, EngineStats, GenerationRequest } from "../../src/engine/index.ts";
 import type { BlockStreamOptions, BlockStreamWriter, EdgeClient } from "../../src/runtime/edge/index.ts";
 import { EdgeCallError } from "../../src/runtime/edge/index.ts";
-import type { JobQueue, MessageRef, QueueMessage } from "../../src/runtime/queue/job-queue.ts";
+import type { JobQueue, MessageRef, QueueMessage, SendOptions } from "../../src/runtime/queue/job-queue.ts";
 
 export function jobMessage(overrides: Partial<JobMessage> = {}): JobMessage {
   return {
@@ -59,7 +59,7 @@ type QueueCall =
   | { op: "receive"; maxMessages: number }
   | { op: "delete"; receiptHandle: string }
   | { op: "changeVisibility"; receiptHandle: string; seconds: number }
-  | { op: "send"; body: string };
+  | { op: "send"; body: string; queueUrl: string; delaySeconds?: number };
 
 /** A queue whose receives return scripted batches, then long-poll until aborted (or a batch is pushed). */
 export class FakeQueue implements JobQueue {
@@ -67,6 +67,7 @@ export class FakeQueue implements JobQueue {
   private readonly batches: QueueMessage[][] = [];
   private wakeReceiver: (() => void) | undefined;
   receiveError: Error | undefined;
+  sendError: Error | undefined;
   /** The long poll wait of each receive, in order. */
   readonly receiveWaitsSeconds: number[] = [];
 
@@ -111,8 +112,9 @@ export class FakeQueue implements JobQueue {
   async changeVisibility(message: MessageRef, seconds: number): Promise<void> {
     this.calls.push({ op: "changeVisibility", receiptHandle: message.receiptHandle, seconds });
   }
-  async send(body: string): Promise<void> {
-    this.calls.push({ op: "send", body });
+  async send(body: string, queueUrl = this.url, options: SendOptions = {}): Promise<void> {
+    if (this.sendError !== undefined) throw this.sendError;
+    this.calls.push({ op: "send", body, queueUrl, ...options });
   }
   async attributes() {
     return { maxReceiveCount: 3, deadLetterTargetArn: undefined, approximateNumberOfMessages: 0 };

@@ -10,6 +10,11 @@ export const QuotaSchema = z.strictObject({
   max_queued_jobs: z.int().min(1).nullable(),
   /** Completion tokens of jobs ended in one UTC day; a create over it is 429 `quota_tokens_per_day`. */
   tokens_per_day: z.int().min(1).nullable(),
+  /**
+   * Jobs running at once (leased by a GPU worker); a lease over it is 409 `tenant_running_limit` and the job
+   * waits in its queue (docs/worker-api.md). Null: no limit. Absent in QUOTAS: the default's (null).
+   */
+  max_running_jobs: z.int().min(1).nullable(),
 });
 export type Quota = z.infer<typeof QuotaSchema>;
 

@@ -150,5 +150,6 @@ export const WorkerCallErrorCodeSchema = z.enum([
   "sequence_reused",
   "lease_held",
   "max_tokens_exceeded",
+  "tenant_running_limit",
 ]);
 export type WorkerCallErrorCode = z.infer<typeof WorkerCallErrorCodeSchema>;

@@ -17,7 +17,8 @@ import type { RunningJob } from "./running-job.ts";
  * - keep: the lease was lost (another worker holds the job) or the edge could not be told at the last receive
  *   (the message then goes to the DLQ, where the DLQ watcher fails it on the edge);
  * - defer (visibility = `deferSeconds`): the edge refused the lease as `lease_held` (another worker's lease is
- *   live); the message comes back when that lease would have lapsed, and is never deleted here.
+ *   live); the message comes back when that lease would have lapsed, and is never deleted here. Also the
+ *   fallback of a `tenant_running_limit` re-queue whose send failed (tenant-limit.ts).
  */
 export type MessageAction = "delete" | "release" | "retry" | "keep" | { deferSeconds: number };
 

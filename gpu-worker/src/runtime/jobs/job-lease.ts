@@ -5,7 +5,8 @@
  * the message can reappear a little before the lease lapses. Waiting out that remainder here, while this
  * worker's heartbeat keeps the message hidden, costs no receive (SQS counts every receive toward the DLQ);
  * only a lease still held after that one wait (a worker really runs the job: a duplicate delivery) makes the
- * runner leave the message for later.
+ * runner leave the message for later. A lease refused as `tenant_running_limit` (the tenant runs its
+ * `max_running_jobs`) is not waited out here: the runner re-queues the message with a delay (tenant-limit.ts).
  */
 import { type BlockFinishReason, isTerminalJobStatus, LEASE_TERM_SECONDS, type LeaseReply } from "@bd3-serve/shared";
 import { type EdgeClient, isEdgeCallError } from "../edge/index.ts";
@@ -17,6 +18,8 @@ export type LeaseOutcome =
   | { kind: "missing" }
   /** Another worker's lease is live: leave the message hidden this long. */
   | { kind: "held"; deferSeconds: number }
+  /** The tenant runs as many jobs as its quota allows: re-queue the message, delayed this long. */
+  | { kind: "tenant_limited"; retryAfterSeconds: number | undefined }
   | { kind: "failed"; error: unknown };
 
 /** A little past the edge's `Retry-After`, so the retried lease does not land just before the lapse. */
@@ -28,6 +31,9 @@ export async function takeLease(edge: EdgeClient, job: RunningJob, workerId: str
       return { kind: "leased", lease: await edge.lease(job.id, job.job.capability, { worker_id: workerId }) };
     } catch (error) {
       if (isEdgeCallError(error) && error.status === 404) return { kind: "missing" };
+      if (isEdgeCallError(error, "tenant_running_limit")) {
+        return { kind: "tenant_limited", retryAfterSeconds: error.retryAfterSeconds };
+      }
       if (!isEdgeCallError(error, "lease_held")) return { kind: "failed", error };
       const retryAfterSeconds = Math.min(error.retryAfterSeconds ?? LEASE_TERM_SECONDS, LEASE_TERM_SECONDS);
       if (attempt > 1 || job.phase !== "leasing") return { kind: "held", deferSeconds: retryAfterSeconds };

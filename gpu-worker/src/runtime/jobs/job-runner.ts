@@ -28,6 +28,7 @@ import { MessageActions } from "./message-actions.ts";
 import { isPastStartDeadline, parseJobMessage } from "./parse-message.ts";
 import { RunningJob } from "./running-job.ts";
 import { SlotWaiters } from "./slot-waiters.ts";
+import { requeueForTenantLimit } from "./tenant-limit.ts";
 
 export type { JobRunnerOptions, MessageAction } from "./job-context.ts";
 
@@ -137,6 +138,8 @@ export class JobRunner implements JobControl {
       await this.close(job, "terminal", "delete");
       return;
     }
+    // The tenant runs its max_running_jobs: the message goes back to its queue delayed (never toward the DLQ).
+    if (taken.kind === "tenant_limited") return requeueForTenantLimit(this.options, this, job, taken.retryAfterSeconds);
     if (taken.kind === "held") {
       // Another worker's lease is live: the message comes back when it would lapse; never deleted here.
       job.log.info({ defer_seconds: taken.deferSeconds }, "another worker holds the job's lease; leaving the message");

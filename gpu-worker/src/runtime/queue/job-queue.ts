@@ -35,6 +35,14 @@ export interface QueueAttributes {
   approximateNumberOfMessages: number | undefined;
 }
 
+export interface SendOptions {
+  /** SQS DelaySeconds: at most SQS_DELAY_SECONDS_MAX. */
+  delaySeconds?: number;
+}
+
+/** SQS's longest DelaySeconds (15 min). */
+export const SQS_DELAY_SECONDS_MAX = 900;
+
 /** What a call on a received message needs: its receipt and the queue it came from. */
 export type MessageRef = Pick<QueueMessage, "receiptHandle" | "queueUrl">;
 
@@ -50,8 +58,11 @@ export interface JobQueue {
   }): Promise<QueueMessage[]>;
   delete(message: MessageRef): Promise<void>;
   changeVisibility(message: MessageRef, visibilityTimeoutSeconds: number): Promise<void>;
-  /** Sends to `queueUrl` (a continuation goes back to its message's queue); default: `url`. */
-  send(body: string, queueUrl?: string): Promise<void>;
+  /**
+   * Sends to `queueUrl` (a continuation or a re-queued message goes back to its message's queue); default:
+   * `url`. `delaySeconds` (SQS DelaySeconds, 0..900) keeps the new message invisible that long.
+   */
+  send(body: string, queueUrl?: string, options?: SendOptions): Promise<void>;
   attributes(): Promise<QueueAttributes>;
 }
 
@@ -118,8 +129,15 @@ export function createSqsJobQueue(client: SQSClient, queueUrl: string, now: () =
         }),
       );
     },
-    async send(body, toQueueUrl = queueUrl) {
-      await client.send(new SendMessageCommand({ QueueUrl: toQueueUrl, MessageBody: body }));
+    async send(body, toQueueUrl = queueUrl, options = {}) {
+      const { delaySeconds } = options;
+      await client.send(
+        new SendMessageCommand({
+          QueueUrl: toQueueUrl,
+          MessageBody: body,
+          ...(delaySeconds !== undefined ? { DelaySeconds: delaySeconds } : {}),
+        }),
+      );
     },
     async attributes() {
       const reply = await client.send(

@@ -11,9 +11,10 @@
  *   higher one still gets the other N - 1.
  *
  * Lifecycle: stateless apart from the round counter. Calls on a received message (delete, visibility) go to
- * the queue it came from (`QueueMessage.queueUrl`); a continuation is sent back to its message's queue.
+ * the queue it came from (`QueueMessage.queueUrl`); a continuation or a re-queued message (tenant limit) is
+ * sent back to its message's queue.
  */
-import type { JobQueue, MessageRef, QueueAttributes, QueueMessage } from "./job-queue.ts";
+import type { JobQueue, MessageRef, QueueAttributes, QueueMessage, SendOptions } from "./job-queue.ts";
 
 /** Default of RECEIVE_LOWEST_FIRST_EVERY_ROUNDS: the lowest queue goes first in one round of five. */
 export const LOWEST_FIRST_EVERY_ROUNDS_DEFAULT = 5;
@@ -105,8 +106,8 @@ export class PriorityQueues implements JobQueue {
     await this.queueOf(message.queueUrl).changeVisibility(message, visibilityTimeoutSeconds);
   }
 
-  async send(body: string, queueUrl?: string): Promise<void> {
-    await this.queueOf(queueUrl ?? this.url).send(body, queueUrl);
+  async send(body: string, queueUrl?: string, options?: SendOptions): Promise<void> {
+    await this.queueOf(queueUrl ?? this.url).send(body, queueUrl, options);
   }
 
   /**
