@@ -5,25 +5,9 @@ import { MAX_UNACKED_BLOCKS_PER_JOB } from "../../src/runtime/jobs/block-sink.ts
 import { silentLogger } from "../../src/runtime/observability/logger.ts";
 import { startWorker, type Worker } from "../../src/runtime/worker.ts";
 import { FakeEdge, FakeEngine, FakeQueue, jobMessage, queueMessage } from "./fakes.ts";
+import { FAKE_WORKER_ENV, flush } from "./runner-env.ts";
 
-const env = {
-  SQS_QUEUE_URL: "http://sqs.us-east-1.localhost:4566/000000000000/jobs",
-  SQS_ENDPOINT: "http://127.0.0.1:4566",
-  AWS_REGION: "us-east-1",
-  EDGE_URL: "http://edge.test",
-  MODEL_DIR: "unused",
-  MAX_BATCH_SIZE: "2",
-  VISIBILITY_TIMEOUT_SECONDS: "60",
-  HEARTBEAT_INTERVAL_SECONDS: "20",
-  METRICS_PORT: "0",
-  METRICS_HOST: "127.0.0.1",
-  RECEIVE_WAIT_SECONDS: "1",
-};
-
-/** Lets real setImmediate-driven work (the engine loop, promise chains) run; fake timers do not move. */
-async function flush(rounds = 30): Promise<void> {
-  for (let round = 0; round < rounds; round++) await new Promise((resolve) => setImmediate(resolve));
-}
+const env = FAKE_WORKER_ENV;
 
 /** A gate the fake engine's step waits on: a forward that is "in progress" until opened. */
 class Gate {

@@ -5,26 +5,11 @@ import { tenantLimitDelaySeconds } from "../../src/runtime/jobs/tenant-limit.ts"
 import { silentLogger } from "../../src/runtime/observability/logger.ts";
 import { startWorker, type Worker } from "../../src/runtime/worker.ts";
 import { FakeEdge, FakeEngine, FakeQueue, jobMessage, queueMessage } from "./fakes.ts";
+import { FAKE_WORKER_ENV, flush } from "./runner-env.ts";
 
 /** A lease refused as `tenant_running_limit` (the tenant's max_running_jobs): re-queued delayed, never deferred. */
 
-const env = {
-  SQS_QUEUE_URL: "http://sqs.us-east-1.localhost:4566/000000000000/jobs",
-  SQS_ENDPOINT: "http://127.0.0.1:4566",
-  AWS_REGION: "us-east-1",
-  EDGE_URL: "http://edge.test",
-  MODEL_DIR: "unused",
-  MAX_BATCH_SIZE: "2",
-  VISIBILITY_TIMEOUT_SECONDS: "60",
-  HEARTBEAT_INTERVAL_SECONDS: "20",
-  METRICS_PORT: "0",
-  METRICS_HOST: "127.0.0.1",
-  RECEIVE_WAIT_SECONDS: "1",
-};
-
-async function flush(rounds = 30): Promise<void> {
-  for (let round = 0; round < rounds; round++) await new Promise((resolve) => setImmediate(resolve));
-}
+const env = FAKE_WORKER_ENV;
 
 let worker: Worker | undefined;
 
