@@ -16,7 +16,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from .config import BD3LMConfig, CheckpointError, demo_config, released_config
+from .config import BD3LMConfig, CheckpointError, demo_config, released_config, released_small_config
 from .dit import BD3LM, count_parameters, init_weights
 
 CONFIG_FILE = "config.json"
@@ -194,8 +194,9 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("random", help="write a random checkpoint")
     r.add_argument("--out", required=True)
-    r.add_argument("--shape", choices=["released", "demo", "custom"], default="released",
-                   help="released: 12x768, vocab 50258, context 1024 (GPT-2 tokenizer); demo: 4x192 bytes, context 256")
+    r.add_argument("--shape", choices=["released", "released-small", "demo", "custom"], default="released",
+                   help="released: 12x768, vocab 50258, context 1024 (GPT-2 tokenizer); released-small: the released "
+                   "layout and vocabulary at 2x64, 2 heads, context 64 (seconds to export); demo: 4x192 bytes, context 256")
     r.add_argument("--block-size", type=int, default=16)
     r.add_argument("--context", type=int, default=None)
     r.add_argument("--layers", type=int, default=None)
@@ -208,7 +209,8 @@ def main(argv=None) -> int:
     i.add_argument("folder")
     args = ap.parse_args(argv)
     if args.cmd == "random":
-        cfg = released_config(args.block_size) if args.shape == "released" else demo_config(args.block_size)
+        shapes = {"released": released_config, "released-small": released_small_config}
+        cfg = shapes.get(args.shape, demo_config)(args.block_size)
         changes = {}
         if args.context is not None:
             changes["model_length"] = args.context

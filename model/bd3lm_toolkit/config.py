@@ -170,6 +170,12 @@ def released_config(block_size: int = 16) -> BD3LMConfig:
     return BD3LMConfig(block_size=block_size)
 
 
+def released_small_config(block_size: int = 16) -> BD3LMConfig:
+    """The released layout (GPT-2 vocabulary 50258, cond_dim 128, the same parameter names and config keys)
+    at 2 layers x d=64, 2 heads, context 64: rehearses the released-checkpoint path in seconds."""
+    return released_config(block_size).replace(n_blocks=2, hidden_dim=64, n_heads=2, model_length=max(64, block_size))
+
+
 def demo_config(block_size: int = 16, context: int = 256) -> BD3LMConfig:
     """The byte-level demo shape (4 layers x d=192, vocab 258)."""
     return BD3LMConfig(

@@ -6,7 +6,7 @@ import torch
 
 from bd3lm_toolkit.checkpoint import (CheckpointError, load_checkpoint, load_safetensors, save_checkpoint,
                                       save_safetensors, write_random_checkpoint)
-from bd3lm_toolkit.config import BD3LMConfig, released_config
+from bd3lm_toolkit.config import BD3LMConfig, released_config, released_small_config
 from bd3lm_toolkit.dit import BD3LM, param_shapes
 
 from conftest import small_config
@@ -59,6 +59,17 @@ def test_released_layout_names_and_shapes():
     assert set(shapes) - {"backbone." + k for k in bb} == {"sampling_eps_min", "sampling_eps_max"}
     n = sum(int(torch.tensor(s).prod()) if s else 1 for k, s in shapes.items() if k.startswith("backbone."))
     assert 165e6 < n < 175e6  # "about 170M parameters"
+
+
+def test_released_small_keeps_the_released_layout():
+    """`checkpoint random --shape released-small` (docs/real-models.md's rehearsal): the released parameter names
+    (blocks 0-1 of 12), config keys, vocabulary, cond_dim and tokenizer ids, only narrower and shallower."""
+    small, full = released_small_config(4), released_config(4)
+    full_names = {k for k, _ in param_shapes(full) if not k.startswith("backbone.blocks.") or k.split(".")[2] in ("0", "1")}
+    assert {k for k, _ in param_shapes(small)} == full_names
+    assert set(small.to_json_dict()) == set(full.to_json_dict())
+    assert (small.vocab_size, small.cond_dim, small.tokenizer, small.mask_id) == (50258, 128, "gpt2", 50257)
+    assert (small.n_blocks, small.hidden_dim, small.n_heads, small.model_length) == (2, 64, 2, 64)
 
 
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])

@@ -1,3 +1,9 @@
+/**
+ * The onnxruntime DenoiserRunner: one session per package, checked against its manifest at load (names, types
+ * and fixed dimensions, then a warm-up probe), optionally keeping the batched past on the device between
+ * forwards (device-past.ts). A refused package releases its session before the error reaches the caller.
+ */
+import { basename } from "node:path";
 import * as ort from "onnxruntime-node";
 import { allocateKv, type KvArray, type KvDtype } from "../kv/layout.ts";
 import type { ExecutionProviderName } from "../types.ts";
@@ -31,7 +37,13 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
   const { manifest } = pkg;
   const dtype = pkg.dtype;
   const { session, provider } = await createSession(pkg, options);
-  checkGraph(session, manifest, dtype);
+  try {
+    checkGraph(session, manifest, dtype, basename(pkg.graphPath));
+  } catch (error) {
+    // A refused package must not keep its session (and the graph's memory) alive in a process that goes on.
+    await session.release().catch(() => {});
+    throw error;
+  }
   const declared = new Set(session.inputNames);
   for (const field of ["position_ids", "attention_mask"] as const) {
     if (!declared.has(manifest.io.inputs[field])) {
@@ -170,7 +182,12 @@ export async function createOrtRunner(pkg: ModelPackage, options: OrtRunnerOptio
       await session.release();
     },
   };
-  await warmUp(runner, manifest, options.warmupRuns ?? 2);
+  try {
+    await warmUp(runner, manifest, options.warmupRuns ?? 2);
+  } catch (error) {
+    await runner.close().catch(() => {});
+    throw error;
+  }
   return runner;
 }
 

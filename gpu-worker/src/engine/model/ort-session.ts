@@ -1,12 +1,14 @@
 /**
  * The onnxruntime session of a package: execution providers tried in preference order (each miss logged), and
- * the graph checked against the manifest at load (inputs, outputs, past dtype), naming the field that differs.
+ * the graph checked against the manifest at load (input and output names here; element types and fixed
+ * dimensions in graph-signature.ts), naming the field that differs.
  */
 import type { ModelManifest } from "@bd3-serve/shared";
 import * as ort from "onnxruntime-node";
 import type { KvDtype } from "../kv/layout.ts";
 import type { ExecutionProviderName } from "../types.ts";
 import { ModelPackageError } from "./errors.ts";
+import { checkGraphSignature } from "./graph-signature.ts";
 import type { ModelPackage } from "./model-package.ts";
 import type { OrtRunnerOptions } from "./ort-options.ts";
 
@@ -43,7 +45,13 @@ export async function createSession(
   throw new ModelPackageError(`no execution provider could run ${pkg.graphPath}: ${failures.join("; ")}`);
 }
 
-export function checkGraph(session: ort.InferenceSession, manifest: ModelManifest, dtype: KvDtype): void {
+/** The graph against the manifest: every refusal names the manifest field; `file` names the graph. */
+export function checkGraph(
+  session: ort.InferenceSession,
+  manifest: ModelManifest,
+  dtype: KvDtype,
+  file?: string,
+): void {
   const { inputs, outputs } = manifest.io;
   for (const field of ["input_ids", "past_key", "past_value"] as const) {
     if (!session.inputNames.includes(inputs[field])) {
@@ -81,10 +89,6 @@ export function checkGraph(session: ort.InferenceSession, manifest: ModelManifes
       `manifest field "io.inputs": the graph has inputs the manifest does not name (${unnamed.join(", ")})`,
     );
   }
-  const past = session.inputMetadata.find((meta) => meta.name === inputs.past_key);
-  if (past?.isTensor && past.type !== dtype) {
-    throw new ModelPackageError(
-      `manifest field "graphs.dtype": graph past_key is ${past.type}, manifest says ${dtype}`,
-    );
-  }
+  // Names agree: now the element types and the fixed dimensions (layers, heads, head dim, vocabulary).
+  checkGraphSignature(session, manifest, dtype, file);
 }
