@@ -19,6 +19,8 @@ export interface LoadResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Unexpected answers by HTTP status ("network" for a failed request), so an error count says what failed. */
+  errorsByStatus: Record<string, number>;
 }
 
 function send(agent: Agent, options: LoadOptions): Promise<number> {
@@ -44,6 +46,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const latenciesMs: number[] = [];
   let errors = 0;
+  const errorsByStatus: Record<string, number> = {};
+  const countError = (kind: string) => {
+    errors += 1;
+    errorsByStatus[kind] = (errorsByStatus[kind] ?? 0) + 1;
+  };
   const started = performance.now();
   const deadline = started + options.durationMs;
   await Promise.all(
@@ -52,11 +59,23 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const sent = performance.now();
         try {
           const status = await send(agent, options);
-          if (status !== options.expectedStatus) errors += 1;
-        } catch {
-          errors += 1;
+          if (status !== options.expectedStatus) countError(String(status));
+        } catch (error) {
+          countError("network");
+          if (process.env.BENCH_DEBUG)
+            console.error(
+              String(error),
+              "start",
+              (sent - started).toFixed(0),
+              "end",
+              (performance.now() - started).toFixed(0),
+            );
         }
-        latenciesMs.push(performance.now() - sent);
+        const latencyMs = performance.now() - sent;
+        latenciesMs.push(latencyMs);
+        if (process.env.BENCH_DEBUG && latencyMs > 1_000) {
+          console.error("slow", (sent - started).toFixed(0), latencyMs.toFixed(0));
+        }
       }
     }),
   );
@@ -70,5 +89,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     requestsPerSecond: latenciesMs.length / seconds,
     p50Ms: percentile(latenciesMs, 0.5),
     p99Ms: percentile(latenciesMs, 0.99),
+    errorsByStatus,
   };
 }

@@ -22,7 +22,7 @@ async function freePort(): Promise<number> {
 export async function startLocalSqs(
   workDir: string,
   queueName: string,
-): Promise<{ endpoint: string; queueUrl: string; stop: () => void }> {
+): Promise<{ endpoint: string; queueUrl: string; pids: number[]; stop: () => void }> {
   const port = await freePort();
   const init = join(workDir, "fauxqs-init.json");
   writeFileSync(init, JSON.stringify({ queues: [{ name: queueName }] }));
@@ -48,6 +48,7 @@ export async function startLocalSqs(
   return {
     endpoint,
     queueUrl: `http://sqs.us-east-1.localhost:${port}/000000000000/${queueName}`,
+    pids: child.pid === undefined ? [] : [child.pid],
     stop: () => child.kill(),
   };
 }
