@@ -17,6 +17,7 @@ import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
+import { JOB_MAX_RECEIVE_COUNT } from "@bd3-serve/shared";
 import { startFauxqs } from "fauxqs";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -52,7 +53,10 @@ export interface LocalModelQueues {
 }
 
 export interface LocalStackOptions {
-  /** Receives before SQS moves a job message to the DLQ. */
+  /**
+   * Receives before SQS moves a job message to the DLQ; default production's (JOB_MAX_RECEIVE_COUNT, as
+   * `npm start` runs it). A test that drives a job into the DLQ sets a smaller one to stay quick.
+   */
   maxReceiveCount?: number;
   /** Visibility timeout of the jobs queue in seconds (workers extend it while a job runs). */
   visibilityTimeoutSeconds?: number;
@@ -123,7 +127,7 @@ function freePort(): Promise<number> {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const { maxReceiveCount = 3, visibilityTimeoutSeconds = 30 } = options;
+  const { maxReceiveCount = JOB_MAX_RECEIVE_COUNT, visibilityTimeoutSeconds = 30 } = options;
   const [sqs, scriptPath] = await Promise.all([startFauxqs({ port: 0, logger: false }), bundleEdge()]);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO_ROOT, "wrangler.toml"));
   const wranglerBindings = (workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {};

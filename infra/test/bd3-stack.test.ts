@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +8,7 @@ import { Bd3Stack } from "../cdk/lib/bd3-stack.ts";
 import {
   BACKLOG_EXPRESSION,
   backlogSteps,
+  CF_ACCESS_SECRET_KEYS,
   MAX_HEALTHY_PERCENT,
   MIN_HEALTHY_PERCENT,
   SHUTDOWN_GRACE_SECONDS,
@@ -14,17 +17,28 @@ import {
   TASK_PROTECTION_EXPIRES_IN_MINUTES,
 } from "../cdk/lib/gpu-worker-service.ts";
 
-let template: Template;
-beforeAll(() => {
+function synth(extra: { cfAccessSecretArn?: string } = {}): Template {
   const app = new App({ context: { "@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig": true } });
   const stack = new Bd3Stack(app, "bd3-test", {
     stage: "test",
     edgeUrl: "https://edge.example",
     imageTag: "v1",
     maxReceiveCount: 4,
+    ...extra,
   });
-  template = Template.fromStack(stack);
+  return Template.fromStack(stack);
+}
+
+let template: Template;
+beforeAll(() => {
+  template = synth();
 });
+
+/** `sqs:<Command>` for every SQS command the worker's queue client sends (gpu-worker/src/runtime/queue/job-queue.ts). */
+function workerSqsActions(): string[] {
+  const source = readFileSync(resolve(import.meta.dirname, "../../gpu-worker/src/runtime/queue/job-queue.ts"), "utf8");
+  return [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((match) => `sqs:${match[1]}`))].sort();
+}
 
 describe("bd3 stack", () => {
   it("dead-letters a job message after maxReceiveCount receives", () => {
@@ -85,6 +99,18 @@ describe("bd3 stack", () => {
       PolicyDocument: { Statement: [Match.objectLike({ Action: EDGE_ACTIONS })] },
       Users: Match.anyValue(),
     });
+  });
+
+  it("allows the workers exactly the SQS calls their queue client makes, and the DLQ watcher only its own", () => {
+    expect([...WORKER_JOB_QUEUE_ACTIONS].sort()).toEqual(workerSqsActions());
+    // The watcher receives (consumer), defers (change visibility) and deletes; it never sends or reads attributes.
+    const watcher = readFileSync(
+      resolve(import.meta.dirname, "../../gpu-worker/src/runtime/dlq/dlq-watcher.ts"),
+      "utf8",
+    );
+    const dlqCalls = [...new Set([...watcher.matchAll(/\bdlq\.(\w+)\(/g)].map((match) => match[1]))].sort();
+    expect(dlqCalls).toEqual(["changeVisibility", "delete"]);
+    expect(WORKER_DLQ_ACTIONS).toEqual(["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"]);
   });
 
   it("runs one GPU per task with the worker settings and a drain window below ECS's stop timeout", () => {
@@ -167,6 +193,51 @@ describe("the fleet an operator runs", () => {
     template.hasResourceProperties("AWS::EC2::LaunchTemplate", {
       LaunchTemplateData: Match.objectLike({ ImageId: { Ref: Match.stringLikeRegexp("amazonlinux2023gpu") } }),
     });
+  });
+});
+
+describe("the Cloudflare Access service token (cfAccessSecretArn)", () => {
+  const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bd3-test/cf-access-token-AbC123";
+  const containerOf = (stackTemplate: Template) =>
+    (
+      Object.values(stackTemplate.findResources("AWS::ECS::TaskDefinition"))[0] as {
+        Properties: { ContainerDefinitions: { Secrets?: { Name: string; ValueFrom: string }[] }[] };
+      }
+    ).Properties.ContainerDefinitions[0]!;
+
+  it("is not in the task without a secret: the workers then send no Access headers", () => {
+    expect(containerOf(template).Secrets).toBeUndefined();
+    expect(JSON.stringify(template.toJSON())).not.toContain("secretsmanager:GetSecretValue");
+  });
+
+  it("reaches the worker as CF_ACCESS_CLIENT_ID / CF_ACCESS_CLIENT_SECRET from Secrets Manager, never as a value", () => {
+    const withToken = synth({ cfAccessSecretArn: SECRET_ARN });
+    expect(containerOf(withToken).Secrets).toEqual([
+      { Name: "CF_ACCESS_CLIENT_ID", ValueFrom: `${SECRET_ARN}:${CF_ACCESS_SECRET_KEYS.clientId}::` },
+      { Name: "CF_ACCESS_CLIENT_SECRET", ValueFrom: `${SECRET_ARN}:${CF_ACCESS_SECRET_KEYS.clientSecret}::` },
+    ]);
+    const environment = (containerOf(withToken) as { Environment?: { Name: string }[] }).Environment ?? [];
+    expect(environment.map((entry) => entry.Name).filter((name) => name.startsWith("CF_ACCESS"))).toEqual([]);
+    // ECS reads the secret at task start with the execution role: allowed on this one secret only.
+    const executionRoleId = (
+      Object.values(withToken.findResources("AWS::ECS::TaskDefinition"))[0] as {
+        Properties: { ExecutionRoleArn: { "Fn::GetAtt": [string, string] } };
+      }
+    ).Properties.ExecutionRoleArn["Fn::GetAtt"][0];
+    withToken.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: executionRoleId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(["secretsmanager:GetSecretValue"]), Resource: SECRET_ARN }),
+        ]),
+      },
+    });
+  });
+
+  it("refuses a secret ARN without its suffix (a JSON key needs the complete ARN)", () => {
+    expect(() =>
+      synth({ cfAccessSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bd3-test/cf-access-token" }),
+    ).toThrow(/complete Secrets Manager ARN/);
   });
 });
 

@@ -23,6 +23,7 @@ import { type HealthServer, startHealthServer } from "../../gpu-worker/src/runti
 import { createWorkerMetrics } from "../../gpu-worker/src/runtime/observability/metrics.ts";
 import { MANIFESTS_DIR, staleManifests } from "../k8s/src/generate.ts";
 import { type ManifestObject, manifestFiles, renderManifests } from "../k8s/src/manifests.ts";
+import { CF_ACCESS_SECRET_NAME } from "../k8s/src/names.ts";
 import {
   EXIT_MARGIN_SECONDS,
   PRE_STOP_SLEEP_SECONDS,
@@ -167,6 +168,25 @@ describe("k8s manifests: agree with the worker", () => {
     expect(config.metrics.host).toBe("0.0.0.0");
   });
 
+  it("reads the Cloudflare Access service token from an optional Secret, never as a value in the manifests", () => {
+    const fromSecret = Object.fromEntries(
+      (container().env ?? [])
+        .filter((entry) => entry.name.startsWith("CF_ACCESS_"))
+        .map((entry) => [entry.name, { value: entry.value, ref: entry.valueFrom?.secretKeyRef }]),
+    );
+    expect(fromSecret).toEqual({
+      CF_ACCESS_CLIENT_ID: { value: undefined, ref: { name: CF_ACCESS_SECRET_NAME, key: "client_id", optional: true } },
+      CF_ACCESS_CLIENT_SECRET: {
+        value: undefined,
+        ref: { name: CF_ACCESS_SECRET_NAME, key: "client_secret", optional: true },
+      },
+    });
+    // The worker takes both or neither: the two names are its settings (loadConfig refuses one alone).
+    expect(Object.keys(WorkerEnvSchema.shape)).toEqual(expect.arrayContaining(Object.keys(fromSecret)));
+    const secretKinds = committedObjects().filter((object) => object.kind === "Secret");
+    expect(secretKinds).toEqual([]);
+  });
+
   it("probes and scrapes the worker's health server: its port and paths", async () => {
     const port = container().ports!.find((entry) => entry.name === "metrics")!;
     expect(port.containerPort).toBe(WORKER_DEFAULTS.METRICS_PORT);
@@ -245,6 +265,8 @@ describe("k8s manifests: agree with the worker", () => {
     expect(trigger!.authenticationRef.name).toBe(auth.metadata!.name);
     expect(auth.spec.podIdentity.provider).toBe("aws");
     expect(auth.spec.podIdentity).not.toHaveProperty("identityOwner");
+    // The operator's own role reads the queues (the CDK's KedaOperatorRole): nothing to assume.
+    expect(auth.spec.podIdentity).not.toHaveProperty("roleArn");
   });
 
   it("runs the image's non-root uid on one GPU, with a read-only root and /tmp on an emptyDir", () => {

@@ -2,6 +2,8 @@
  * The local queue set-ups dead-letter like production: `npm run dev:sqs` (edge/dev/fauxqs-init.json) and
  * `FAUXQS_INIT=infra/local/fauxqs-init.json npx fauxqs` create `bd3-jobs` redriving to `bd3-jobs-dlq` after
  * the CDK's maxReceiveCount. Checked on a real fauxqs started from each file (not by reading the JSON alone).
+ * `npm start`'s embedded stack (scripts/local-stack.ts) takes the same constant (JOB_MAX_RECEIVE_COUNT in
+ * shared/src/limits.ts, which the CDK's default is) as its default, so it cannot drift.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -40,7 +42,7 @@ describe.each(["edge/dev/fauxqs-init.json", "infra/local/fauxqs-init.json"])("%s
 });
 
 describe("edge/dev/fauxqs-init.json and wrangler.toml's dev SQS_QUEUES", () => {
-  it("creates every queue the dev edge sends to (each model and priority), each redriving to its model's DLQ", async () => {
+  it("creates every queue the dev edge sends to (each model and priority), each redriving to its model's DLQ as production does", async () => {
     const toml = readFileSync(resolve(REPO_ROOT, "wrangler.toml"), "utf8");
     const queues = JSON.parse(/^SQS_QUEUES = """([\s\S]*?)"""/m.exec(toml)![1]!) as Record<
       string,
@@ -61,9 +63,13 @@ describe("edge/dev/fauxqs-init.json and wrangler.toml's dev SQS_QUEUES", () => {
           const { Attributes } = await client.send(
             new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["RedrivePolicy"] }),
           );
-          const redrive = JSON.parse(Attributes?.RedrivePolicy ?? "{}") as { deadLetterTargetArn?: string };
+          const redrive = JSON.parse(Attributes?.RedrivePolicy ?? "{}") as {
+            deadLetterTargetArn?: string;
+            maxReceiveCount?: number | string;
+          };
           const dlq = model === "kjv-bd3lm-b16" ? "bd3-jobs-dlq" : `bd3-jobs-${model}-dlq`;
           expect(redrive.deadLetterTargetArn, QueueName).toMatch(new RegExp(`:${dlq}$`));
+          expect(Number(redrive.maxReceiveCount), QueueName).toBe(MAX_RECEIVE_COUNT_DEFAULT);
         }
       }
     } finally {

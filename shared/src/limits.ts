@@ -78,6 +78,12 @@ export const WORKER_ID_MAX_LENGTH = 200;
  */
 export const LEASE_TERM_SECONDS = 10;
 /**
+ * Receives of a job message before SQS moves it to the dead-letter queue (the queues' RedrivePolicy): each
+ * receive is one worker attempt. Production's value (the CDK stack) and the local queue set-ups' (`npm start`,
+ * `npm run dev:sqs`), so a job crashes its way to the DLQ locally exactly as it would deployed.
+ */
+export const JOB_MAX_RECEIVE_COUNT = 5;
+/**
  * The most prompt tokens the edge accepts in a worker's usage per UTF-8 byte of the prompt, plus special
  * tokens: every tokenizer we serve (bytes, GPT-2 byte-level BPE) yields at most one token per byte, so a
  * larger count is a worker's error and is clamped (the edge has no tokenizer to count them itself).

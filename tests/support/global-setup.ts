@@ -8,7 +8,11 @@ import type { TestProject } from "vitest/node";
 import { type LocalModelQueues, startLocalStack } from "../../scripts/local-stack.ts";
 import { MODEL_NAME } from "./test-model.ts";
 
-/** Receives before SQS moves a job message to the DLQ (kept small so the poison test is quick). */
+/**
+ * Receives before SQS moves a job message to the DLQ. Set explicitly and small, below production's
+ * JOB_MAX_RECEIVE_COUNT (5, the default of `npm start`'s stack), so the poison test crashes a worker twice
+ * rather than five times; the tests that read the count (poison.test.ts) import this constant.
+ */
 export const STACK_MAX_RECEIVE_COUNT = 2;
 
 declare module "vitest" {

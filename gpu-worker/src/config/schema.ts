@@ -67,6 +67,13 @@ export const WorkerEnvSchema = z
     AWS_SESSION_TOKEN: z.string().min(1).optional(),
     /** Base URL of the edge (the worker API lives under `/internal/v1`). */
     EDGE_URL: z.url(),
+    /**
+     * A Cloudflare Access service token (both or neither), sent as `CF-Access-Client-Id` /
+     * `CF-Access-Client-Secret` on every call to the edge, so an Access policy can guard the worker host
+     * (WORKER_API_HOSTNAME; docs/deploy.md). Never logged.
+     */
+    CF_ACCESS_CLIENT_ID: z.string().min(1).optional(),
+    CF_ACCESS_CLIENT_SECRET: z.string().min(1).optional(),
     /** Per attempt, in milliseconds. */
     EDGE_REQUEST_TIMEOUT_MS: intFromEnv(100, 120_000).default(10_000),
     /** Attempts per edge call (the first included); retries only on 5xx and network errors. */
@@ -178,6 +185,13 @@ export const WorkerEnvSchema = z
         message: "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither",
       });
     }
+    if ((env.CF_ACCESS_CLIENT_ID === undefined) !== (env.CF_ACCESS_CLIENT_SECRET === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [env.CF_ACCESS_CLIENT_ID === undefined ? "CF_ACCESS_CLIENT_ID" : "CF_ACCESS_CLIENT_SECRET"],
+        message: "set both CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET, or neither",
+      });
+    }
     if (env.CONTINUATION_MARGIN_SECONDS + env.VISIBILITY_TIMEOUT_SECONDS >= SQS_VISIBILITY_MAX_SECONDS) {
       ctx.addIssue({
         code: "custom",
@@ -211,6 +225,8 @@ export interface WorkerConfig {
     baseUrl: string;
     requestTimeoutMs: number;
     maxAttempts: number;
+    /** The Cloudflare Access service token sent on every edge call; undefined: none is sent. */
+    accessServiceToken: { clientId: string; clientSecret: string } | undefined;
     blockStreamLingerMs: number | undefined;
     blockStreamMaxInFlight: number | undefined;
   };
@@ -262,6 +278,10 @@ export function toWorkerConfig(env: WorkerEnv): WorkerConfig {
       baseUrl: env.EDGE_URL.replace(/\/+$/, ""),
       requestTimeoutMs: env.EDGE_REQUEST_TIMEOUT_MS,
       maxAttempts: env.EDGE_MAX_ATTEMPTS,
+      accessServiceToken:
+        env.CF_ACCESS_CLIENT_ID !== undefined && env.CF_ACCESS_CLIENT_SECRET !== undefined
+          ? { clientId: env.CF_ACCESS_CLIENT_ID, clientSecret: env.CF_ACCESS_CLIENT_SECRET }
+          : undefined,
       blockStreamLingerMs: env.BLOCK_STREAM_LINGER_MS,
       blockStreamMaxInFlight: env.BLOCK_STREAM_MAX_IN_FLIGHT,
     },

@@ -86,6 +86,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       baseUrl: config.edge.baseUrl,
       requestTimeoutMs: config.edge.requestTimeoutMs,
       backoff: { maxAttempts: config.edge.maxAttempts },
+      // Cloudflare Access on the worker host (CF_ACCESS_CLIENT_ID / _SECRET): on every call, the DLQ watcher's too.
+      ...(config.edge.accessServiceToken !== undefined ? { accessServiceToken: config.edge.accessServiceToken } : {}),
       ...(config.edge.blockStreamLingerMs !== undefined
         ? { blockStreamLingerMs: config.edge.blockStreamLingerMs }
         : {}),
@@ -195,6 +197,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       execution_providers_asked: config.engine.executionProviders.join(","),
       ...(isFallback ? { execution_provider_fallback: true } : {}),
       ...(taskProtection !== undefined ? { task_protection: true } : {}),
+      // Whether the service token is configured; its values are never logged.
+      edge_access_service_token: config.edge.accessServiceToken !== undefined,
       model: engine.manifest.name,
       health_port: healthServer.port,
     },

@@ -125,6 +125,31 @@ describe("loadConfig", () => {
     expect(configError(env).issues[0]?.variable).toBe("AWS_SECRET_ACCESS_KEY");
   });
 
+  it("reads a Cloudflare Access service token: both halves or neither, naming the missing one", () => {
+    expect(loadConfig({ env: baseEnv, envFile: null }).edge.accessServiceToken).toBeUndefined();
+    const token = { CF_ACCESS_CLIENT_ID: "abc.access", CF_ACCESS_CLIENT_SECRET: "s3cret-value-0123456789" };
+    expect(loadConfig({ env: { ...baseEnv, ...token }, envFile: null }).edge.accessServiceToken).toEqual({
+      clientId: "abc.access",
+      clientSecret: "s3cret-value-0123456789",
+    });
+    const withoutSecret = configError({ ...baseEnv, CF_ACCESS_CLIENT_ID: token.CF_ACCESS_CLIENT_ID });
+    expect(withoutSecret.issues).toEqual([
+      {
+        variable: "CF_ACCESS_CLIENT_SECRET",
+        message: "set both CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET, or neither",
+      },
+    ]);
+    const withoutId = configError({ ...baseEnv, CF_ACCESS_CLIENT_SECRET: token.CF_ACCESS_CLIENT_SECRET });
+    expect(withoutId.issues.map((issue) => issue.variable)).toEqual(["CF_ACCESS_CLIENT_ID"]);
+    // The start-up error names the setting, never its value (main.ts prints it to stderr).
+    expect(withoutId.message).toContain("CF_ACCESS_CLIENT_ID");
+    expect(withoutId.message).not.toContain(token.CF_ACCESS_CLIENT_SECRET);
+    // An empty value counts as unset (a `.env` line `CF_ACCESS_CLIENT_SECRET=`): still one half only.
+    expect(
+      configError({ ...baseEnv, ...token, CF_ACCESS_CLIENT_SECRET: "" }).issues.map((issue) => issue.variable),
+    ).toEqual(["CF_ACCESS_CLIENT_SECRET"]);
+  });
+
   it("defaults the SQS endpoint to the region's", () => {
     const { SQS_ENDPOINT: _omitted, ...env } = baseEnv;
     expect(loadConfig({ env: { ...env, AWS_REGION: "eu-west-1" }, envFile: null }).queue.endpoint).toBe(

@@ -1,6 +1,8 @@
 /**
  * `npm run synth` (in infra/): writes the CloudFormation template to infra/cdk.out. Settings come from CDK
- * context (`-c key=value` with the cdk CLI, or the environment here): stage, model, edgeUrl, imageTag, maxTasks.
+ * context (`-c key=value` with the cdk CLI, or the environment here, `BD3_<KEY>` upper-cased): stage, model,
+ * edgeUrl, imageTag, maxTasks; optional: cfAccessSecretArn (the workers' Cloudflare Access service token in
+ * Secrets Manager) and eksClusterName (the EKS Pod Identity roles for the Kubernetes path).
  */
 import { App } from "aws-cdk-lib";
 import { Bd3Stack } from "../lib/bd3-stack.ts";
@@ -10,8 +12,11 @@ const app = new App({
   // New AWS accounts cannot create launch configurations any more.
   context: { "@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig": true },
 });
-const setting = (key: string, fallback: string): string =>
-  (app.node.tryGetContext(key) as string | undefined) ?? process.env[`BD3_${key.toUpperCase()}`] ?? fallback;
+const optionalSetting = (key: string): string | undefined =>
+  (app.node.tryGetContext(key) as string | undefined) ?? (process.env[`BD3_${key.toUpperCase()}`] || undefined);
+const setting = (key: string, fallback: string): string => optionalSetting(key) ?? fallback;
+const cfAccessSecretArn = optionalSetting("cfAccessSecretArn");
+const eksClusterName = optionalSetting("eksClusterName");
 
 const stage = setting("stage", "dev");
 new Bd3Stack(app, `bd3-${stage}`, {
@@ -20,6 +25,8 @@ new Bd3Stack(app, `bd3-${stage}`, {
   edgeUrl: setting("edgeUrl", "https://bd3-serve-edge.example.workers.dev"),
   imageTag: setting("imageTag", "latest"),
   maxTasks: Number(setting("maxTasks", "4")),
+  ...(cfAccessSecretArn !== undefined ? { cfAccessSecretArn } : {}),
+  ...(eksClusterName !== undefined ? { eksClusterName } : {}),
   description: `bd3-serve ${stage}: job queues by priority + DLQ, IAM, autoscaled GPU workers`,
 });
 app.synth();

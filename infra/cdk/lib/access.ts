@@ -1,27 +1,28 @@
 /**
- * Least-privilege access to the queues. Workers (an ECS task role) receive, extend, delete and re-enqueue
- * continuations on the jobs queues (every priority) and drain the DLQ; the edge (Cloudflare Workers, outside AWS) only sends,
- * as an IAM user whose access key an operator creates by hand and stores with `wrangler secret put` (a key
- * made here would land in the CloudFormation template).
+ * Least-privilege access to the queues. Workers (the ECS task role, or on EKS the Pod Identity role of
+ * eks-pod-identity.ts: the same managed policy) receive, extend, delete and re-send (continuations, a
+ * tenant at its running-jobs limit) on the jobs queues (every priority), read their RedrivePolicy at start-up,
+ * and drain the DLQ; exactly the SQS calls of gpu-worker/src/runtime/queue/job-queue.ts (a test compares
+ * them). The edge (Cloudflare Workers, outside AWS) only sends, as an IAM user whose access key an operator
+ * creates by hand and stores with `wrangler secret put` (a key made here would land in the CloudFormation
+ * template).
  */
 import { ManagedPolicy, PolicyStatement, User } from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 import type { JobQueues } from "./job-queues.ts";
 
+/** The worker on its jobs queues. No GetQueueUrl: it is given the URLs (SQS_QUEUE_URLS). */
 export const WORKER_JOB_QUEUE_ACTIONS = [
   "sqs:ReceiveMessage",
   "sqs:ChangeMessageVisibility",
   "sqs:DeleteMessage",
   "sqs:SendMessage",
   "sqs:GetQueueAttributes",
-  "sqs:GetQueueUrl",
 ];
-export const WORKER_DLQ_ACTIONS = [
-  "sqs:ReceiveMessage",
-  "sqs:ChangeMessageVisibility",
-  "sqs:DeleteMessage",
-  "sqs:GetQueueAttributes",
-];
+/** The DLQ watcher: receive, defer (change visibility), delete once the edge was told. */
+export const WORKER_DLQ_ACTIONS = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"];
+/** A queue-depth autoscaler (KEDA's aws-sqs-queue scaler; the ECS path uses CloudWatch metrics instead). */
+export const QUEUE_DEPTH_READER_ACTIONS = ["sqs:GetQueueAttributes"];
 export const EDGE_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes"];
 
 export class QueueAccess extends Construct {

@@ -7,6 +7,7 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import { Repository, TagMutability } from "aws-cdk-lib/aws-ecr";
 import type { Construct } from "constructs";
 import { QueueAccess } from "./access.ts";
+import { EksPodIdentity } from "./eks-pod-identity.ts";
 import { GpuWorkerService } from "./gpu-worker-service.ts";
 import { JobQueues } from "./job-queues.ts";
 
@@ -24,6 +25,13 @@ export interface Bd3StackProps extends StackProps {
   maxBatchSize?: number;
   maxTasks?: number;
   maxReceiveCount?: number;
+  /** Secrets Manager secret (complete ARN) with the workers' Cloudflare Access service token; none if unset. */
+  cfAccessSecretArn?: string;
+  /**
+   * An EKS cluster (same account and region) running the Kubernetes path (infra/k8s/): adds the worker's and
+   * KEDA's Pod Identity roles and their associations (eks-pod-identity.ts). Unset: nothing for EKS.
+   */
+  eksClusterName?: string;
 }
 
 export class Bd3Stack extends Stack {
@@ -48,7 +56,15 @@ export class Bd3Stack extends Stack {
       ...(props.instanceType !== undefined ? { instanceType: props.instanceType } : {}),
       ...(props.maxBatchSize !== undefined ? { maxBatchSize: props.maxBatchSize } : {}),
       ...(props.maxTasks !== undefined ? { maxTasks: props.maxTasks } : {}),
+      ...(props.cfAccessSecretArn !== undefined ? { cfAccessSecretArn: props.cfAccessSecretArn } : {}),
     });
+    if (props.eksClusterName !== undefined) {
+      new EksPodIdentity(this, "EksPodIdentity", {
+        clusterName: props.eksClusterName,
+        queues,
+        workerPolicy: access.workerPolicy,
+      });
+    }
 
     new CfnOutput(this, "JobsQueueUrl", { value: queues.jobs.queueUrl, description: "the normal-priority queue" });
     new CfnOutput(this, "HighPriorityQueueUrl", { value: queues.byPriority[2].queueUrl });

@@ -28,13 +28,16 @@ import {
   Ec2Service,
   Ec2TaskDefinition,
   EcsOptimizedImage,
+  Secret as EcsSecret,
   LogDrivers,
   NetworkMode,
   Protocol,
 } from "aws-cdk-lib/aws-ecs";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { CF_ACCESS_SECRET_KEYS } from "../../k8s/src/names.ts";
 import type { QueueAccess } from "./access.ts";
 import { type JobQueues, PRIORITIES_HIGH_FIRST, VISIBILITY_TIMEOUT_SECONDS_DEFAULT } from "./job-queues.ts";
 
@@ -53,6 +56,11 @@ export const TASK_PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTask
 /** Deployments keep every running task until its replacement is healthy. */
 export const MIN_HEALTHY_PERCENT = 100;
 export const MAX_HEALTHY_PERCENT = 200;
+/** The JSON keys of the Secrets Manager secret holding the Cloudflare Access service token (the k8s Secret's keys). */
+export { CF_ACCESS_SECRET_KEYS };
+
+/** A complete secret ARN (with the 6-character suffix Secrets Manager adds): a JSON key needs one. */
+const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
 /** The same probe as the Dockerfile's HEALTHCHECK: the worker's /healthz answers 200. */
 export const HEALTHCHECK_SCRIPT =
   "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))";
@@ -71,6 +79,11 @@ export interface GpuWorkerServiceProps {
   maxTasks?: number;
   /** Container memory reservation in MiB (host KV budget + model + Node). */
   memoryReservationMiB?: number;
+  /**
+   * Complete ARN of a Secrets Manager secret `{"client_id": ..., "client_secret": ...}`: the Cloudflare Access
+   * service token the workers send to the edge's worker host (docs/deploy.md). Unset: no token is sent.
+   */
+  cfAccessSecretArn?: string;
 }
 
 export class GpuWorkerService extends Construct {
@@ -165,6 +178,7 @@ export class GpuWorkerService extends Construct {
         retries: 3,
         startPeriod: Duration.seconds(120),
       },
+      ...(props.cfAccessSecretArn !== undefined ? { secrets: this.cfAccessSecrets(props.cfAccessSecretArn) } : {}),
       logging: LogDrivers.awsLogs({ streamPrefix: "gpu-worker", logRetention: RetentionDays.ONE_MONTH }),
     });
 
@@ -202,6 +216,23 @@ export class GpuWorkerService extends Construct {
       cooldown: Duration.minutes(2),
       evaluationPeriods: 1,
     });
+  }
+
+  /**
+   * The token's two halves as container secrets: ECS reads them at task start with the execution role (which
+   * the CDK allows to read this one secret), so the values never appear in the template or the task definition.
+   */
+  private cfAccessSecrets(secretArn: string): Record<string, EcsSecret> {
+    if (!SECRET_COMPLETE_ARN.test(secretArn)) {
+      throw new Error(
+        `cfAccessSecretArn must be a complete Secrets Manager ARN (ending in -XXXXXX, as create-secret prints it): ${secretArn}`,
+      );
+    }
+    const secret = Secret.fromSecretCompleteArn(this, "CfAccessToken", secretArn);
+    return {
+      CF_ACCESS_CLIENT_ID: EcsSecret.fromSecretsManager(secret, CF_ACCESS_SECRET_KEYS.clientId),
+      CF_ACCESS_CLIENT_SECRET: EcsSecret.fromSecretsManager(secret, CF_ACCESS_SECRET_KEYS.clientSecret),
+    };
   }
 }
 

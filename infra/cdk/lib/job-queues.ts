@@ -11,9 +11,11 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+// The file itself, not the package: the CDK app loads no zod schemas (shared's index) to read one number.
+import { JOB_MAX_RECEIVE_COUNT } from "../../../shared/src/limits.ts";
 
-/** Receives before a job message is dead-lettered. */
-export const MAX_RECEIVE_COUNT_DEFAULT = 5;
+/** Receives before a job message is dead-lettered: the one value the local queue set-ups share (shared/). */
+export const MAX_RECEIVE_COUNT_DEFAULT = JOB_MAX_RECEIVE_COUNT;
 /** Matches the worker's VISIBILITY_TIMEOUT_SECONDS default (it also passes it on every receive). */
 export const VISIBILITY_TIMEOUT_SECONDS_DEFAULT = 10;
 /** The edge expires a job still queued after 24 h; keep messages a little longer than that. */

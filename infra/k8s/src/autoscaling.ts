@@ -1,8 +1,8 @@
 /**
  * KEDA objects: the ScaledObject that sizes the worker Deployment from the jobs queues (one aws-sqs-queue
  * trigger per priority's queue) and the TriggerAuthentication it reads them with (KEDA's AWS pod identity:
- * the operator's own IRSA / EKS Pod Identity credentials, assuming a read-only scaler role; not the deprecated
- * `identityOwner`).
+ * the operator's own EKS Pod Identity / IRSA credentials, whose role may only read the queues' attributes;
+ * no `roleArn` to assume, not the deprecated `identityOwner`).
  *
  * Replicas = ceil((visible + in flight, summed over the queues) / MAX_BATCH_SIZE), the ECS service's formula:
  * a worker holds at most MAX_BATCH_SIZE messages of any priority, and a message is in flight while its job
@@ -25,7 +25,9 @@ export function triggerAuthentication(settings: K8sSettings): ITriggerAuthentica
     apiVersion: "keda.sh/v1alpha1",
     kind: "TriggerAuthentication",
     metadata: { name: `${settings.name}-sqs`, namespace: settings.namespace, labels: LABELS },
-    spec: { podIdentity: { provider: "aws", roleArn: settings.aws.scalerRoleArn } },
+    // No roleArn: the operator's own role (the CDK's KedaOperatorRole, bound to KEDA's service account) reads
+    // the queues. An operator whose KEDA assumes a role per application adds `roleArn` in an overlay.
+    spec: { podIdentity: { provider: "aws" } },
   };
 }
 

@@ -6,6 +6,7 @@
  * overrides in a kustomize overlay (see ../README.md).
  */
 import { WorkerEnvSchema } from "../../../gpu-worker/src/config/schema.ts";
+import { CF_ACCESS_SECRET_KEYS, CF_ACCESS_SECRET_NAME, WORKER_NAME, WORKER_NAMESPACE } from "./names.ts";
 
 /** The worker's defaults: its schema applied to only the required variables. */
 export const WORKER_DEFAULTS = WorkerEnvSchema.parse({
@@ -53,8 +54,8 @@ export const EXIT_MARGIN_SECONDS = 10;
 export const TERMINATION_GRACE_PERIOD_SECONDS = PRE_STOP_SLEEP_SECONDS + SHUTDOWN_GRACE_SECONDS + EXIT_MARGIN_SECONDS;
 
 export const k8sSettings = {
-  namespace: "bd3",
-  name: "bd3-gpu-worker",
+  namespace: WORKER_NAMESPACE,
+  name: WORKER_NAME,
   /** The container's name (KEDA's envSourceContainerName). */
   containerName: "worker",
   /** The worker image (infra/docker/gpu-worker.Dockerfile) as pushed to ECR; an overlay's `images:` can remap it. */
@@ -72,12 +73,16 @@ export const k8sSettings = {
       { priority: 0, name: "low", url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs-p0` },
     ],
     deadLettersQueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/bd3-${STAGE}-jobs-dlq`,
-    /** The worker's role (IRSA annotation; with EKS Pod Identity, the association names it): the CDK WorkerPolicy's actions. */
+    /**
+     * The worker's role for IRSA (the ServiceAccount annotation; a role of your own trusting the cluster's OIDC
+     * provider, with the CDK WorkerPolicy attached). With EKS Pod Identity the annotation is ignored: the CDK's
+     * association (`-c eksClusterName=...`) names the role it creates.
+     */
     workerRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/bd3-${STAGE}-gpu-worker`,
-    /** The role KEDA's operator assumes to read the queues' depth: sqs:GetQueueAttributes on the jobs queues only. */
-    scalerRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/bd3-${STAGE}-keda-sqs-reader`,
   },
   edgeUrl: "https://api.example.com",
+  /** The optional Secret with the Cloudflare Access service token, read into CF_ACCESS_CLIENT_ID / _SECRET. */
+  cfAccessSecret: { name: CF_ACCESS_SECRET_NAME, keys: CF_ACCESS_SECRET_KEYS },
   worker: {
     maxBatchSize: WORKER_DEFAULTS.MAX_BATCH_SIZE,
     metricsPort: WORKER_DEFAULTS.METRICS_PORT,

@@ -49,7 +49,22 @@ export function workerEnv(settings: K8sSettings): IEnvVar[] {
   return [
     { name: "WORKER_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     ...Object.entries(values).map(([name, value]) => ({ name, value })),
+    ...cfAccessEnv(settings),
     ...Object.entries(PROCESS_ENV).map(([name, value]) => ({ name, value })),
+  ];
+}
+
+/**
+ * The Cloudflare Access service token from its Secret, if the operator made one (`optional`: without it the
+ * pod starts and sends no Access headers). A Secret with one key only starts a pod with one half, which the
+ * worker refuses (exit 2 naming the missing one): a broken token fails loudly instead of locking out quietly.
+ */
+function cfAccessEnv(settings: K8sSettings): IEnvVar[] {
+  const { name, keys } = settings.cfAccessSecret;
+  const fromSecret = (key: string) => ({ secretKeyRef: { name, key, optional: true } });
+  return [
+    { name: "CF_ACCESS_CLIENT_ID", valueFrom: fromSecret(keys.clientId) },
+    { name: "CF_ACCESS_CLIENT_SECRET", valueFrom: fromSecret(keys.clientSecret) },
   ];
 }
 

@@ -42,6 +42,8 @@ export interface BlockStreamWriter {
 export interface ProducerSettings extends Omit<ProducerFetchOptions, "onReply"> {
   url: string;
   capability: string;
+  /** Sent with every request beside the capability (the Cloudflare Access service token, access.ts). */
+  headers: Record<string, string>;
   /** A batch waits this long for more blocks before it is sent. */
   lingerMs: number;
   /** Batches sent and not yet answered, at most. */
@@ -58,7 +60,7 @@ export function openProducerBlockStream(settings: ProducerSettings, options: Blo
   const stream = new DurableStream({
     url: settings.url,
     contentType: "application/json",
-    headers: { authorization: `Bearer ${settings.capability}` },
+    headers: { ...settings.headers, authorization: `Bearer ${settings.capability}` },
   });
   const stop = (error: unknown) => {
     if (failure !== undefined) return;

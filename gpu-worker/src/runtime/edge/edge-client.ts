@@ -2,7 +2,9 @@
  * HTTP client for the edge's worker API (docs/worker-api.md): lease, append, heartbeat, finish, fail, release. Every
  * call is idempotent on the edge (append by index, finish/fail by terminal state), so a call is retried with
  * bounded exponential backoff + jitter on 5xx, network errors and timeouts; 4xx (409 `stale_epoch`, ...) are
- * final for that call and surface as `EdgeCallError` with the edge's `code`.
+ * final for that call and surface as `EdgeCallError` with the edge's `code`. Every request (calls and the block
+ * stream) carries the job's capability and, when configured, the fleet's Cloudflare Access service token
+ * (access.ts); redirects are never followed.
  */
 import {
   type AppendBlockReply,
@@ -21,6 +23,7 @@ import {
   type ReleaseRequest,
 } from "@bd3-serve/shared";
 import type { z } from "zod";
+import { type AccessServiceToken, accessHeaders, REDIRECT_HINT } from "./access.ts";
 import { type BlockStreamOptions, type BlockStreamWriter, openProducerBlockStream } from "./block-stream.ts";
 import { EdgeCallError, parseErrorBody } from "./errors.ts";
 import {
@@ -52,6 +55,8 @@ export interface EdgeClientOptions {
   requestTimeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   fetch?: typeof fetch;
+  /** Cloudflare Access service token, sent on every request (calls and block stream); none when undefined. */
+  accessServiceToken?: AccessServiceToken;
   random?: () => number;
   /** Called before each retry (metrics, logs). */
   onRetry?: (call: EdgeCallName, jobId: string, retry: number, error: EdgeCallError) => void;
@@ -97,14 +102,17 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     maxDelayMs: options.backoff?.maxDelayMs ?? EDGE_BACKOFF_MAX_DELAY_MS,
   };
   const root = baseUrl.replace(/\/+$/, "");
+  const access = accessHeaders(options.accessServiceToken);
 
   async function attempt<T>(url: string, capability: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
     let response: Response;
     try {
       response = await fetchImpl(url, {
         method: "POST",
-        headers: { authorization: `Bearer ${capability}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${capability}`, "content-type": "application/json", ...access },
         body: JSON.stringify(body),
+        // The worker API never redirects; an Access login redirect must surface as itself (below).
+        redirect: "manual",
         signal: AbortSignal.timeout(requestTimeoutMs),
       });
     } catch (cause) {
@@ -119,7 +127,8 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     if (!response.ok) {
       const error = parseErrorBody(text);
       const retryAfterSeconds = Number(response.headers.get("retry-after") ?? Number.NaN);
-      throw new EdgeCallError(`edge replied ${response.status}: ${error.message ?? text.slice(0, 200)}`, {
+      const detail = isRedirect(response.status) ? REDIRECT_HINT : (error.message ?? text.slice(0, 200));
+      throw new EdgeCallError(`edge replied ${response.status}: ${detail}`, {
         status: response.status,
         ...(Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0 ? { retryAfterSeconds } : {}),
         ...(error.code !== undefined ? { code: error.code } : {}),
@@ -179,6 +188,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         {
           url: `${root}/internal/v1/jobs/${encodeURIComponent(jobId)}/block-stream`,
           capability,
+          headers: access,
           fetch: fetchImpl,
           requestTimeoutMs,
           backoff: policy,
@@ -196,6 +206,10 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     fail: (jobId, capability, body) => call("fail", jobId, capability, body, JobStatusReplySchema),
     release: (jobId, capability, body) => call("release", jobId, capability, body, JobStatusReplySchema),
   };
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }
 
 function describe(error: unknown): string {

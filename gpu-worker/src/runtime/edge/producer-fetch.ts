@@ -8,9 +8,12 @@
  * - a 409 with `Stream-Closed` (the job is terminal), a 403 (a newer lease), any other 409 without
  *   `Producer-Expected-Seq` (a refused block) and other 4xx become an `EdgeCallError` with the edge's code,
  *   which the producer reports once through `onError`;
- * - every accepted or duplicate answer's job headers (committed blocks, cancel requested) go to `onReply`.
+ * - every accepted or duplicate answer's job headers (committed blocks, cancel requested) go to `onReply`;
+ * - redirects are not followed: the edge never redirects, and a followed Access login redirect would end in
+ *   a 200 page the producer would take for an acknowledged batch.
  */
 import { BLOCK_STREAM_HEADERS } from "@bd3-serve/shared";
+import { REDIRECT_HINT } from "./access.ts";
 import { EdgeCallError, parseErrorBody } from "./errors.ts";
 import { type BackoffPolicy, backoffDelayMs, sleep } from "./retry.ts";
 
@@ -37,7 +40,7 @@ export function createProducerFetch(options: ProducerFetchOptions): typeof fetch
       try {
         const timeout = AbortSignal.timeout(options.requestTimeoutMs);
         const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-        const response = await options.fetch(input, { ...init, signal });
+        const response = await options.fetch(input, { ...init, redirect: "manual", signal });
         if (response.status < 500) return await judge(response, options.onReply);
         await response.body?.cancel();
         error = new EdgeCallError(`edge replied ${response.status}`, { status: response.status, isRetryable: true });
@@ -65,8 +68,11 @@ async function judge(response: Response, onReply: (reply: BlockStreamReply) => v
     return response;
   }
   const body = parseErrorBody(await response.text().catch(() => ""));
-  const code = headers.get("Stream-Closed") === "true" ? "job_terminal" : status === 403 ? "stale_epoch" : body.code;
-  throw new EdgeCallError(`edge replied ${status}: ${body.message ?? "refused"}`, {
+  // The protocol's fencing 403 names the current epoch; a 403 without it is someone else's (Access, a proxy).
+  const isFenced = status === 403 && (headers.get("Producer-Epoch") !== null || body.code === "stale_epoch");
+  const code = headers.get("Stream-Closed") === "true" ? "job_terminal" : isFenced ? "stale_epoch" : body.code;
+  const detail = status >= 300 && status < 400 ? REDIRECT_HINT : (body.message ?? "refused");
+  throw new EdgeCallError(`edge replied ${status}: ${detail}`, {
     status,
     ...(code !== undefined ? { code } : {}),
     ...(body.type !== undefined ? { type: body.type } : {}),
