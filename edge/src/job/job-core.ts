@@ -18,13 +18,14 @@ import type { Env } from "../env.ts";
 import { countEvent } from "../observability/metrics.ts";
 import { type JobQueue, sharedSqsJobQueue } from "../queue/job-queue.ts";
 import { StreamNotifier } from "../stream/index.ts";
+import { STREAM_TABLES_SQL } from "../stream/stream-tables.ts";
 import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
-import { WebhookOutbox } from "../webhooks/outbox.ts";
+import { DELIVERIES_TABLE_SQL, WebhookOutbox } from "../webhooks/outbox.ts";
 import { BlockLog } from "./block-log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { DOCUMENT_STREAM, JobDocument } from "./job-document.ts";
 import { buildJobMessage, jobPriority } from "./job-message.ts";
-import { type JobRecord, JobStore } from "./job-store.ts";
+import { JOB_TABLES_SQL, type JobRecord, JobStore } from "./job-store.ts";
 import { toJobSummary, toJobView, type ViewFacts } from "./job-view.ts";
 import { NO_PLACE, syncLedger, type ViewPlace } from "./queue-place.ts";
 import { ReaderSlots } from "./reader-slots.ts";
@@ -119,6 +120,22 @@ export class JobCore {
     this.store.ensureSchema();
     this.outbox.ensureSchema();
     this.document.streams.ensureSchema();
+  }
+
+  /**
+   * A create's tables. A new object (no `job` table: every create without an Idempotency-Key, and a key's
+   * first) gets all of them in one batch and is known to hold nothing, so its create probes nothing; true
+   * then. An existing object keeps the idempotent path (false): its job is read and compared.
+   */
+  createTablesIfNew(): boolean {
+    if (this.store.hasSchema()) {
+      this.ensureSchema();
+      return false;
+    }
+    this.ctx.storage.sql.exec(`${JOB_TABLES_SQL}\n${DELIVERIES_TABLE_SQL}\n${STREAM_TABLES_SQL}`);
+    this.store.markCreated();
+    this.document.streams.markCreated();
+    return true;
   }
 
   /**
@@ -236,7 +253,7 @@ export class JobCore {
     if (job === null) return;
     await Promise.all([
       this.schedule.dueAt(TASK.indexSync) !== null ? this.syncIndex(job) : undefined,
-      this.schedule.dueAt(TASK.ledger) !== null ? syncLedger(this) : undefined,
+      this.schedule.dueAt(TASK.ledger) !== null ? syncLedger(this, job) : undefined,
     ]);
     await this.schedule.arm();
   }
@@ -268,7 +285,12 @@ export class JobCore {
       return;
     }
     const attempts = job.enqueueAttempts + 1;
-    this.schedule.set(TASK.enqueue, this.now() + ENQUEUE_TIMEOUT_MS * 2);
+    // The retry if this send never returns (the object dies mid-call). A new job's create already scheduled
+    // it that far ahead, so its first send writes nothing before the call.
+    const retryAtMs = this.now() + ENQUEUE_TIMEOUT_MS * 2;
+    if ((this.schedule.dueAt(TASK.enqueue) ?? 0) < retryAtMs - ENQUEUE_TIMEOUT_MS) {
+      this.schedule.set(TASK.enqueue, retryAtMs);
+    }
     try {
       const queueUrl = queueUrlFor(this.config.sqs!, job.model, jobPriority(job));
       if (queueUrl === null) throw new Error(`no queue for model '${job.model}' (SQS_QUEUES)`);

@@ -26,8 +26,9 @@ export class JobDocument {
     return new JobDocument(new StreamStore(sql));
   }
 
-  create(nowMs: number): void {
-    if (this.streams.find(DOCUMENT_STREAM) !== null) return;
+  /** The document stream, once; `isNewObject` (nothing stored yet) skips the probe for an existing one. */
+  create(nowMs: number, isNewObject = false): void {
+    if (!isNewObject && this.streams.find(DOCUMENT_STREAM) !== null) return;
     this.streams.create({
       name: DOCUMENT_STREAM,
       contentType: DOCUMENT_CONTENT_TYPE,

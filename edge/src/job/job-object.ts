@@ -63,8 +63,9 @@ export class JobObject extends DurableObject<Env> {
 
   async create(input: CreateJobInput): Promise<CreateJobResult> {
     const { core } = this;
-    core.ensureSchema();
-    const existing = core.readJob();
+    // A new object (the usual create) holds nothing: its tables come in one batch and nothing is probed.
+    const isNewObject = core.createTablesIfNew();
+    const existing = isNewObject ? null : core.readJob();
     if (existing !== null) {
       if (existing.tenantId !== input.tenantId || existing.requestHash !== input.requestHash)
         return { kind: "mismatch" };
@@ -73,12 +74,15 @@ export class JobObject extends DurableObject<Env> {
     const now = core.now();
     const job = newJobRecord(jobIdOf(this.ctx.id), input, core.config.queueDeadlineMs, now);
     core.store.insert(job);
-    core.document.create(now);
-    core.schedule.set(TASK.expire, job.startByAt ?? now + core.config.queueDeadlineMs);
-    core.schedule.set(TASK.indexSync, now + ALARM_TASK_RETRY_MS);
-    core.schedule.set(TASK.ledger, now + ALARM_TASK_RETRY_MS);
-    core.schedule.set(TASK.enqueue, now + ENQUEUE_SAFETY_NET_MS);
-    await core.schedule.arm();
+    core.document.create(now, isNewObject);
+    const tasks = {
+      [TASK.expire]: job.startByAt ?? now + core.config.queueDeadlineMs,
+      [TASK.indexSync]: now + ALARM_TASK_RETRY_MS,
+      [TASK.ledger]: now + ALARM_TASK_RETRY_MS,
+      [TASK.enqueue]: now + ENQUEUE_SAFETY_NET_MS,
+    };
+    core.schedule.setMany(tasks);
+    await (isNewObject ? core.schedule.armNew(tasks) : core.schedule.arm());
     // The tenant index update, the queue ledger's ticket and the SQS send run after the answer (the index and
     // ledger objects may sit in another region; SQS is a network call). The schedule rows above are their
     // durable intent: the alarm redoes whichever did not complete, so none can be lost, and a list shows a new
@@ -89,7 +93,7 @@ export class JobObject extends DurableObject<Env> {
         .then(() => core.enqueue(job))
         .then(() => core.settle()),
     );
-    return { kind: "created", view: core.viewOf(core.store.read() ?? job) };
+    return { kind: "created", view: core.viewOf(job) };
   }
 
   /** The view, with a queued job's place in its queue (one ledger call); "gone" once retention deleted the text. */

@@ -21,7 +21,7 @@ import { SCHEDULE_TABLE_SQL } from "./schedule.ts";
  * - `schedule`: the alarm's tasks (see schedule.ts).
  * All reads and writes are synchronous, so a check-then-write in one call cannot interleave with another.
  */
-const SCHEMA_SQL = `
+export const JOB_TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS job (
   id TEXT PRIMARY KEY,
   tenant_id TEXT NOT NULL,
@@ -209,8 +209,14 @@ export class JobStore {
   }
 
   ensureSchema(): void {
-    this.sql.exec(SCHEMA_SQL);
+    this.sql.exec(JOB_TABLES_SQL);
     this.isReady = true;
+  }
+
+  /** This object's tables were just created whole (JobCore.createTablesIfNew): nothing to probe or migrate. */
+  markCreated(): void {
+    this.isReady = true;
+    this.hasAddedColumns = true;
   }
 
   /** Call after the storage was deleted. */

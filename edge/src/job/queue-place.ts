@@ -25,8 +25,7 @@ function ledgerOf(core: JobCore, job: JobRecord) {
  * its ticket in the ledger of its (model, priority) queue; a job that left the queue (leased, or ended while
  * queued) settles it. Runs after the create answered (like the tenant index sync), never on its path.
  */
-export async function syncLedger(core: JobCore): Promise<void> {
-  const job = core.readJob();
+export async function syncLedger(core: JobCore, job: JobRecord | null = core.readJob()): Promise<void> {
   const ledger = job === null ? null : ledgerOf(core, job);
   if (job === null || ledger === null) {
     core.schedule.clear(TASK.ledger);

@@ -25,6 +25,17 @@ export class Schedule {
     );
   }
 
+  /** Several tasks in one statement (a new job schedules four at once). */
+  setMany(tasks: Readonly<Record<string, number>>): void {
+    const entries = Object.entries(tasks);
+    if (entries.length === 0) return;
+    this.storage.sql.exec(
+      `INSERT INTO schedule (task, due_at) VALUES ${entries.map(() => "(?, ?)").join(", ")}
+       ON CONFLICT (task) DO UPDATE SET due_at = excluded.due_at`,
+      ...entries.flatMap(([task, dueAtMs]) => [task, Math.round(dueAtMs)]),
+    );
+  }
+
   clear(task: string): void {
     this.storage.sql.exec("DELETE FROM schedule WHERE task = ?", task);
   }
@@ -48,6 +59,14 @@ export class Schedule {
       )
       .toArray()
       .map((row) => ({ task: row.task, dueAt: row.due_at }));
+  }
+
+  /**
+   * Arms the alarm of an object whose whole schedule the caller just wrote (a new job): the earliest of
+   * `tasks`, without reading the table or the current alarm back.
+   */
+  async armNew(tasks: Readonly<Record<string, number>>): Promise<void> {
+    await this.storage.setAlarm(Math.round(Math.min(...Object.values(tasks))));
   }
 
   /** Points the storage alarm at the earliest due task, or removes it when nothing is scheduled. */

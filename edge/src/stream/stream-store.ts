@@ -62,6 +62,11 @@ export class StreamStore {
     this.isReady = false;
   }
 
+  /** The tables were created by a batch elsewhere (a new job object's create). */
+  markCreated(): void {
+    this.isReady = true;
+  }
+
   /** The stream as stored (expiry not applied; see lifecycle.ts). */
   find(name: string): StreamMeta | null {
     this.ensureSchema();
