@@ -1,3 +1,8 @@
+/**
+ * The Cloudflare Worker entry (wrangler.toml's `main`): the edge's fetch handler (the Hono app) and the
+ * Durable Object classes it binds. "Worker" here is Cloudflare's; the GPU workers that call its worker API
+ * (`/internal/*`) are gpu-worker/src/runtime, and their sampler threads are Node worker_threads.
+ */
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 

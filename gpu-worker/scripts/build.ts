@@ -9,8 +9,9 @@
  * beside itself is written next to it, at the names the source asks for relative to `import.meta.url`:
  *
  *   main.js                 gpu-worker/src/runtime/main.ts
- *   worker-entry.mjs        the sampler thread (engine/sampler/parallel/sampler-worker.ts), which the source
- *                           starts as `new URL("./worker-entry.mjs", import.meta.url)` (in the source tree that
+ *   sampler-thread-entry.mjs  the sampler thread (engine/sampler/parallel/sampler-thread.ts, a Node
+ *                           worker_threads entry), which the source starts as
+ *                           `new URL("./sampler-thread-entry.mjs", import.meta.url)` (in the source tree that
  *                           file registers tsx; here it is the bundled thread itself)
  *   softmax-kernel.wasm     the sampler's SIMD kernel (`new URL("./softmax-kernel.wasm", import.meta.url)`)
  *   package.json            {"type": "module"}, so the folder runs wherever it is copied
@@ -24,8 +25,10 @@ import { type BuildOptions, build, type Plugin } from "esbuild";
 const WORKER_ROOT = resolve(import.meta.dirname, "..");
 export const DIST_DIR_DEFAULT = join(WORKER_ROOT, "dist");
 const MAIN_ENTRY = join(WORKER_ROOT, "src/runtime/main.ts");
-const SAMPLER_THREAD_ENTRY = join(WORKER_ROOT, "src/engine/sampler/parallel/sampler-worker.ts");
+const SAMPLER_THREAD_ENTRY = join(WORKER_ROOT, "src/engine/sampler/parallel/sampler-thread.ts");
 const SOFTMAX_KERNEL = join(WORKER_ROOT, "src/engine/sampler/kernel/softmax-kernel.wasm");
+/** The file name the sampler pool starts its threads by (sampler-pool.ts), in the source tree and here. */
+const SAMPLER_THREAD_OUTFILE = "sampler-thread-entry.mjs";
 /** Workspaces bundled from source; every other bare import stays external. */
 const BUNDLED_SCOPE = "@bd3-serve/";
 
@@ -61,15 +64,15 @@ export async function buildWorker(outDir: string = DIST_DIR_DEFAULT): Promise<Wo
   };
   await Promise.all([
     build({ ...common, entryPoints: [MAIN_ENTRY], outfile: join(outDir, "main.js") }),
-    build({ ...common, entryPoints: [SAMPLER_THREAD_ENTRY], outfile: join(outDir, "worker-entry.mjs") }),
+    build({ ...common, entryPoints: [SAMPLER_THREAD_ENTRY], outfile: join(outDir, SAMPLER_THREAD_OUTFILE) }),
   ]);
   copyFileSync(SOFTMAX_KERNEL, join(outDir, "softmax-kernel.wasm"));
   writeFileSync(join(outDir, "package.json"), `${JSON.stringify({ type: "module", private: true })}\n`);
   const names = [
     "main.js",
     "main.js.map",
-    "worker-entry.mjs",
-    "worker-entry.mjs.map",
+    SAMPLER_THREAD_OUTFILE,
+    `${SAMPLER_THREAD_OUTFILE}.map`,
     "softmax-kernel.wasm",
     "package.json",
   ];
@@ -81,7 +84,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await buildWorker(values.outdir === undefined ? undefined : resolve(values.outdir));
   const total = Object.values(result.files).reduce((sum, size) => sum + size, 0);
   for (const [name, size] of Object.entries(result.files)) {
-    process.stdout.write(`${name.padEnd(24)} ${(size / 1024).toFixed(1).padStart(9)} KiB\n`);
+    process.stdout.write(`${name.padEnd(28)} ${(size / 1024).toFixed(1).padStart(9)} KiB\n`);
   }
   process.stdout.write(`${result.outDir}: ${(total / 1024).toFixed(1)} KiB\n`);
 }

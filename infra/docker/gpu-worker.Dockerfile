@@ -75,7 +75,7 @@ RUN apt-get update \
 RUN groupadd --gid 10001 worker && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin worker
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-# main.js, the sampler thread (worker-entry.mjs), the SIMD kernel, source maps, {"type":"module"}.
+# main.js, the sampler thread (sampler-thread-entry.mjs), the SIMD kernel, source maps, {"type":"module"}.
 COPY --from=build /app/gpu-worker/dist ./gpu-worker/dist
 COPY models/${MODEL}/ models/${MODEL}/
 ENV NODE_ENV=production \

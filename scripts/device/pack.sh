@@ -9,7 +9,7 @@
 #   bench.mjs.xz      gpu-worker/bench/device.ts bundled by esbuild (one ESM file, onnxruntime-node external);
 #                     compressed so that no linter or type checker ever reads it
 #   bench-assets.tar.xz  what the bundle loads beside itself: softmax-kernel.wasm (the sampler's SIMD kernel),
-#                     sampler-worker.mjs (the sampler thread, bundled) and a worker-entry.mjs that starts it
+#                     sampler-thread.mjs (the sampler thread, bundled) and a sampler-thread-entry.mjs that starts it
 #                     (the pool's entry in the source tree registers tsx, which the device does not have)
 #   debs/             the Vulkan loader (libvulkan1, amd64) for `dpkg -x` there (/work/.library/device/README.md)
 #   released/         the released-shape random package (12 x 768, vocab 50258, context 1024, block 16) without
@@ -81,10 +81,10 @@ npx --no-install esbuild gpu-worker/bench/device.ts --bundle --platform=node --f
 xz -9 -c "$tmp/bench.mjs" >"$carry/bench.mjs.xz"
 say "bundle: $(stat -c %s "$tmp/bench.mjs") bytes, $(stat -c %s "$carry/bench.mjs.xz") compressed"
 mkdir "$tmp/assets"
-npx --no-install esbuild gpu-worker/src/engine/sampler/parallel/sampler-worker.ts --bundle --platform=node \
+npx --no-install esbuild gpu-worker/src/engine/sampler/parallel/sampler-thread.ts --bundle --platform=node \
   --format=esm --target=node20 --minify-whitespace --minify-syntax --log-level=warning \
-  --outfile="$tmp/assets/sampler-worker.mjs"
-echo 'await import("./sampler-worker.mjs");' >"$tmp/assets/worker-entry.mjs"
+  --outfile="$tmp/assets/sampler-thread.mjs"
+echo 'await import("./sampler-thread.mjs");' >"$tmp/assets/sampler-thread-entry.mjs"
 cp gpu-worker/src/engine/sampler/kernel/softmax-kernel.wasm "$tmp/assets/"
 tar -C "$tmp/assets" -cf - . | xz -9 >"$carry/bench-assets.tar.xz"
 say "assets: $(ls "$tmp/assets" | tr '\n' ' ')($(stat -c %s "$carry/bench-assets.tar.xz") bytes compressed)"

@@ -11,7 +11,6 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import type { JobView } from "@bd3-serve/shared";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { useStackFixture } from "../support/hooks.ts";
@@ -20,15 +19,23 @@ import {
   API_KEY,
   cancelJob,
   findLongSeed,
-  getBlocks,
   getJob,
   LONG_JOB_MIN_BLOCKS,
   longJobTokens,
-  MODEL_NAME,
   REPO_ROOT,
   stackAddresses,
   waitForJob,
 } from "../support/stack.ts";
+import {
+  expectPageMatchesApi,
+  fillForm,
+  jobIdOf,
+  PROMPT,
+  renderedIndexes,
+  waitForBlocks,
+  waitForStatus,
+  watchTraffic,
+} from "./playground-page.ts";
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Per-block delay of the worker's appends: a long job (>= LONG_JOB_MIN_BLOCKS blocks) runs for seconds. */
@@ -37,111 +44,8 @@ const APPEND_DELAY_MS = 150;
 const RELOAD_AT_BLOCKS = 4;
 /** Blocks on the page when the screenshot is taken (only with PLAYGROUND_SCREENSHOT). */
 const SCREENSHOT_AT_BLOCKS = 12;
-const PROMPT = "In the beginning God created the heaven and the earth.";
-const UI_TIMEOUT_MS = 60_000;
 
 const fixture = useStackFixture({ slowEdge: false });
-
-/**
- * The little of the DOM these checks read. They run in the page as functions, never as strings: the page's CSP
- * (script-src 'self', no 'unsafe-eval') refuses string evaluation, and the tests project has no DOM types.
- */
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-}
-interface PageDocument {
-  querySelectorAll(selector: string): ArrayLike<PageElement>;
-  getElementById(id: string): PageElement | null;
-}
-
-/** Every block on the page, in page order, by index. */
-function renderedIndexes(page: Page): Promise<number[]> {
-  return page.evaluate(() => {
-    const doc = (globalThis as unknown as { document: PageDocument }).document;
-    return Array.from(doc.querySelectorAll("#output .block"), (block) => Number(block.dataset.index));
-  });
-}
-
-function renderedText(page: Page): Promise<string | null> {
-  return page.evaluate(
-    () => (globalThis as unknown as { document: PageDocument }).document.getElementById("output")?.textContent ?? null,
-  );
-}
-
-function waitForBlocks(page: Page, count: number): Promise<unknown> {
-  return page.waitForFunction(
-    (atLeast) =>
-      (globalThis as unknown as { document: PageDocument }).document.querySelectorAll("#output .block").length >=
-      atLeast,
-    count,
-    { timeout: UI_TIMEOUT_MS },
-  );
-}
-
-function waitForStatus(page: Page, statuses: string[]): Promise<unknown> {
-  return page.waitForFunction(
-    (wanted) => {
-      const status = (globalThis as unknown as { document: PageDocument }).document.getElementById("status");
-      return wanted.includes(status?.dataset.status ?? "");
-    },
-    statuses,
-    { timeout: UI_TIMEOUT_MS },
-  );
-}
-
-function jobIdOf(page: Page): string {
-  const id = new URLSearchParams(new URL(page.url()).hash.slice(1)).get("job");
-  if (id === null) throw new Error(`no job id in the page's URL ${page.url()}`);
-  return id;
-}
-
-interface Traffic {
-  /** Every URL the page requested (the API key must be in none). */
-  urls: string[];
-  /** Last-Event-ID of each stream request, in order ("" when the request had none). */
-  streamResumes: string[];
-  /** Idempotency-Key of each create. */
-  idempotencyKeys: string[];
-  /** Answers of 400 and above, as "<status> <url>". */
-  failures: string[];
-}
-
-function watchTraffic(page: Page): Traffic {
-  const traffic: Traffic = { urls: [], streamResumes: [], idempotencyKeys: [], failures: [] };
-  page.on("response", (response) => {
-    if (response.status() >= 400) traffic.failures.push(`${response.status()} ${response.url()}`);
-  });
-  page.on("request", (request) => {
-    traffic.urls.push(request.url());
-    const { pathname } = new URL(request.url());
-    const headers = request.headers();
-    if (pathname.endsWith("/stream")) traffic.streamResumes.push(headers["last-event-id"] ?? "");
-    if (pathname === "/v1/generations" && request.method() === "POST")
-      traffic.idempotencyKeys.push(headers["idempotency-key"] ?? "");
-  });
-  return traffic;
-}
-
-async function fillForm(page: Page, options: { key?: string; maxTokens: number; seed: number }): Promise<void> {
-  await page.fill("#api-key", options.key ?? API_KEY);
-  await page.fill("#prompt", PROMPT);
-  await page.fill("#max-tokens", String(options.maxTokens));
-  await page.selectOption("#strategy", "first_hitting");
-  await page.fill("#seed", String(options.seed));
-  await page.fill("#model", MODEL_NAME);
-}
-
-/** The page shows the job exactly as the API has it: blocks 0..n-1 once each, and the same text. */
-async function expectPageMatchesApi(page: Page, job: JobView): Promise<void> {
-  const indexes = await renderedIndexes(page);
-  expect(indexes).toEqual(Array.from({ length: job.progress.blocks }, (_, index) => index));
-  expect((await getBlocks(job.id)).map((block) => block.index)).toEqual(indexes);
-  expect(job.text).not.toBeNull();
-  expect(await renderedText(page)).toBe(job.text);
-  expect(await page.textContent("#blocks")).toBe(String(job.progress.blocks));
-  expect(await page.textContent("#tokens")).toBe(String(job.progress.tokens));
-}
 
 describe("the playground", () => {
   let browser: Browser;

@@ -4,8 +4,10 @@
  * in-process workers a test started stopped after it, whatever the test's outcome.
  */
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
+import { purgeQueues } from "./queues.ts";
 import { type SlowEdge, startSlowEdge } from "./slow-edge.ts";
-import { type InProcessWorker, purgeQueues, stackAddresses, startInProcessWorker } from "./stack.ts";
+import { stackAddresses } from "./stack-env.ts";
+import { type InProcessWorker, startInProcessWorker } from "./workers.ts";
 
 /** Delay the proxy adds to each append, in milliseconds. */
 const SLOW_EDGE_APPEND_DELAY_MS = 40;

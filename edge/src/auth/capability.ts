@@ -1,3 +1,4 @@
+import { type CapabilityKeys, capabilitySecrets } from "./capability-secrets.ts";
 import { hmacSha256, timingSafeEqualText, toBase64Url } from "./crypto.ts";
 
 /**
@@ -11,22 +12,16 @@ import { hmacSha256, timingSafeEqualText, toBase64Url } from "./crypto.ts";
  * further bounded by the lease (epoch fencing, `lease_held`) and by the edge's own checks (max_tokens, usage,
  * cancel). Verification is constant-time per candidate secret and tries the current secret, then the previous
  * one (WORKER_CAPABILITY_SECRET_PREVIOUS), so the secret rotates with an overlap: workers holding messages
- * minted under the old secret keep working until those expire.
+ * minted under the old secret keep working until those expire (the rule: capability-secrets.ts).
  *
  * The version-1 form (a bare MAC over "job:<id>", no expiry) is accepted only while
  * WORKER_CAPABILITY_LEGACY_UNTIL is in the future: an operator sets it for the rollout that introduces v2, so
  * messages already queued still run, and lets it lapse.
  */
 
-export const CAPABILITY_PREFIX = "v2";
+export type { CapabilityKeys } from "./capability-secrets.ts";
 
-export interface CapabilityKeys {
-  current: string;
-  /** Accepted for verification during a rotation; never used to mint. */
-  previous: string | null;
-  /** Version-1 capabilities are accepted until this instant (ms since the epoch); null: never. */
-  legacyUntilMs: number | null;
-}
+export const CAPABILITY_PREFIX = "v2";
 
 export type CapabilityVerdict = { ok: true } | { ok: false; reason: "malformed" | "expired" | "invalid" };
 
@@ -50,7 +45,7 @@ export async function verifyCapability(
   presented: string,
   nowMs: number,
 ): Promise<CapabilityVerdict> {
-  const secrets = keys.previous !== null ? [keys.current, keys.previous] : [keys.current];
+  const secrets = capabilitySecrets(keys);
   const v2 = V2.exec(presented);
   if (v2?.[1] !== undefined && v2[2] !== undefined) {
     const expiresAtSeconds = Number(v2[1]);

@@ -1,4 +1,5 @@
 import { IdSchema } from "@bd3-serve/shared";
+import { type CapabilitySecretKeys, capabilitySecrets } from "./capability-secrets.ts";
 import { hmacSha256, timingSafeEqualText, toBase64Url } from "./crypto.ts";
 
 /**
@@ -9,8 +10,8 @@ import { hmacSha256, timingSafeEqualText, toBase64Url } from "./crypto.ts";
  *
  * Scoped to reading one job's stream (the MAC binds tenant and job), short-lived (STREAM_TOKEN_TTL_SECONDS),
  * keyed by the capability secret under its own prefix ("stream:" never collides with a capability's "job:"),
- * so it rotates with it (the previous secret still verifies). A token is a bearer credential in a URL: the
- * edge never logs query strings, and an API key is never accepted in one.
+ * so it rotates with it: the previous secret verifies during the same overlap (capability-secrets.ts). A token
+ * is a bearer credential in a URL: the edge never logs query strings, and an API key is never accepted in one.
  */
 
 export const STREAM_TOKEN_PREFIX = "st1";
@@ -31,7 +32,7 @@ export async function mintStreamToken(secret: string, tenantId: string, jobId: s
 
 /** The tenant a token speaks for when it is valid for `jobId` at `nowMs`; null otherwise (never why). */
 export async function verifyStreamToken(
-  secrets: readonly string[],
+  keys: CapabilitySecretKeys,
   jobId: string,
   presented: string,
   nowMs: number,
@@ -45,7 +46,7 @@ export async function verifyStreamToken(
   if (!IdSchema.safeParse(tenantId).success) return null;
   let isValid = false;
   // Every candidate secret is computed and compared, so timing does not say which matched.
-  for (const secret of secrets) {
+  for (const secret of capabilitySecrets(keys)) {
     isValid = timingSafeEqualText(await mac(secret, tenantId, tokenJobId, Number(expiresAt)), presentedMac) || isValid;
   }
   const isForThisJob = tokenJobId === jobId;

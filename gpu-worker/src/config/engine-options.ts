@@ -3,7 +3,7 @@
  * tests' in-process workers, so a setting that reaches one reaches the other.
  */
 import type { EngineLogger, EngineOptions } from "../engine/types.ts";
-import type { WorkerConfig } from "./schema.ts";
+import type { WorkerConfig } from "./worker-config.ts";
 
 export function engineOptionsFromConfig(engine: WorkerConfig["engine"], logger?: EngineLogger): EngineOptions {
   return {

@@ -4,7 +4,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
-import { toWorkerConfig, type WorkerConfig, WorkerEnvSchema } from "./schema.ts";
+import { WorkerEnvSchema } from "./schema.ts";
+import { toWorkerConfig, type WorkerConfig } from "./worker-config.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";

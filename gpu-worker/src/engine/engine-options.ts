@@ -23,19 +23,19 @@ export interface EngineInternalOptions extends Omit<EngineOptions, "modelDir" | 
    * searched): equivalence tests and benchmarks.
    */
   ignoreLogitStats?: boolean;
-  /** Worker threads drawing tokens beside the engine's thread (createEngine starts it); closed with the engine. */
+  /** Sampler threads drawing tokens beside the engine's thread (createEngine starts the pool); closed with it. */
   samplerPool?: SamplerPool | null;
   /** Token evaluations a forward's draws need before the pool takes a share; default POOL_MIN_TOKEN_EVALUATIONS. */
   samplerPoolMinWork?: number;
 }
 
-/** Default sampler worker threads: the other cores, at most this many (more only split ~30 positions finer). */
+/** Default sampler threads: the other cores, at most this many (more only split ~30 positions finer). */
 export const SAMPLER_THREADS_MAX = 7;
 /**
  * Below this many token evaluations (positions x vocabulary) a forward's draws stay on the engine's thread:
- * waking a worker costs tens of microseconds, what sampling a few positions of a 258-token vocabulary takes
- * (the demo model ran ~1.4x slower at batch 1 through the pool); two positions of GPT-2's 50k vocabulary
- * (~2 ms) are worth it.
+ * waking a sampler thread costs tens of microseconds, what sampling a few positions of a 258-token vocabulary
+ * takes (the demo model ran ~1.4x slower at batch 1 through the pool); two positions of GPT-2's 50k
+ * vocabulary (~2 ms) are worth it.
  */
 export const POOL_MIN_TOKEN_EVALUATIONS = 100_000;
 

@@ -9,7 +9,7 @@
  * other message (visibility 0), close the engine.
  */
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { WorkerConfig } from "../config/schema.ts";
+import type { WorkerConfig } from "../config/worker-config.ts";
 import type { Engine } from "../engine/index.ts";
 import { Consumer } from "./consumer/consumer.ts";
 import { createDlqWatcher } from "./dlq/dlq-watcher.ts";
@@ -86,7 +86,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       baseUrl: config.edge.baseUrl,
       requestTimeoutMs: config.edge.requestTimeoutMs,
       backoff: { maxAttempts: config.edge.maxAttempts },
-      // Cloudflare Access on the worker host (CF_ACCESS_CLIENT_ID / _SECRET): on every call, the DLQ watcher's too.
+      // Cloudflare Access on the edge's worker-API host (CF_ACCESS_CLIENT_ID / _SECRET): on every call, the DLQ
+      // watcher's too.
       ...(config.edge.accessServiceToken !== undefined ? { accessServiceToken: config.edge.accessServiceToken } : {}),
       ...(config.edge.blockStreamLingerMs !== undefined
         ? { blockStreamLingerMs: config.edge.blockStreamLingerMs }

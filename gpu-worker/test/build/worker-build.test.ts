@@ -58,10 +58,10 @@ describe("the worker's production build", () => {
     );
     expect(built.output).toContain("main.js");
     expect(built.code).toBe(0);
-    for (const name of ["main.js", "worker-entry.mjs", "softmax-kernel.wasm", "package.json"]) {
+    for (const name of ["main.js", "sampler-thread-entry.mjs", "softmax-kernel.wasm", "package.json"]) {
       expect(existsSync(join(outDir, name)), name).toBe(true);
     }
-    for (const name of ["main.js", "worker-entry.mjs"]) {
+    for (const name of ["main.js", "sampler-thread-entry.mjs"]) {
       const code = readFileSync(join(outDir, name), "utf8");
       const specifiers = [...code.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((match) => match[1]!);
       expect(

@@ -35,7 +35,7 @@ async function generate(samplerThreads: number) {
   return Object.fromEntries([...blocks].map(([id, list]) => [id, tokensOf(list)]));
 }
 
-describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("sampler worker threads", () => {
+describe.skipIf(!packageExists(TINY_PACKAGE_DIR))("sampler threads", () => {
   it("draw the tokens the engine's own thread draws, for a mixed batch", async () => {
     const alone = await generate(0);
     const threaded = await generate(2);

@@ -37,7 +37,7 @@ describe("loadConfig", () => {
     expect(config.workerId.length).toBeGreaterThan(0);
   });
 
-  it("reads the sampler's worker threads (0 allowed: sampling on the engine's thread), naming a bad value", () => {
+  it("reads the sampler's thread count (0 allowed: sampling on the engine's thread), naming a bad value", () => {
     expect(loadConfig({ env: baseEnv, envFile: null }).engine.samplerThreads).toBeUndefined();
     expect(loadConfig({ env: { ...baseEnv, SAMPLER_THREADS: "0" }, envFile: null }).engine.samplerThreads).toBe(0);
     expect(loadConfig({ env: { ...baseEnv, SAMPLER_THREADS: "3" }, envFile: null }).engine.samplerThreads).toBe(3);

@@ -1,5 +1,5 @@
 /**
- * The tokens of every reveal of a forward: on the sampler pool's worker threads and the engine's when the pool
+ * The tokens of every reveal of a forward: on the sampler pool's threads and the engine's when the pool
  * runs, every draw is a live one (a replay's recorded race noise is drawn here) and the work is worth waking
  * the threads; else on the engine's thread, in order.
  */

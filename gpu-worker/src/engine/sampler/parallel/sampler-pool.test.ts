@@ -45,7 +45,7 @@ describe("sampler pool", () => {
   });
   afterAll(() => pool?.close());
 
-  it("starts its worker threads", () => {
+  it("starts its sampler threads", () => {
     expect(pool?.threads).toBe(2);
   });
 

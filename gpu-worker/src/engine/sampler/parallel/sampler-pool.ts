@@ -1,20 +1,22 @@
 /**
- * Samples the positions of one forward on worker threads and on the calling thread at once.
- * Stores: per worker, its Worker and shared buffers (control words, task parameters, up to ROWS_PER_ROUND
- * logits rows, tokens). Lifecycle: `startSamplerPool` waits until every worker is ready (null, logged, when
- * none can start: the engine then samples on its own thread); `sampleAll` once per forward; `close` with the
- * engine. Trade-offs: a position sampled by a worker costs a copy of its logits row into shared memory (200 KB
- * for GPT-2's vocabulary, tens of microseconds against ~1 ms of sampling); the split is static (equal counts),
- * which is fine because positions cost about the same; `sampleAll` blocks the calling thread (Atomics.wait)
- * for the workers' share, which is no worse than sampling it there. Every task carries its own uniform, drawn by
- * the caller in the order the block's generator defines, so tokens do not depend on which thread drew them.
+ * Samples the positions of one forward on sampler threads (Node worker_threads, sampler-thread.ts) and on the
+ * calling thread at once.
+ * Stores: per thread, its Worker handle and shared buffers (control words, task parameters, up to
+ * ROWS_PER_ROUND logits rows, tokens). Lifecycle: `SamplerPool.start` waits until every thread is ready (null,
+ * logged, when none can start: the engine then samples on its own thread); `sampleAll` once per forward;
+ * `close` with the engine. Trade-offs: a position sampled by a thread costs a copy of its logits row into
+ * shared memory (200 KB for GPT-2's vocabulary, tens of microseconds against ~1 ms of sampling); the split is
+ * static (equal counts), which is fine because positions cost about the same; `sampleAll` blocks the calling
+ * thread (Atomics.wait) for the threads' share, which is no worse than sampling it there. Every task carries
+ * its own uniform, drawn by the caller in the order the block's generator defines, so tokens do not depend on
+ * which thread drew them.
  */
 import { Worker } from "node:worker_threads";
 import type { EngineLogger } from "../../types.ts";
 import { sampleToken, type TokenSamplingParams } from "../pipeline.ts";
 import type { SoftmaxScratch } from "../softmax.ts";
 import {
-  allocateWorkerBuffers,
+  allocateSamplerThreadBuffers,
   CONTROL_DONE,
   CONTROL_FAILED,
   CONTROL_GENERATION,
@@ -23,9 +25,9 @@ import {
   TASK_WORDS,
 } from "./protocol.ts";
 
-/** Longest a worker may take for one round before the pool gives up on it (a stuck or dead thread). */
-const WORKER_ROUND_TIMEOUT_MS = 30_000;
-const WORKER_START_TIMEOUT_MS = 30_000;
+/** Longest a sampler thread may take for one round before the pool gives up on it (a stuck or dead thread). */
+const THREAD_ROUND_TIMEOUT_MS = 30_000;
+const THREAD_START_TIMEOUT_MS = 30_000;
 
 /** One position to sample: its logits row, parameters, the uniform of its draw and, if known, its max logit. */
 export interface PositionTask {
@@ -43,8 +45,9 @@ export class SamplerPoolError extends Error {
   }
 }
 
-interface PoolWorker {
-  worker: Worker;
+/** One sampler thread as the pool holds it: the Node Worker handle and views of its shared buffers. */
+interface PoolThread {
+  handle: Worker;
   control: Int32Array;
   tasks: Float64Array;
   logits: Float32Array;
@@ -56,28 +59,28 @@ export class SamplerPool {
   private isBroken = false;
 
   private constructor(
-    private readonly workers: PoolWorker[],
+    private readonly members: PoolThread[],
     private readonly vocabSize: number,
   ) {}
 
-  /** Worker threads sampling beside the caller. */
+  /** Sampler threads sampling beside the caller. */
   get threads(): number {
-    return this.isBroken ? 0 : this.workers.length;
+    return this.isBroken ? 0 : this.members.length;
   }
 
   static async start(vocabSize: number, threads: number, logger: EngineLogger): Promise<SamplerPool | null> {
     if (threads < 1) return null;
-    const started = await Promise.allSettled(Array.from({ length: threads }, () => startWorker(vocabSize)));
-    const workers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    const started = await Promise.allSettled(Array.from({ length: threads }, () => startSamplerThread(vocabSize)));
+    const members = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
     const failure = started.find((result) => result.status === "rejected");
     if (failure) {
       logger.warn(
-        { samplerThreads: threads, started: workers.length, error: String(failure.reason) },
-        "sampler worker threads could not all start; sampling on fewer threads",
+        { samplerThreads: threads, started: members.length, error: String(failure.reason) },
+        "sampler threads could not all start; sampling on fewer threads",
       );
     }
-    if (workers.length === 0) return null;
-    return new SamplerPool(workers, vocabSize);
+    if (members.length === 0) return null;
+    return new SamplerPool(members, vocabSize);
   }
 
   /** The token of every task, exactly as `sampleToken` on one thread would draw them. */
@@ -86,71 +89,71 @@ export class SamplerPool {
     let next = 0;
     while (next < tasks.length) {
       const remaining = tasks.length - next;
-      const workers = this.isBroken ? [] : this.workers;
-      const share = Math.min(ROWS_PER_ROUND, Math.floor(remaining / (workers.length + 1)));
-      const dispatched: { worker: PoolWorker; from: number; count: number }[] = [];
+      const members = this.isBroken ? [] : this.members;
+      const share = Math.min(ROWS_PER_ROUND, Math.floor(remaining / (members.length + 1)));
+      const dispatched: { thread: PoolThread; from: number; count: number }[] = [];
       if (share > 0) {
-        for (const worker of workers) {
-          this.dispatch(worker, tasks, next, share);
-          dispatched.push({ worker, from: next, count: share });
+        for (const thread of members) {
+          this.dispatch(thread, tasks, next, share);
+          dispatched.push({ thread, from: next, count: share });
           next += share;
         }
       }
-      // This thread's share: the rest of the round (all of it without workers).
+      // This thread's share: the rest of the round (all of it without sampler threads).
       const own = share === ROWS_PER_ROUND ? share : tasks.length - next;
       for (let i = next; i < next + own; i++) tokens[i] = sampleOne(tasks[i] as PositionTask, scratch);
       next += own;
-      for (const { worker, from, count } of dispatched) {
-        this.await(worker);
-        tokens.set(worker.tokens.subarray(0, count), from);
+      for (const { thread, from, count } of dispatched) {
+        this.await(thread);
+        tokens.set(thread.tokens.subarray(0, count), from);
       }
     }
     return tokens;
   }
 
   async close(): Promise<void> {
-    for (const worker of this.workers) {
-      Atomics.store(worker.control, CONTROL_GENERATION, -1);
-      Atomics.notify(worker.control, CONTROL_GENERATION);
+    for (const thread of this.members) {
+      Atomics.store(thread.control, CONTROL_GENERATION, -1);
+      Atomics.notify(thread.control, CONTROL_GENERATION);
     }
-    await Promise.all(this.workers.map((worker) => worker.worker.terminate()));
+    await Promise.all(this.members.map((thread) => thread.handle.terminate()));
   }
 
-  private dispatch(worker: PoolWorker, tasks: readonly PositionTask[], from: number, count: number): void {
+  private dispatch(thread: PoolThread, tasks: readonly PositionTask[], from: number, count: number): void {
     const { vocabSize } = this;
     for (let i = 0; i < count; i++) {
       const task = tasks[from + i] as PositionTask;
-      worker.logits.set(task.logits.subarray(task.offset, task.offset + vocabSize), i * vocabSize);
+      thread.logits.set(task.logits.subarray(task.offset, task.offset + vocabSize), i * vocabSize);
       const at = i * TASK_WORDS;
-      worker.tasks[at] = task.params.maskTokenId;
-      worker.tasks[at + 1] = task.params.temperature;
-      worker.tasks[at + 2] = task.params.topP;
-      worker.tasks[at + 3] = task.uniform;
-      worker.tasks[at + 4] = task.maxLogit ?? Number.NaN;
+      thread.tasks[at] = task.params.maskTokenId;
+      thread.tasks[at + 1] = task.params.temperature;
+      thread.tasks[at + 2] = task.params.topP;
+      thread.tasks[at + 3] = task.uniform;
+      thread.tasks[at + 4] = task.maxLogit ?? Number.NaN;
     }
-    worker.generation = (worker.generation + 1) & 0x3fff_ffff;
-    Atomics.store(worker.control, CONTROL_TASK_COUNT, count);
-    Atomics.store(worker.control, CONTROL_GENERATION, worker.generation);
-    Atomics.notify(worker.control, CONTROL_GENERATION);
+    thread.generation = (thread.generation + 1) & 0x3fff_ffff;
+    Atomics.store(thread.control, CONTROL_TASK_COUNT, count);
+    Atomics.store(thread.control, CONTROL_GENERATION, thread.generation);
+    Atomics.notify(thread.control, CONTROL_GENERATION);
   }
 
-  private await(worker: PoolWorker): void {
-    const deadline = Date.now() + WORKER_ROUND_TIMEOUT_MS;
+  private await(thread: PoolThread): void {
+    const deadline = Date.now() + THREAD_ROUND_TIMEOUT_MS;
     for (;;) {
-      const done = Atomics.load(worker.control, CONTROL_DONE);
-      if (done === worker.generation) return;
+      const done = Atomics.load(thread.control, CONTROL_DONE);
+      if (done === thread.generation) return;
       if (done === CONTROL_FAILED) {
         this.isBroken = true;
-        throw new SamplerPoolError("a sampler worker failed while sampling (its error is logged as the worker exits)");
+        throw new SamplerPoolError("a sampler thread failed while sampling (its error is logged as the thread exits)");
       }
       const left = deadline - Date.now();
       if (left <= 0) {
         this.isBroken = true;
         throw new SamplerPoolError(
-          `a sampler worker did not finish its positions within ${WORKER_ROUND_TIMEOUT_MS} ms`,
+          `a sampler thread did not finish its positions within ${THREAD_ROUND_TIMEOUT_MS} ms`,
         );
       }
-      Atomics.wait(worker.control, CONTROL_DONE, done, left);
+      Atomics.wait(thread.control, CONTROL_DONE, done, left);
     }
   }
 }
@@ -159,29 +162,30 @@ function sampleOne(task: PositionTask, scratch: SoftmaxScratch): number {
   return sampleToken(task.logits, task.offset, task.params, { uniform: task.uniform }, scratch, task.maxLogit);
 }
 
-async function startWorker(vocabSize: number): Promise<PoolWorker> {
-  const buffers = allocateWorkerBuffers(vocabSize);
-  const worker = new Worker(new URL("./worker-entry.mjs", import.meta.url), { workerData: buffers });
-  worker.unref();
+async function startSamplerThread(vocabSize: number): Promise<PoolThread> {
+  const buffers = allocateSamplerThreadBuffers(vocabSize);
+  // The same name in the source tree (it registers tsx) and in the production bundle (scripts/build.ts).
+  const handle = new Worker(new URL("./sampler-thread-entry.mjs", import.meta.url), { workerData: buffers });
+  handle.unref();
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new SamplerPoolError("sampler worker did not start in time")),
-      WORKER_START_TIMEOUT_MS,
+      () => reject(new SamplerPoolError("sampler thread did not start in time")),
+      THREAD_START_TIMEOUT_MS,
     );
-    worker.once("message", () => {
+    handle.once("message", () => {
       clearTimeout(timer);
       resolve();
     });
-    worker.once("error", (error) => {
+    handle.once("error", (error) => {
       clearTimeout(timer);
-      reject(new SamplerPoolError("sampler worker failed to start", { cause: error }));
+      reject(new SamplerPoolError("sampler thread failed to start", { cause: error }));
     });
   }).catch(async (error: unknown) => {
-    await worker.terminate();
+    await handle.terminate();
     throw error;
   });
   return {
-    worker,
+    handle,
     control: new Int32Array(buffers.control),
     tasks: new Float64Array(buffers.tasks),
     logits: new Float32Array(buffers.logits),

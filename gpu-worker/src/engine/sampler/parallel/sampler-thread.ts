@@ -1,8 +1,10 @@
 /**
- * A sampler worker thread: waits on its control word, samples the tasks the pool copied into shared memory
- * with the same pipeline as the main thread (sampleToken), writes the tokens back, and signals done. Pure with
- * respect to its inputs (each task carries its own uniform), so which thread samples a position never changes
- * its token. Lifecycle: started by SamplerPool, stopped by generation -1 (or terminated).
+ * One sampler thread (a Node worker_threads Worker; "worker" elsewhere in this package is the fleet member):
+ * waits on its control word, samples the tasks the pool copied into shared memory with the same pipeline as
+ * the engine's thread (sampleToken), writes the tokens back, and signals done. Pure with respect to its inputs
+ * (each task carries its own uniform), so which thread samples a position never changes its token.
+ * Lifecycle: started by SamplerPool (through sampler-thread-entry.mjs), stopped by generation -1 (or
+ * terminated).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { sampleToken } from "../pipeline.ts";
@@ -12,11 +14,11 @@ import {
   CONTROL_FAILED,
   CONTROL_GENERATION,
   CONTROL_TASK_COUNT,
+  type SamplerThreadBuffers,
   TASK_WORDS,
-  type WorkerBuffers,
 } from "./protocol.ts";
 
-const buffers = workerData as WorkerBuffers;
+const buffers = workerData as SamplerThreadBuffers;
 const { vocabSize } = buffers;
 const control = new Int32Array(buffers.control);
 const tasks = new Float64Array(buffers.tasks);
