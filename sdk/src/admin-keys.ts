@@ -39,7 +39,10 @@ export class AdminKeys {
     this.#transport = transport;
   }
 
-  /** `POST /v1/admin/keys`: the new key, with the plain `key` shown this once. */
+  /**
+   * `POST /v1/admin/keys`: the new key, with the plain `key` shown this once. `priority_max` caps the priority
+   * its creates may ask for (a rotation keeps it).
+   */
   async create(body: CreateApiKeyRequestInput, options: RequestOptions = {}): Promise<CreatedApiKey> {
     const { data } = await this.#transport.request(
       { method: "POST", path: "/v1/admin/keys", body, signal: options.signal, maxRetries: 0 },

@@ -33,6 +33,7 @@ describe("admin.keys", () => {
     const { fetch, requests } = fakeFetch([() => json({ ...key(), key: PLAIN }, 201)]);
     const created = await client(fetch).admin.keys.create({ tenant_id: "tenant_a", name: "ci", scopes: ["admin"] });
     expect(created.key).toBe(PLAIN);
+    expect(created).not.toHaveProperty("priority_max");
     expect(requests[0]?.method).toBe("POST");
     expect(requests[0]?.url.pathname).toBe("/v1/admin/keys");
     expect(JSON.parse(requests[0]?.body ?? "")).toEqual({ tenant_id: "tenant_a", name: "ci", scopes: ["admin"] });
@@ -43,6 +44,18 @@ describe("admin.keys", () => {
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiError);
     expect(failing.requests).toHaveLength(1);
+  });
+
+  it("sends priority_max on create and reads it back on the key's views", async () => {
+    const { fetch, requests } = fakeFetch([
+      () => json({ ...key({ priority_max: 0 }), key: PLAIN }, 201),
+      () => json({ object: "list", data: [key({ priority_max: 0 })], has_more: false, next_cursor: null }),
+    ]);
+    const keys = client(fetch).admin.keys;
+    const body = { tenant_id: "tenant_a", name: "ci", scopes: ["generations:write" as const], priority_max: 0 };
+    expect((await keys.create(body)).priority_max).toBe(0);
+    expect(JSON.parse(requests[0]?.body ?? "")).toEqual(body);
+    for await (const listed of keys.list()) expect(listed.priority_max).toBe(0);
   });
 
   it("lists every page of one tenant, revokes (retried) and rotates with an overlap", async () => {
@@ -101,6 +114,41 @@ describe("bd3 keys", () => {
       scopes: ["admin", "generations:read"],
       expires_at: "2030-01-01T00:00:00.000Z",
     });
+  });
+
+  it("create --priority-max sends the ceiling and prints it; a key without one prints -", async () => {
+    const { fetch, requests } = fakeFetch([
+      () => json({ ...key({ priority_max: 1 }), key: PLAIN }, 201),
+      () => json({ ...key(), key: PLAIN }, 201),
+    ]);
+    vi.stubGlobal("fetch", fetch);
+    vi.stubEnv("BD3_API_URL", "https://api.example.com");
+    vi.stubEnv("BD3_API_KEY", "admin");
+    const out: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const args = ["keys", "create", "--tenant", "tenant_a", "--name", "ci"];
+    expect(await main(["node", "bd3", ...args, "--priority-max", "1"])).toBe(0);
+    expect(JSON.parse(requests[0]?.body ?? "")).toEqual({
+      tenant_id: "tenant_a",
+      name: "ci",
+      scopes: ["generations:read", "generations:write"],
+      priority_max: 1,
+    });
+    expect(out.join("")).toContain("priority_max: 1\n");
+    out.length = 0;
+    expect(await main(["node", "bd3", ...args])).toBe(0);
+    expect(JSON.parse(requests[1]?.body ?? "")).not.toHaveProperty("priority_max");
+    expect(out.join("")).toContain("priority_max: -\n");
+  });
+
+  it.each(["3", "-1", "1.5", "high"])("refuses --priority-max %s as a usage error before any request", async (raw) => {
+    const { fetch, requests } = fakeFetch([]);
+    vi.stubGlobal("fetch", fetch);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const code = await main(["node", "bd3", "keys", "create", "--tenant", "t", "--name", "n", "--priority-max", raw]);
+    expect(code).toBe(2);
+    expect(requests).toHaveLength(0);
   });
 
   it("refuses an unknown scope as a usage error (exit 2) before any request", async () => {

@@ -13,6 +13,11 @@ export interface Caller {
   scopes: readonly ApiKeyScope[];
   /** True for a key of the key directory (keys/), whose uses are recorded as `last_used_at`. */
   isManaged: boolean;
+  /**
+   * The highest `priority` the key may ask for (`priority_max` of its API_KEYS entry or directory row), read
+   * with the key so a create needs no second lookup; null: any.
+   */
+  priorityMax: number | null;
 }
 
 /** Why a key that was found is refused (both are a 401). */
@@ -56,11 +61,20 @@ export async function findCaller(
       keyRateLimitPerMinute: record.rate_limit_per_minute ?? null,
       scopes: record.scopes ?? API_KEY_DEFAULT_SCOPES,
       isManaged: false,
+      priorityMax: record.priority_max ?? null,
     };
   }
   const row = sources.lookupManaged ? await sources.lookupManaged(sha256) : null;
   if (row === null || !timingSafeEqualText(row.sha256, sha256)) return null;
   if (row.revokedAt !== null) return "revoked";
   if (row.expiresAt !== null && row.expiresAt <= nowMs) return "expired";
-  return { keyId: row.id, tenantId: row.tenantId, keyRateLimitPerMinute: null, scopes: row.scopes, isManaged: true };
+  return {
+    keyId: row.id,
+    tenantId: row.tenantId,
+    keyRateLimitPerMinute: null,
+    scopes: row.scopes,
+    isManaged: true,
+    // The directory on the previous version (mid-deploy) answers rows without the field: no ceiling, as before.
+    priorityMax: row.priorityMax ?? null,
+  };
 }

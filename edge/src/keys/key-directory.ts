@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { API_KEY_LIST_LIMIT_MAX, type ApiKeyScope } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
+import { addMissingColumns } from "../storage/added-columns.ts";
 
 /**
  * Every API key minted at run time, in one SQLite Durable Object (named "keys", see key-directory-stub.ts).
@@ -10,9 +11,11 @@ import type { Env } from "../env.ts";
  * KEY_CACHE_TTL_MS (key-cache.ts), so this object sees about one read per key per isolate per 30 s.
  *
  * Storage: `api_keys(seq, id, sha256, prefix, name, tenant_id, scopes, created_at, expires_at, last_used_at,
- * revoked_at)`, times in epoch ms, `scopes` a JSON array; `seq` orders the list and is its cursor. Rows are
- * never deleted (a revoked key stays listed, so its id keeps meaning the same thing). The plain key never
- * reaches this object: the edge mints it, hashes it, and hands over only the hash and the visible prefix.
+ * revoked_at, priority_max)`, times in epoch ms, `scopes` a JSON array, `priority_max` null for no ceiling
+ * (added later: a directory stored before it gets the column when the object starts, its keys without a
+ * ceiling); `seq` orders the list and is its cursor. Rows are never deleted (a revoked key stays listed, so
+ * its id keeps meaning the same thing). The plain key never reaches this object: the edge mints it, hashes
+ * it, and hands over only the hash and the visible prefix.
  */
 export interface KeyRow {
   seq: number;
@@ -26,6 +29,8 @@ export interface KeyRow {
   expiresAt: number | null;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /** The highest `priority` the key may ask for; null: any (routes/generations/priority.ts). */
+  priorityMax: number | null;
 }
 
 /** What the edge hands over to store a new key (no plain key). */
@@ -37,6 +42,8 @@ export interface NewKey {
   tenantId: string;
   scopes: ApiKeyScope[];
   expiresAt: number | null;
+  /** Absent or null: no ceiling. */
+  priorityMax?: number | null;
 }
 
 export interface KeyPage {
@@ -62,9 +69,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
   last_used_at INTEGER,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  priority_max INTEGER
 );
 CREATE INDEX IF NOT EXISTS api_keys_tenant_seq ON api_keys (tenant_id, seq);`;
+
+/** Columns added after the table was first created, for directories that predate them. */
+const ADDED_COLUMNS = { priority_max: "INTEGER" };
 
 interface SqlRow extends Record<string, SqlStorageValue> {
   seq: number;
@@ -78,6 +89,7 @@ interface SqlRow extends Record<string, SqlStorageValue> {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  priority_max: number | null;
 }
 
 function rowOf(row: SqlRow): KeyRow {
@@ -93,6 +105,7 @@ function rowOf(row: SqlRow): KeyRow {
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
+    priorityMax: row.priority_max,
   };
 }
 
@@ -103,6 +116,7 @@ export class KeyDirectory extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA_SQL);
+    addMissingColumns(this.sql, "api_keys", ADDED_COLUMNS);
   }
 
   /** The key with this SHA-256 (revoked and expired ones too: the caller decides), or null. */
@@ -146,9 +160,9 @@ export class KeyDirectory extends DurableObject<Env> {
   }
 
   /**
-   * Mints `next` with the tenant, name and scopes of `id` (and its expiry: rotation changes the secret, not the
-   * policy) and ends the old key `overlapMs` from now, or sooner if it already ended sooner. Atomic: both rows
-   * change in one synchronous call, so no lookup ever sees one without the other.
+   * Mints `next` with the tenant, name, scopes and priority ceiling of `id` (and its expiry: rotation changes
+   * the secret, not the policy) and ends the old key `overlapMs` from now, or sooner if it already ended
+   * sooner. Atomic: both rows change in one synchronous call, so no lookup ever sees one without the other.
    */
   rotate(id: string, next: Pick<NewKey, "id" | "sha256" | "prefix">, overlapMs: number): RotateResult {
     const nowMs = Date.now();
@@ -157,7 +171,14 @@ export class KeyDirectory extends DurableObject<Env> {
     if (old.revokedAt !== null) return "revoked";
     if (old.expiresAt !== null && old.expiresAt <= nowMs) return "expired";
     this.insert(
-      { ...next, name: old.name, tenantId: old.tenantId, scopes: old.scopes, expiresAt: old.expiresAt },
+      {
+        ...next,
+        name: old.name,
+        tenantId: old.tenantId,
+        scopes: old.scopes,
+        expiresAt: old.expiresAt,
+        priorityMax: old.priorityMax,
+      },
       nowMs,
     );
     const endsAt = Math.min(old.expiresAt ?? Number.MAX_SAFE_INTEGER, nowMs + overlapMs);
@@ -177,8 +198,8 @@ export class KeyDirectory extends DurableObject<Env> {
 
   private insert(key: NewKey, nowMs: number): void {
     this.sql.exec(
-      `INSERT INTO api_keys (id, sha256, prefix, name, tenant_id, scopes, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO api_keys (id, sha256, prefix, name, tenant_id, scopes, created_at, expires_at, priority_max)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       key.id,
       key.sha256,
       key.prefix,
@@ -187,6 +208,7 @@ export class KeyDirectory extends DurableObject<Env> {
       JSON.stringify(key.scopes),
       nowMs,
       key.expiresAt,
+      key.priorityMax ?? null,
     );
   }
 }

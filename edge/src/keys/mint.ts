@@ -28,7 +28,7 @@ export async function mintKey(): Promise<MintedKey> {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** A directory row as the admin API shows it: never the hash. */
+/** A directory row as the admin API shows it: never the hash; `priority_max` only when the key has one. */
 export function keyView(row: KeyRow): ApiKey {
   return {
     object: "api_key",
@@ -41,5 +41,6 @@ export function keyView(row: KeyRow): ApiKey {
     expires_at: iso(row.expiresAt),
     last_used_at: iso(row.lastUsedAt),
     revoked_at: iso(row.revokedAt),
+    ...(row.priorityMax === null ? {} : { priority_max: row.priorityMax }),
   };
 }

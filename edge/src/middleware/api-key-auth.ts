@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env.ts";
 import { findCaller } from "../auth/api-keys.ts";
+import { capabilityKeys } from "../auth/capability-secrets.ts";
 import { verifyStreamToken } from "../auth/stream-token.ts";
 import { ApiError } from "../errors/api-error.ts";
 import { lookupManagedKey, recordUse } from "../keys/key-lookup.ts";
@@ -83,9 +84,7 @@ async function streamTokenCaller(c: Context<AppEnv>, token: string, challenge: R
       },
     );
   }
-  const { capabilitySecret, capabilityPreviousSecret } = c.var.config;
-  const secrets = capabilityPreviousSecret === null ? [capabilitySecret] : [capabilitySecret, capabilityPreviousSecret];
-  const tenantId = await verifyStreamToken(secrets, route[1], token, Date.now());
+  const tenantId = await verifyStreamToken(capabilityKeys(c.var.config), route[1], token, Date.now());
   if (tenantId === null) {
     await countAuthFailure(c);
     throw new ApiError(401, "authentication_error", "invalid or expired stream token", {
@@ -94,5 +93,13 @@ async function streamTokenCaller(c: Context<AppEnv>, token: string, challenge: R
     });
   }
   // No scopes: the route check above is the whole of what a stream token may do (require-scope.ts lets it by).
-  return { keyId: STREAM_TOKEN_KEY_ID, tenantId, keyRateLimitPerMinute: null, scopes: [], isManaged: false };
+  return {
+    keyId: STREAM_TOKEN_KEY_ID,
+    tenantId,
+    keyRateLimitPerMinute: null,
+    scopes: [],
+    isManaged: false,
+    // Never read: a stream token opens no create.
+    priorityMax: null,
+  };
 }

@@ -57,11 +57,15 @@ export function adminOperations(): Record<string, unknown> {
     "/v1/admin/keys": {
       post: {
         summary: "Create an API key for a tenant; the plain key is in this answer only (`key`)",
+        description:
+          "`priority_max` (0-2, optional) caps the `priority` creates with the key may ask for: above it a create " +
+          "is a 403 (param priority, code priority_not_allowed), and a create that names none gets the lower of " +
+          "normal and the cap; without it, any priority. A key's views carry `priority_max` only when it is set.",
         security: ADMIN,
         requestBody: { required: true, content: json("CreateApiKeyRequest") },
         responses: {
           "201": { description: "the key, shown this once", content: json("CreatedApiKey") },
-          "400": error("invalid body: param names the field (expires_at must be in the future)"),
+          "400": error("invalid body: param names the field (expires_at must be in the future, priority_max 0-2)"),
           ...ADMIN_ERRORS,
         },
       },
@@ -94,7 +98,7 @@ export function adminOperations(): Record<string, unknown> {
     },
     "/v1/admin/keys/{id}/rotate": {
       post: {
-        summary: `Mint a new key with the same tenant, name, scopes and expiry; the old one ends after overlap_seconds (default ${API_KEY_ROTATE_OVERLAP_SECONDS_DEFAULT}, at most ${API_KEY_ROTATE_OVERLAP_SECONDS_MAX})`,
+        summary: `Mint a new key with the same tenant, name, scopes, priority_max and expiry; the old one ends after overlap_seconds (default ${API_KEY_ROTATE_OVERLAP_SECONDS_DEFAULT}, at most ${API_KEY_ROTATE_OVERLAP_SECONDS_MAX})`,
         security: ADMIN,
         parameters: [KEY_ID],
         requestBody: { required: false, content: json("RotateApiKeyRequest") },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PrioritySchema } from "./create-generation.ts";
 import { IdSchema, TimestampSchema } from "./ids.ts";
 
 /**
@@ -35,6 +36,11 @@ export const CreateApiKeyRequestSchema = z.strictObject({
   scopes: ScopesSchema,
   /** When the key stops working (must be in the future); none: until revoked. */
   expires_at: TimestampSchema.optional(),
+  /**
+   * The highest `priority` a create with this key may ask for (0 low, 1 normal, 2 high); none: any. Kept by a
+   * rotation, like the scopes.
+   */
+  priority_max: PrioritySchema.optional(),
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequestSchema>;
 export type CreateApiKeyRequestInput = z.input<typeof CreateApiKeyRequestSchema>;
@@ -53,7 +59,10 @@ export type RotateApiKeyRequestInput = z.input<typeof RotateApiKeyRequestSchema>
 /** `POST /v1/admin/keys/:id/revoke`: no fields (an empty body or `{}`). */
 export const RevokeApiKeyRequestSchema = z.strictObject({});
 
-/** A key as listed: never the key itself nor its hash. */
+/**
+ * A key as listed: never the key itself nor its hash. `priority_max` is there only when the key has a ceiling,
+ * so keys without one read exactly as before the field (an SDK that predates it parses strictly).
+ */
 export const ApiKeySchema = z.strictObject({
   object: z.literal("api_key"),
   id: ApiKeyIdSchema,
@@ -67,6 +76,8 @@ export const ApiKeySchema = z.strictObject({
   /** Updated at most once a minute, in the background. */
   last_used_at: TimestampSchema.nullable(),
   revoked_at: TimestampSchema.nullable(),
+  /** The key's ceiling on `priority`; absent: none. */
+  priority_max: PrioritySchema.optional(),
 });
 export type ApiKey = z.infer<typeof ApiKeySchema>;
 

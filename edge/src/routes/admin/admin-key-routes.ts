@@ -59,6 +59,7 @@ export function adminKeyRoutes() {
       tenantId: request.tenant_id,
       scopes: request.scopes,
       expiresAt,
+      priorityMax: request.priority_max ?? null,
     });
     forgetManagedKey(minted.sha256);
     return c.json(created(row, minted), 201, NO_STORE);

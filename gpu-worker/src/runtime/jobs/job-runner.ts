@@ -15,7 +15,7 @@
  */
 import type { JobMessage } from "@bd3-serve/shared";
 import type { BlockOutput } from "../../engine/index.ts";
-import type { JobOutcome } from "../observability/metrics.ts";
+import { type JobOutcome, queueWaitSeconds } from "../observability/metrics.ts";
 import type { QueueMessage } from "../queue/job-queue.ts";
 import { BlockSink } from "./block-sink.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -127,10 +127,6 @@ export class JobRunner implements JobControl {
       () => this.keepalive.tick(job),
       (error) => job.log.warn({ err: error }, "heartbeat failed"),
     );
-    if (message.receiveCount === 1 && jobMessage.continuation === 0) {
-      const sentAtMs = message.sentAtMs ?? Date.parse(jobMessage.enqueued_at);
-      metrics.queueWait.observe(Math.max(0, (message.receivedAtMs - sentAtMs) / 1_000));
-    }
 
     const taken = await takeLease(edge, job, workerId);
     if (taken.kind === "missing") {
@@ -152,6 +148,9 @@ export class JobRunner implements JobControl {
     }
     const { lease } = taken;
     job.epoch = lease.epoch;
+    // Once per job, at its first lease ever (epoch 1): not at a receive the tenant's quota turned back, nor at a
+    // continuation's or a redelivery's (metrics.ts: why from enqueued_at, not SentTimestamp).
+    if (lease.epoch === 1) metrics.queueWait.observe(queueWaitSeconds(jobMessage, message.receivedAtMs));
     if (job.isClosed) return;
     if (job.phase !== "leasing") {
       await this.close(job, "released", "release");

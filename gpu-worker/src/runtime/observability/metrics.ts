@@ -2,6 +2,7 @@
  * Prometheus metrics of one worker (prom-client), on their own registry so tests can build many workers in one
  * process. Names follow Prometheus conventions: `_total` counters, `_seconds` / `_bytes` units.
  */
+import type { JobMessage } from "@bd3-serve/shared";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** tokens/s is averaged over this window (Prometheus users can also take `rate()` of the token counter). */
@@ -45,6 +46,17 @@ export interface WorkerMetrics {
   readonly executionProvider: Gauge<"name">;
   /** Records tokens for the tokens/s gauge. */
   recordTokens(count: number, nowMs?: number): void;
+}
+
+/**
+ * `bd3_worker_queue_wait_seconds` of a job: from the edge's enqueue (`enqueued_at`) to the receive that starts
+ * it. Not SQS's SentTimestamp: a message re-sent by the worker (a lease the tenant's max_running_jobs turned
+ * back, tenant-limit.ts; a 12 h continuation) is a new message with a new SentTimestamp, while its body, and
+ * so `enqueued_at` (an ISO instant: the message schema checks it), is the edge's. Two clocks (edge, worker),
+ * so clamped at 0.
+ */
+export function queueWaitSeconds(job: Pick<JobMessage, "enqueued_at">, receivedAtMs: number): number {
+  return Math.max(0, (receivedAtMs - Date.parse(job.enqueued_at)) / 1_000);
 }
 
 export function createWorkerMetrics(options: { maxBatchSize: number; now?: () => number }): WorkerMetrics {
@@ -102,7 +114,7 @@ export function createWorkerMetrics(options: { maxBatchSize: number; now?: () =>
     }),
     queueWait: new Histogram({
       name: "bd3_worker_queue_wait_seconds",
-      help: "Time from enqueue to first receive of a job message.",
+      help: "Time from a job's enqueue on the edge to the receive that started it (once per job, at its first lease).",
       buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400],
       ...common,
     }),

@@ -1,4 +1,11 @@
-import { type ApiKey, type ApiKeyScope, ApiKeyScopeSchema } from "@bd3-serve/shared";
+import {
+  type ApiKey,
+  type ApiKeyScope,
+  ApiKeyScopeSchema,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  PrioritySchema,
+} from "@bd3-serve/shared";
 import { type Command, InvalidArgumentError } from "commander";
 import { clientFromEnv } from "../env.ts";
 import { printJson } from "../output.ts";
@@ -8,12 +15,27 @@ interface JsonOption {
   json?: boolean;
 }
 
+interface CreateOptions extends JsonOption {
+  tenant: string;
+  name: string;
+  scope: ApiKeyScope[];
+  expiresAt?: string;
+  priorityMax?: number;
+}
+
 const DEFAULT_SCOPES: ApiKeyScope[] = ["generations:read", "generations:write"];
 
 function scopeOption(raw: string, previous: ApiKeyScope[]): ApiKeyScope[] {
   const parsed = ApiKeyScopeSchema.safeParse(raw.trim());
   if (!parsed.success) throw new InvalidArgumentError(`one of ${ApiKeyScopeSchema.options.join(", ")}.`);
   return previous.includes(parsed.data) ? previous : [...previous, parsed.data];
+}
+
+/** A priority ceiling: one of the priorities (0 low, 1 normal, 2 high), digits only. */
+function priorityOption(raw: string): number {
+  const parsed = PrioritySchema.safeParse(/^\d$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN);
+  if (!parsed.success) throw new InvalidArgumentError(`an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}.`);
+  return parsed.data;
 }
 
 /** An instant as the API takes it (UTC ISO-8601): any form Date parses, e.g. 2026-12-31 or 2026-12-31T12:00Z. */
@@ -36,6 +58,7 @@ function describeKey(key: ApiKey): string {
     `name:         ${key.name}`,
     `tenant:       ${key.tenant_id}`,
     `scopes:       ${key.scopes.join(", ")}`,
+    `priority_max: ${key.priority_max ?? "-"}`,
     `state:        ${stateOf(key)}`,
     `created_at:   ${key.created_at}`,
     `last_used_at: ${key.last_used_at ?? "-"}`,
@@ -65,19 +88,23 @@ export function registerKeyCommands(program: Command): void {
       [] as ApiKeyScope[],
     )
     .option("--expires-at <instant>", "when the key stops working (ISO-8601)", instantOption)
+    .option(
+      "--priority-max <n>",
+      `the highest priority the key's creates may ask for, ${PRIORITY_MIN}..${PRIORITY_MAX} (default: any)`,
+      priorityOption,
+    )
     .option("--json", "print the created key (with `key`) as one JSON line")
-    .action(
-      async (options: JsonOption & { tenant: string; name: string; scope: ApiKeyScope[]; expiresAt?: string }) => {
-        const created = await clientFromEnv().admin.keys.create({
-          tenant_id: options.tenant,
-          name: options.name,
-          scopes: options.scope.length > 0 ? options.scope : DEFAULT_SCOPES,
-          ...(options.expiresAt === undefined ? {} : { expires_at: options.expiresAt }),
-        });
-        if (options.json) printJson(created);
-        else showSecret(created.key, created);
-      },
-    );
+    .action(async (options: CreateOptions) => {
+      const created = await clientFromEnv().admin.keys.create({
+        tenant_id: options.tenant,
+        name: options.name,
+        scopes: options.scope.length > 0 ? options.scope : DEFAULT_SCOPES,
+        ...(options.expiresAt === undefined ? {} : { expires_at: options.expiresAt }),
+        ...(options.priorityMax === undefined ? {} : { priority_max: options.priorityMax }),
+      });
+      if (options.json) printJson(created);
+      else showSecret(created.key, created);
+    });
 
   keys
     .command("list")
