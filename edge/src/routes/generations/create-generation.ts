@@ -69,7 +69,7 @@ export async function submitGeneration(
   }
   const model = body.model ?? config.defaultModel;
   checkModelRequest(config.models, model, body.steps_per_block);
-  const priority = resolvePriority(config, caller, body.priority);
+  const priority = resolvePriority(caller, body.priority);
   if (body.webhook) {
     const verdict = checkWebhookUrl(body.webhook.url, {
       isDevelopment: config.isDevelopment,

@@ -1,6 +1,5 @@
 import { PRIORITY_DEFAULT, PRIORITY_MAX } from "@bd3-serve/shared";
 import type { Caller } from "../../auth/api-keys.ts";
-import type { EdgeConfig } from "../../config/config.ts";
 import { ApiError } from "../../errors/api-error.ts";
 
 /**
@@ -13,10 +12,9 @@ export function priorityCeiling(caller: Caller): number {
 
 /**
  * The create's priority: as asked, else normal (or the key's ceiling when that is lower, so a key held to low
- * priority needs no field); 403 naming `priority` above the key's ceiling. `_config` is unused: the ceiling
- * travels with the caller (kept so the create route's call stays as it is).
+ * priority needs no field); 403 naming `priority` above the key's ceiling.
  */
-export function resolvePriority(_config: EdgeConfig, caller: Caller, asked: number | undefined): number {
+export function resolvePriority(caller: Caller, asked: number | undefined): number {
   const ceiling = priorityCeiling(caller);
   const priority = asked ?? Math.min(PRIORITY_DEFAULT, ceiling);
   if (priority > ceiling) {
