@@ -11,6 +11,7 @@ import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import type { AppEnv } from "../../app-env.ts";
 import { verifyCapability } from "../../auth/capability.ts";
+import { capabilityKeys } from "../../auth/capability-secrets.ts";
 import { WORKER_BLOCK_STREAM_BODY_MAX_BYTES, WORKER_BODY_MAX_BYTES } from "../../config/constants.ts";
 import { ApiError } from "../../errors/api-error.ts";
 import { parseJsonBody } from "../../http/parse-body.ts";
@@ -31,12 +32,7 @@ const BEARER = /^Bearer ([A-Za-z0-9._-]{16,256})$/;
 const capabilityAuth = createMiddleware<AppEnv>(async function capabilityAuth(c, next) {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   const id = c.req.param("id") ?? "";
-  const { config } = c.var;
-  const keys = {
-    current: config.capabilitySecret,
-    previous: config.capabilityPreviousSecret,
-    legacyUntilMs: config.capabilityLegacyUntilMs,
-  };
+  const keys = capabilityKeys(c.var.config);
   const verdict = match?.[1] ? await verifyCapability(keys, id, match[1], Date.now()) : null;
   if (verdict?.ok !== true) {
     const reason = verdict === null ? "missing" : verdict.reason;
