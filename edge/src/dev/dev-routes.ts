@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { readConfig } from "../config/config.ts";
 import { notFoundHandler } from "../errors/error-handler.ts";
-import { devStreamsStub } from "./dev-streams-object.ts";
+import { devStreamsStub } from "./dev-streams-stub.ts";
 
 /**
  * Development-only routes: the generic Durable Streams protocol at `/dev/streams/*` (see

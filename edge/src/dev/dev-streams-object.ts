@@ -54,9 +54,3 @@ export class DevStreamsObject extends DurableObject<Env> {
     return handleStreamRequest(request, name, options);
   }
 }
-
-/** The one object behind every dev stream (null when this deployment has no DEV_STREAMS binding). */
-export function devStreamsStub(env: Env) {
-  const namespace = env.DEV_STREAMS;
-  return namespace === undefined ? null : namespace.get(namespace.idFromName("dev-streams"));
-}

@@ -8,18 +8,11 @@ import {
 } from "@bd3-serve/shared";
 import { formatOffset } from "../stream/index.ts";
 import { judgeProducer, type ProducerHeaders } from "../stream/producer.ts";
-import type { JobCore } from "./job-core.ts";
 import { DOCUMENT_STREAM } from "./job-document.ts";
-import type { JobRecord } from "./job-store.ts";
-import {
-  fence,
-  lastFinishReason,
-  NOT_FOUND,
-  type Refusal,
-  refuse,
-  touch,
-  type WorkerCallResult,
-} from "./worker-calls.ts";
+import type { JobRecord } from "./job-record.ts";
+import type { BlockStreamResult, Refusal, WorkerCallResult } from "./job-rpc.ts";
+import type { JobContent, JobContext, JobRows, JobTasks, JobWebhooks } from "./job-seams.ts";
+import { fence, lastFinishReason, NOT_FOUND, refuse, touch } from "./worker-fencing.ts";
 
 /**
  * How blocks enter a job: the worker's block stream (a Durable Streams append by the lease holder's
@@ -42,25 +35,18 @@ interface PendingBlock {
   finishReason: BlockFinishReason | null;
 }
 
-export type BlockStreamResult =
-  | { kind: "accepted"; committedBlocks: number; isCanceled: boolean; tailOffset: string; epoch: number; seq: number }
-  | { kind: "duplicate"; committedBlocks: number; isCanceled: boolean; epoch: number; lastSeq: number }
-  | { kind: "stale_epoch"; currentEpoch: number }
-  | { kind: "invalid_epoch_seq" }
-  | { kind: "sequence_gap"; expectedSeq: number; receivedSeq: number }
-  /** The job is terminal: its block stream is closed (409 with `Stream-Closed: true`). */
-  | { kind: "closed"; tailOffset: string; status: string }
-  | { kind: "refused"; result: Refusal };
+/** What the appends use of a job: its row, the schedule (stall check), the content and the outbox. */
+export interface AppendParts extends JobContext, JobRows, JobTasks, JobContent, JobWebhooks {}
 
 export function appendBlockStream(
-  core: JobCore,
+  parts: AppendParts,
   producer: ProducerHeaders,
   records: readonly BlockRecord[],
 ): BlockStreamResult {
-  const job = core.readJob();
+  const job = parts.readJob();
   if (job === null) return { kind: "refused", result: NOT_FOUND };
   if (isTerminalJobStatus(job.status)) {
-    return { kind: "closed", tailOffset: formatOffset(core.document.byteLength()), status: job.status };
+    return { kind: "closed", tailOffset: formatOffset(parts.document.byteLength()), status: job.status };
   }
   if (job.epoch === 0 || job.status !== "running") {
     return { kind: "refused", result: refuse("not_leased", "take a lease first") };
@@ -72,7 +58,7 @@ export function appendBlockStream(
       : null;
   const verdict = judgeProducer(state, producer);
   const isCanceled = job.cancelRequestedAt !== null;
-  const now = core.now();
+  const now = parts.now();
   switch (verdict.kind) {
     case "duplicate": {
       // A true retry carries blocks that are committed already. Blocks past the end under a used sequence
@@ -85,7 +71,7 @@ export function appendBlockStream(
           result: refuse("sequence_reused", `Producer-Seq ${producer.seq} was used for other blocks in this lease`),
         };
       }
-      core.store.update(touch(core, now));
+      parts.update(touch(parts, now));
       return {
         kind: "duplicate",
         committedBlocks: job.numBlocks,
@@ -107,9 +93,9 @@ export function appendBlockStream(
     tokenIds: record.token_ids,
     finishReason: record.finish_reason ?? null,
   }));
-  const refused = checkBlocks(core, job, pending);
+  const refused = checkBlocks(parts, job, pending);
   if (refused !== null) return { kind: "refused", result: refused };
-  const committed = commitBlocks(core, job, pending, now, {
+  const committed = commitBlocks(parts, job, pending, now, {
     producerEpoch: verdict.next.epoch,
     producerLastSeq: verdict.next.lastSeq,
   });
@@ -117,15 +103,15 @@ export function appendBlockStream(
     kind: "accepted",
     committedBlocks: committed.numBlocks,
     isCanceled,
-    tailOffset: formatOffset(core.document.byteLength()),
+    tailOffset: formatOffset(parts.document.byteLength()),
     epoch: job.epoch,
     seq: producer.seq,
   };
 }
 
 /** The single-block append of workers older than the block stream: idempotent by index and content. */
-export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerCallResult<AppendBlockReply> {
-  const job = core.readJob();
+export function appendBlock(parts: AppendParts, request: AppendBlockRequest): WorkerCallResult<AppendBlockReply> {
+  const job = parts.readJob();
   const fenced = fence(job, request.epoch);
   if (fenced || job === null) return fenced ?? NOT_FOUND;
   const { block, token_ids: tokenIds } = request;
@@ -134,23 +120,23 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
     return { ok: false, status: 400, message: "token_ids must hold block.token_count ids", param: "token_ids" };
   }
   const isCanceled = job.cancelRequestedAt !== null;
-  const now = core.now();
+  const now = parts.now();
   if (block.index < job.numBlocks) {
-    const entry = core.blocks.entry(block.index);
+    const entry = parts.blocks.entry(block.index);
     const same =
       entry !== null &&
-      core.document.text(entry.startByte, entry.endByte) === block.text &&
+      parts.document.text(entry.startByte, entry.endByte) === block.text &&
       entry.tokenIds.length === tokenIds.length &&
       entry.tokenIds.every((id, i) => id === tokenIds[i]) &&
       entry.finishReason === finishReason;
     if (!same) return refuse("block_conflict", `block ${block.index} is already committed with other content`);
-    core.store.update(touch(core, now));
+    parts.update(touch(parts, now));
     return { ok: true, reply: { result: "duplicate", committed_blocks: job.numBlocks, is_canceled: isCanceled } };
   }
   const pending = [{ index: block.index, text: block.text, tokenIds, finishReason }];
-  const refused = checkBlocks(core, job, pending);
+  const refused = checkBlocks(parts, job, pending);
   if (refused !== null) return refused;
-  const committed = commitBlocks(core, job, pending, now, {});
+  const committed = commitBlocks(parts, job, pending, now, {});
   return { ok: true, reply: { result: "appended", committed_blocks: committed.numBlocks, is_canceled: isCanceled } };
 }
 
@@ -159,8 +145,8 @@ export function appendBlock(core: JobCore, request: AppendBlockRequest): WorkerC
  * otherwise (nothing is written). The token bound is the edge's, not the worker's: a worker that is wrong or
  * hostile cannot make a job longer (or bill more tokens) than its caller asked for.
  */
-function checkBlocks(core: JobCore, job: JobRecord, blocks: readonly PendingBlock[]): Refusal | null {
-  let endedWith = lastFinishReason(core, job.numBlocks);
+function checkBlocks(parts: AppendParts, job: JobRecord, blocks: readonly PendingBlock[]): Refusal | null {
+  let endedWith = lastFinishReason(parts, job.numBlocks);
   let numTokens = job.numTokens;
   for (const [offset, block] of blocks.entries()) {
     const expected = job.numBlocks + offset;
@@ -187,7 +173,7 @@ function checkBlocks(core: JobCore, job: JobRecord, blocks: readonly PendingBloc
 
 /** Writes checked blocks: document bytes, block log rows, counts, heartbeat, block webhooks; wakes readers. */
 function commitBlocks(
-  core: JobCore,
+  parts: AppendParts,
   job: JobRecord,
   blocks: readonly PendingBlock[],
   now: number,
@@ -196,22 +182,22 @@ function commitBlocks(
   let numTokens = job.numTokens;
   const wantsBlockEvents = job.webhook?.events.includes(BLOCK_EVENT) ?? false;
   for (const block of blocks) {
-    core.blocks.append(block.index, block.text, block.tokenIds, block.finishReason);
+    parts.blocks.append(block.index, block.text, block.tokenIds, block.finishReason);
     numTokens += block.tokenIds.length;
     if (wantsBlockEvents) {
       const data = {
         generation_id: job.id,
         block: { index: block.index, text: block.text, token_count: block.tokenIds.length },
       };
-      core.outbox.add(
+      parts.outbox.add(
         BLOCK_EVENT,
         JSON.stringify({ type: BLOCK_EVENT, timestamp: new Date(now).toISOString(), data }),
         now,
       );
     }
   }
-  const patch = { numBlocks: job.numBlocks + blocks.length, numTokens, ...touch(core, now), ...extra };
-  core.store.update(patch);
-  core.notifier.notify(DOCUMENT_STREAM);
+  const patch = { numBlocks: job.numBlocks + blocks.length, numTokens, ...touch(parts, now), ...extra };
+  parts.update(patch);
+  parts.notifier.notify(DOCUMENT_STREAM);
   return { ...job, ...patch };
 }

@@ -2,9 +2,10 @@ import { isTerminalJobStatus } from "@bd3-serve/shared";
 import { SSE_BLOCKS_PER_PULL, SSE_PULL_MAX_BYTES } from "../config/constants.ts";
 import { formatSseComment, formatSseEvent, formatSseRetry } from "../sse/framing.ts";
 import { STREAM_SSE_CONNECTION_MAX_MS } from "../stream/limits.ts";
-import type { BlockEntry } from "./block-log.ts";
-import type { JobCore } from "./job-core.ts";
+import type { BlockEntry, BlockLog } from "./block-log.ts";
 import { DOCUMENT_STREAM } from "./job-document.ts";
+import type { JobContent, JobRows, ViewSources } from "./job-seams.ts";
+import { summaryOf } from "./job-view.ts";
 
 /** How long an EventSource waits before reconnecting after the stream drops, in milliseconds. */
 const RECONNECT_DELAY_MS = 2_000;
@@ -18,6 +19,12 @@ export const SSE_HEADERS = {
 
 const encoder = new TextEncoder();
 
+/** What the block events read of a job: its row, the block log, the document's wake-up, the summary's sources. */
+export interface BlockEventParts extends Pick<JobRows, "jobFor">, ViewSources {
+  readonly blocks: Pick<BlockLog, "entriesAfter" | "blockOf">;
+  readonly notifier: Pick<JobContent["notifier"], "wait">;
+}
+
 /**
  * The job's blocks as server-sent events (`GET /v1/generations/:id/stream`): every block after `after` as
  * `event: block` with its index as `id`, then live blocks, then `done` with the job summary, always last.
@@ -29,7 +36,7 @@ const encoder = new TextEncoder();
  * the job terminal, and no block can be committed after that, so `done` is never followed by a block.
  */
 export function blockEventStream(
-  core: JobCore,
+  parts: BlockEventParts,
   tenantId: string,
   after: number,
   keepaliveMs: number,
@@ -48,17 +55,17 @@ export function blockEventStream(
         let frames = hasStarted ? "" : formatSseRetry(RECONNECT_DELAY_MS);
         hasStarted = true;
         for (;;) {
-          const job = core.jobFor(tenantId);
+          const job = parts.jobFor(tenantId);
           if (job === null || abort.signal.aborted) {
             if (frames !== "") controller.enqueue(encoder.encode(frames));
             controller.close();
             return;
           }
-          const entries = core.blocks.entriesAfter(lastSent, SSE_BLOCKS_PER_PULL);
+          const entries = parts.blocks.entriesAfter(lastSent, SSE_BLOCKS_PER_PULL);
           if (entries.length > 0) {
             let pageBytes = 0;
             for (const entry of entries) {
-              frames += blockFrame(core, entry);
+              frames += blockFrame(parts, entry);
               lastSent = entry.index;
               pageBytes += entry.endByte - entry.startByte;
               if (pageBytes >= SSE_PULL_MAX_BYTES) break;
@@ -68,7 +75,7 @@ export function blockEventStream(
           }
           if (isTerminalJobStatus(job.status)) {
             controller.enqueue(
-              encoder.encode(frames + formatSseEvent({ event: "done", data: JSON.stringify(core.summaryOf(job)) })),
+              encoder.encode(frames + formatSseEvent({ event: "done", data: JSON.stringify(summaryOf(parts, job)) })),
             );
             controller.close();
             return;
@@ -82,7 +89,7 @@ export function blockEventStream(
             controller.close();
             return;
           }
-          const isWoken = await core.notifier.wait(DOCUMENT_STREAM, Math.min(keepaliveMs, remainingMs), abort.signal);
+          const isWoken = await parts.notifier.wait(DOCUMENT_STREAM, Math.min(keepaliveMs, remainingMs), abort.signal);
           if (!isWoken && !abort.signal.aborted) frames = formatSseComment("keep-alive");
         }
       },
@@ -94,6 +101,6 @@ export function blockEventStream(
   );
 }
 
-function blockFrame(core: JobCore, entry: BlockEntry): string {
-  return formatSseEvent({ id: String(entry.index), event: "block", data: JSON.stringify(core.blocks.blockOf(entry)) });
+function blockFrame(parts: BlockEventParts, entry: BlockEntry): string {
+  return formatSseEvent({ id: String(entry.index), event: "block", data: JSON.stringify(parts.blocks.blockOf(entry)) });
 }

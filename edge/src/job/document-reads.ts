@@ -1,8 +1,9 @@
 import { handleStreamRequest, type StreamRoomOptions } from "../stream/index.ts";
 import { STREAM_SSE_CONNECTION_MAX_MS } from "../stream/limits.ts";
-import type { JobCore } from "./job-core.ts";
 import { DOCUMENT_STREAM } from "./job-document.ts";
-import type { JobRecord } from "./job-store.ts";
+import type { JobRecord } from "./job-record.ts";
+import type { JobContent, JobContext } from "./job-seams.ts";
+import { retentionMsOf } from "./job-view.ts";
 
 /** Says whether a text page came from the edge's cache (`hit`). */
 export const TEXT_CACHE_HEADER = "Bd3-Cache";
@@ -23,20 +24,26 @@ export function historyCacheControl(job: JobRecord, retentionMs: number, nowMs: 
   return `private, max-age=${maxAge}, immutable`;
 }
 
+/** What a document read uses of a job: its stream room and the wake-up of its live readers. */
+export interface DocumentReadParts extends JobContext {
+  readonly document: Pick<JobContent["document"], "streams">;
+  readonly notifier: JobContent["notifier"];
+}
+
 /**
  * `GET|HEAD /v1/generations/:id/text`: the job's document through the stream room's protocol handler,
  * read-only (writes are 405: only the lease holder writes, through its block stream). Offsets, pages,
  * long-poll, SSE, ETag/304 and `Stream-Closed` once the job is terminal are the protocol's.
  */
-export function readDocument(core: JobCore, job: JobRecord, request: Request): Promise<Response> {
+export function readDocument(parts: DocumentReadParts, job: JobRecord, request: Request): Promise<Response> {
   const options: StreamRoomOptions = {
-    store: core.document.streams,
-    notifier: core.notifier,
-    now: () => core.now(),
-    longPollTimeoutMs: core.config.streamLongPollMs,
+    store: parts.document.streams,
+    notifier: parts.notifier,
+    now: () => parts.now(),
+    longPollTimeoutMs: parts.config.streamLongPollMs,
     sseConnectionMaxMs: STREAM_SSE_CONNECTION_MAX_MS,
     access: "read-only",
-    historyCacheControl: historyCacheControl(job, core.viewFacts(job).retentionMs, core.now()),
+    historyCacheControl: historyCacheControl(job, retentionMsOf(job, parts.config), parts.now()),
     cors: false,
     urlOf: () => request.url,
   };

@@ -2,7 +2,7 @@ import { JOB_MESSAGE_VERSION, type JobMessage, PRIORITY_DEFAULT } from "@bd3-ser
 import { jobCapability } from "../auth/capability.ts";
 import type { EdgeConfig } from "../config/config.ts";
 import { CAPABILITY_RUN_ALLOWANCE_MS } from "../config/constants.ts";
-import type { JobRecord } from "./job-store.ts";
+import type { JobRecord } from "./job-record.ts";
 
 /**
  * The SQS message of a job (JobMessageSchema): everything a worker needs, plus its per-job capability, which

@@ -1,12 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import {
+  type AppendBlockReply,
   type AppendBlockRequest,
   type BlockPage,
   type BlockRecord,
   type FailRequest,
   type FinishRequest,
+  type HeartbeatReply,
   type HeartbeatRequest,
   isTerminalJobStatus,
+  type JobStatusReply,
   type JobSummary,
   type JobView,
   type LeaseReplyInput,
@@ -18,36 +21,37 @@ import { ALARM_TASK_RETRY_MS, ENQUEUE_TIMEOUT_MS } from "../config/constants.ts"
 import type { Env } from "../env.ts";
 import type { ProducerHeaders } from "../stream/producer.ts";
 import { admitToRunningQuota } from "../tenant/running-admission.ts";
-import { appendBlock, appendBlockStream, type BlockStreamResult } from "./block-appends.ts";
+import { appendBlock, appendBlockStream } from "./block-appends.ts";
 import { blockEventStream, SSE_HEADERS } from "./block-events.ts";
 import { readDocument } from "./document-reads.ts";
 import { runAlarm } from "./job-alarm.ts";
-import { JobCore, TASK } from "./job-core.ts";
+import { JobCore } from "./job-core.ts";
 import { jobIdOf } from "./job-id.ts";
-import type { JobRecord } from "./job-store.ts";
+import type { JobRecord } from "./job-record.ts";
+import {
+  type BlockStreamResult,
+  type CancelResult,
+  type CreateJobInput,
+  type CreateJobResult,
+  JOB_MISSING_HEADER,
+  type WorkerCallResult,
+} from "./job-rpc.ts";
+import { summaryOf, viewOf } from "./job-view.ts";
 import { isLiveRead, serveLiveReader } from "./live-readers.ts";
-import { type CreateJobInput, newJobRecord } from "./new-job.ts";
+import { newJobRecord } from "./new-job.ts";
 import { queuePlaceOf } from "./queue-place.ts";
+import { TASK } from "./tasks.ts";
 import * as worker from "./worker-calls.ts";
-
-/**
- * Set on the object's fetch answers when the job itself is missing (`not_found`: none, or another tenant's)
- * or past its retention (`gone`), so the route can tell those from the protocol's own 404/410 of a stream.
- */
-export const JOB_MISSING_HEADER = "Bd3-Job-Missing";
 
 /** The alarm takes over a create's SQS send if the first attempt has not finished by then. */
 const ENQUEUE_SAFETY_NET_MS = ENQUEUE_TIMEOUT_MS * 2;
 
-export type { CreateJobInput } from "./new-job.ts";
-
-export type CreateJobResult = { kind: "created" | "replayed"; view: JobView } | { kind: "mismatch" };
-
 /**
- * One generation job: its state machine, block log, SSE fan-out and webhook outbox (see job-core.ts,
- * job-store.ts). The object id is the job id, derived from tenant + Idempotency-Key when one is given,
- * so two concurrent creates with one key land here and the second sees the first's row (the SQLite
- * check-then-insert is synchronous and cannot interleave).
+ * One generation job: its state machine, block log, SSE fan-out and webhook outbox (see README.md here).
+ * The RPC surface of job-rpc.ts (`JobObjectRpc`), each method handing over to the part that does the work.
+ * The object id is the job id, derived from tenant + Idempotency-Key when one is given, so two concurrent
+ * creates with one key land here and the second sees the first's row (the SQLite check-then-insert is
+ * synchronous and cannot interleave).
  *
  * Lifecycle: created by `create`, driven by worker calls and the public cancel, finalised on a terminal
  * status, deleted by the `retention` task. Storage tables are created only by `create`, so probing a random
@@ -69,7 +73,7 @@ export class JobObject extends DurableObject<Env> {
     if (existing !== null) {
       if (existing.tenantId !== input.tenantId || existing.requestHash !== input.requestHash)
         return { kind: "mismatch" };
-      return { kind: "replayed", view: core.viewOf(existing) };
+      return { kind: "replayed", view: viewOf(core, existing) };
     }
     const now = core.now();
     const job = newJobRecord(jobIdOf(this.ctx.id), input, core.config.queueDeadlineMs, now);
@@ -87,13 +91,14 @@ export class JobObject extends DurableObject<Env> {
     // ledger objects may sit in another region; SQS is a network call). The schedule rows above are their
     // durable intent: the alarm redoes whichever did not complete, so none can be lost, and a list shows a new
     // job within milliseconds. The ticket is taken before the send, so tickets follow the queue's order.
-    core.inBackground(
-      core
+    const { effects } = core;
+    effects.inBackground(
+      effects
         .settle()
-        .then(() => core.enqueue(job))
-        .then(() => core.settle()),
+        .then(() => effects.enqueue(job))
+        .then(() => effects.settle()),
     );
-    return { kind: "created", view: core.viewOf(job) };
+    return { kind: "created", view: viewOf(core, job) };
   }
 
   /** The view, with a queued job's place in its queue (one ledger call); "gone" once retention deleted the text. */
@@ -102,19 +107,19 @@ export class JobObject extends DurableObject<Env> {
     if (job === null) return null;
     if (job.purgedAt !== null) return "gone";
     const place = await queuePlaceOf(this.core, job);
-    return this.core.viewOf(this.core.readJob() ?? job, place);
+    return viewOf(this.core, this.core.readJob() ?? job, place);
   }
 
   summary(tenantId: string): JobSummary | null {
     const job = this.core.jobFor(tenantId);
-    return job ? this.core.summaryOf(job) : null;
+    return job ? summaryOf(this.core, job) : null;
   }
 
   /** Holds the answer until the job is terminal or `timeoutMs` passed (`Prefer: wait=N`). */
   async waitForTerminal(tenantId: string, timeoutMs: number): Promise<JobView | null> {
     const job = this.core.jobFor(tenantId);
     if (job === null) return null;
-    if (!isTerminalJobStatus(job.status)) await this.core.waitForTerminal(timeoutMs);
+    if (!isTerminalJobStatus(job.status)) await this.core.terminal.wait(timeoutMs);
     const view = await this.view(tenantId);
     return view === "gone" ? null : view;
   }
@@ -160,7 +165,7 @@ export class JobObject extends DurableObject<Env> {
    * worker sees in its next reply (`is_canceled`), and the `cancel_deadline` task cancels it anyway if the
    * worker does not stop in time. `isPending` tells the caller which happened.
    */
-  async cancel(tenantId: string): Promise<{ view: JobView; isPending: boolean } | "gone" | null> {
+  async cancel(tenantId: string): Promise<CancelResult | "gone" | null> {
     const { core } = this;
     const job = core.jobFor(tenantId);
     if (job === null) return null;
@@ -169,10 +174,10 @@ export class JobObject extends DurableObject<Env> {
       core.transition(job, "cancel", { finishReason: "canceled" });
     } else if (job.status === "running" && job.cancelRequestedAt === null) {
       const now = core.now();
-      core.store.update({ cancelRequestedAt: now });
+      core.update({ cancelRequestedAt: now });
       core.schedule.set(TASK.cancelDeadline, now + core.config.cancelGraceMs);
     }
-    await core.settle();
+    await core.effects.settle();
     const view = await this.view(tenantId);
     if (view === null || view === "gone") return view;
     return { view, isPending: !isTerminalJobStatus(view.status) };
@@ -187,13 +192,13 @@ export class JobObject extends DurableObject<Env> {
    * A first start passes the tenant's `max_running_jobs` first (tenant/running-admission.ts): refused, it is
    * 409 `tenant_running_limit` and nothing changed here. The lease itself re-reads the job after that call.
    */
-  async lease(request: LeaseRequest): Promise<worker.WorkerCallResult<LeaseReplyInput>> {
+  async lease(request: LeaseRequest): Promise<WorkerCallResult<LeaseReplyInput>> {
     const refused = await admitToRunningQuota(this.env, this.core.config, this.core.readJob());
     if (refused !== null) return refused;
     return this.afterWorkerCall(worker.lease(this.core, request));
   }
 
-  async appendBlock(request: AppendBlockRequest) {
+  async appendBlock(request: AppendBlockRequest): Promise<WorkerCallResult<AppendBlockReply>> {
     return this.afterWorkerCall(appendBlock(this.core, request));
   }
 
@@ -202,19 +207,19 @@ export class JobObject extends DurableObject<Env> {
     return this.afterWorkerCall(appendBlockStream(this.core, producer, records));
   }
 
-  async heartbeat(request: HeartbeatRequest) {
+  async heartbeat(request: HeartbeatRequest): Promise<WorkerCallResult<HeartbeatReply>> {
     return this.afterWorkerCall(worker.heartbeat(this.core, request));
   }
 
-  async finish(request: FinishRequest) {
+  async finish(request: FinishRequest): Promise<WorkerCallResult<JobStatusReply>> {
     return this.afterWorkerCall(worker.finish(this.core, request));
   }
 
-  async fail(request: FailRequest) {
+  async fail(request: FailRequest): Promise<WorkerCallResult<JobStatusReply>> {
     return this.afterWorkerCall(worker.fail(this.core, request));
   }
 
-  async release(request: ReleaseRequest) {
+  async release(request: ReleaseRequest): Promise<WorkerCallResult<JobStatusReply>> {
     return this.afterWorkerCall(worker.release(this.core, request));
   }
 
@@ -223,7 +228,7 @@ export class JobObject extends DurableObject<Env> {
   }
 
   private async afterWorkerCall<T>(result: T): Promise<T> {
-    await this.core.settle();
+    await this.core.effects.settle();
     return result;
   }
 }

@@ -1,10 +1,19 @@
-import type { JobSummary, JobView, WebhookStatus } from "@bd3-serve/shared";
+import { INLINE_TEXT_MAX_BYTES, type JobSummary, type JobView, type WebhookStatus } from "@bd3-serve/shared";
+import type { EdgeConfig } from "../config/config.ts";
 import { jobPriority } from "./job-message.ts";
-import type { JobRecord } from "./job-store.ts";
-import type { ViewPlace } from "./queue-place.ts";
+import type { JobRecord } from "./job-record.ts";
+import type { ViewSources } from "./job-seams.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const DAY_MS = 86_400_000;
+
+/** A queued job's place as its view shows it (JobViewSchema `queue_position`, `estimated_start_at`). */
+export interface ViewPlace {
+  queuePosition: number | null;
+  estimatedStartAtMs: number | null;
+}
+
+export const NO_PLACE: ViewPlace = { queuePosition: null, estimatedStartAtMs: null };
 
 /** What a view needs beyond the job row: the document's size and the retention in force. */
 export interface ViewFacts {
@@ -70,4 +79,32 @@ export function toJobView(job: JobRecord, facts: ViewFacts, text: string | null,
     queue_position: isQueued ? place.queuePosition : null,
     estimated_start_at: isQueued ? iso(place.estimatedStartAtMs) : null,
   };
+}
+
+/** How long after finishing the job's text is kept: its own `retention_days`, or the edge's default. */
+export function retentionMsOf(job: JobRecord, config: EdgeConfig): number {
+  return job.retentionMs ?? config.retentionMs;
+}
+
+export function viewFacts(sources: ViewSources, job: JobRecord): ViewFacts {
+  return {
+    textBytes: sources.document.byteLength(),
+    retentionMs: retentionMsOf(job, sources.config),
+    webhookStatus: job.webhook === null ? null : sources.outbox.status(),
+    startByAt: job.startByAt ?? job.createdAt + sources.config.queueDeadlineMs,
+  };
+}
+
+export function summaryOf(sources: ViewSources, job: JobRecord): JobSummary {
+  return toJobSummary(job, viewFacts(sources, job));
+}
+
+/**
+ * The view, text inline when it is at most INLINE_TEXT_MAX_BYTES (null beyond: read `urls.text`); `place`
+ * is a queued job's place in its queue (queue-place.ts `queuePlaceOf`), none by default.
+ */
+export function viewOf(sources: ViewSources, job: JobRecord, place: ViewPlace = NO_PLACE): JobView {
+  const facts = viewFacts(sources, job);
+  const text = facts.textBytes <= INLINE_TEXT_MAX_BYTES ? sources.document.text(0, facts.textBytes) : null;
+  return toJobView(job, facts, text, place);
 }

@@ -1,9 +1,9 @@
 import type { ErrorBody } from "@bd3-serve/shared";
 import { READER_CAP_RETRY_AFTER_SECONDS, READER_SLOT_RENEW_MS, READER_SLOT_TTL_MS } from "../config/constants.ts";
 import { tenantIndexStub } from "../tenant/tenant-index-stub.ts";
-import type { JobCore } from "./job-core.ts";
-import type { JobRecord } from "./job-store.ts";
-import { holdUntilBodyEnds } from "./reader-slots.ts";
+import type { JobRecord } from "./job-record.ts";
+import type { JobBindings, JobContext, JobSideEffects } from "./job-seams.ts";
+import { holdUntilBodyEnds, type ReaderSlots } from "./reader-slots.ts";
 
 /**
  * Admission of live readers (SSE on `/stream`, SSE and long-poll on `/text`): at most
@@ -16,6 +16,12 @@ import { holdUntilBodyEnds } from "./reader-slots.ts";
  * If the tenant's object cannot be reached the reader is admitted on the job cap alone (logged): the cap
  * protects the service, and an outage of the counter must not take streaming down with it.
  */
+
+/** What admission uses of a job: the caps, the job's reader count, the tenant's binding, background work. */
+export interface LiveReaderParts extends JobContext, JobBindings {
+  readonly readers: Pick<ReaderSlots, "tryAcquire" | "holdTenantSlot">;
+  readonly effects: Pick<JobSideEffects, "inBackground">;
+}
 
 function tooManyReaders(code: string, message: string): Response {
   const body: ErrorBody = { error: { type: "rate_limit_error", code, message } };
@@ -31,20 +37,20 @@ export function isLiveRead(url: URL): boolean {
 
 /** Serves `read` as a live reader under both caps, or answers 429 without running it. */
 export async function serveLiveReader(
-  core: JobCore,
+  parts: LiveReaderParts,
   job: JobRecord,
   read: () => Promise<Response>,
   signal: AbortSignal,
 ): Promise<Response> {
-  const { streamReadersPerJobMax, streamReadersPerTenantMax } = core.config;
-  const releaseJobSlot = core.readers.tryAcquire(streamReadersPerJobMax);
+  const { streamReadersPerJobMax, streamReadersPerTenantMax } = parts.config;
+  const releaseJobSlot = parts.readers.tryAcquire(streamReadersPerJobMax);
   if (releaseJobSlot === null) {
     return tooManyReaders(
       "too_many_readers_per_job",
       `at most ${streamReadersPerJobMax} live readers per generation (STREAM_READERS_PER_JOB_MAX)`,
     );
   }
-  const tenant = tenantIndexStub(core.env, job.tenantId);
+  const tenant = tenantIndexStub(parts.env, job.tenantId);
   let slotId: string | null = null;
   try {
     const grant = await tenant.acquireReader(job.id, streamReadersPerTenantMax, READER_SLOT_TTL_MS);
@@ -63,9 +69,9 @@ export async function serveLiveReader(
   const stopRenewing =
     heldSlotId === null
       ? () => {}
-      : core.readers.holdTenantSlot(
+      : parts.readers.holdTenantSlot(
           heldSlotId,
-          (slotIds) => core.inBackground(tenant.renewReaders(slotIds, READER_SLOT_TTL_MS)),
+          (slotIds) => parts.effects.inBackground(tenant.renewReaders(slotIds, READER_SLOT_TTL_MS)),
           READER_SLOT_RENEW_MS,
         );
   let isReleased = false;
@@ -74,7 +80,7 @@ export async function serveLiveReader(
     isReleased = true;
     releaseJobSlot();
     stopRenewing();
-    if (heldSlotId !== null) core.inBackground(tenant.releaseReader(heldSlotId));
+    if (heldSlotId !== null) parts.effects.inBackground(tenant.releaseReader(heldSlotId));
   };
   try {
     const response = await read();

@@ -1,28 +1,5 @@
-import type { Metadata, WebhookConfig } from "@bd3-serve/shared";
-import type { JobParams, JobRecord } from "./job-store.ts";
-
-/** What a create hands the job object (the route has validated and defaulted it). */
-export interface CreateJobInput {
-  tenantId: string;
-  /** SHA-256 of the canonical request: an Idempotency-Key reused with another body is refused. */
-  requestHash: string;
-  model: string;
-  prompt: string;
-  params: JobParams;
-  metadata: Metadata;
-  webhook: WebhookConfig | null;
-  baseUrl: string;
-  /** `retention_days` of the create in milliseconds; null: the edge's default. */
-  retentionMs: number | null;
-  /** The create's x-request-id. */
-  requestId: string | null;
-  /** `ttl_seconds` in ms: start by then or expire; null: the edge's queue deadline. */
-  ttlMs: number | null;
-  /** `timeout_seconds` / `Cancel-After` in ms; null: no limit of its own. */
-  timeoutMs: number | null;
-  /** `priority` (0 low, 1 normal, 2 high), already checked against the key's ceiling. */
-  priority: number;
-}
+import type { JobRecord } from "./job-record.ts";
+import type { CreateJobInput } from "./job-rpc.ts";
 
 /**
  * The row of a new job: queued, nothing committed, its deadlines resolved once (the start deadline is the

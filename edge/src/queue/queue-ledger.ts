@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
+import type { QueuePlace, SettleRequest, TakenTicket, TakeRequest } from "./queue-ledger-rpc.ts";
 
 /** Weight of the newest sample in the moving average of the time between starts. */
 export const START_INTERVAL_EWMA_WEIGHT = 0.2;
@@ -10,20 +11,6 @@ export const START_INTERVAL_EWMA_WEIGHT = 0.2;
 export const STALE_TICKET_GRACE_MS = 60_000;
 /** Stale tickets dropped per call at most (the rest go at the next calls). */
 const STALE_TICKETS_PER_CALL = 50;
-
-/** Where a waiting ticket stands. */
-export interface QueuePlace {
-  /** Tickets of this queue taken before it and not yet started or ended. */
-  position: number;
-  /** From the moving average of the time between starts; null before the first start was seen. */
-  estimatedStartAtMs: number | null;
-}
-
-export interface TakeRequest {
-  jobId: string;
-  /** The job's start deadline: past it (plus STALE_TICKET_GRACE_MS) the ticket is dropped. */
-  startByMs: number;
-}
 
 const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS ledger (
@@ -77,7 +64,7 @@ export class QueueLedger extends DurableObject<Env> {
   }
 
   /** The job's ticket (the one it already holds on a retry) and its place. */
-  take(request: TakeRequest): { ticket: number } & QueuePlace {
+  take(request: TakeRequest): TakenTicket {
     const now = this.clock();
     this.dropStale(now);
     const sql = this.ctx.storage.sql;
@@ -110,7 +97,7 @@ export class QueueLedger extends DurableObject<Env> {
    * The ticket's job left the queue: `isStarted` when a worker leased it (a start, counted in the start rate),
    * false when it ended while queued. Idempotent: a ticket no longer waiting is ignored.
    */
-  settle(request: { ticket: number; isStarted: boolean }): void {
+  settle(request: SettleRequest): void {
     this.settleAt(request.ticket, request.isStarted, this.clock());
   }
 

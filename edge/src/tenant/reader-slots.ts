@@ -1,3 +1,5 @@
+import type { SlotGrant } from "./tenant-index-rpc.ts";
+
 /**
  * Live stream readers of one tenant, across all its jobs, kept in the tenant's Durable Object (TenantIndex).
  *
@@ -16,8 +18,6 @@ CREATE TABLE IF NOT EXISTS reader_slots (
   expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reader_slots_expiry ON reader_slots (expires_at);`;
-
-export type SlotGrant = { ok: true; slotId: string } | { ok: false; numLive: number };
 
 export class TenantReaderSlots {
   private isReady = false;

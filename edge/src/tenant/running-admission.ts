@@ -1,7 +1,8 @@
 import type { EdgeConfig } from "../config/config.ts";
 import type { Env } from "../env.ts";
-import type { JobRecord } from "../job/job-store.ts";
-import { type Refusal, refuse } from "../job/worker-calls.ts";
+import type { JobRecord } from "../job/job-record.ts";
+import type { Refusal } from "../job/job-rpc.ts";
+import { refuse } from "../job/worker-fencing.ts";
 import { quotaFor } from "./quota-config.ts";
 import { tenantIndexStub } from "./tenant-index-stub.ts";
 

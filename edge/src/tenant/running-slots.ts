@@ -1,3 +1,5 @@
+import type { RunningStart, RunningStartRequest } from "./tenant-index-rpc.ts";
+
 /**
  * The tenant side of the `max_running_jobs` quota, in the tenant's index object: a job's lease asks here
  * before it starts the job (tenant/running-admission.ts). One writer per tenant and one synchronous SQLite step
@@ -11,17 +13,6 @@
  * changes status (its next lease is granted again, as an already running job; expiry ends it), so such a
  * slot is held for at most the job's queue deadline.
  */
-
-export interface RunningStartRequest {
-  jobId: string;
-  /** The tenant's max_running_jobs. */
-  max: number;
-  /** The job's status_version now (queued); the lease's own index sync carries a higher one. */
-  statusVersion: number;
-  createdAt: number;
-}
-
-export type RunningStart = { ok: true; running: number } | { ok: false; running: number };
 
 /** Counts the tenant's running jobs and either marks this one running (granted) or refuses at `max`. */
 export function tryStartRunning(sql: SqlStorage, request: RunningStartRequest): RunningStart {

@@ -1,37 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
-import { JOB_LIST_LIMIT_MAX, type JobStatus } from "@bd3-serve/shared";
+import { JOB_LIST_LIMIT_MAX } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
 import { addMissingColumns } from "../storage/added-columns.ts";
-import { type SlotGrant, TenantReaderSlots } from "./reader-slots.ts";
-import { type RunningStart, type RunningStartRequest, tryStartRunning } from "./running-slots.ts";
-import { type AdmitRequest, TenantUsage, USAGE_JOB_COLUMNS, USAGE_TABLES_SQL } from "./tenant-usage.ts";
-import { TenantWebhookSecrets, type WebhookSecretState } from "./webhook-secrets.ts";
-
-/**
- * The job index of one tenant (one Durable Object per tenant, named by the tenant id), so that
- * `GET /v1/generations` can list newest first and filter by status without touching every job.
- *
- * Storage: `jobs(seq, job_id, status, status_version, created_at)`; `seq` is an autoincrement in creation
- * order and the list cursor. Job objects push their status here after each change (with a version, so a
- * retried older update never overwrites a newer one); the list page then reads each job's live summary
- * from its own object. Trade-off: one index object serialises a tenant's creates (~1k/s per tenant), and
- * the status filter is eventually consistent with the jobs (an update in flight or scheduled for retry).
- */
-export interface IndexEntry {
-  jobId: string;
-  status: JobStatus;
-  statusVersion: number;
-  createdAt: number;
-  /** A terminal job's usage and when it ended: counted once toward the tenant's usage (tenant-usage.ts). */
-  usage?: { prompt_tokens: number; completion_tokens: number } | null;
-  finishedAt?: number | null;
-}
-
-export interface IndexPage {
-  jobIds: string[];
-  /** Pass back as `beforeSeq` for the next (older) page; null on the last page. */
-  nextBeforeSeq: number | null;
-}
+import { TenantReaderSlots } from "./reader-slots.ts";
+import { tryStartRunning } from "./running-slots.ts";
+import type {
+  Admission,
+  AdmitRequest,
+  IndexEntry,
+  IndexListRequest,
+  IndexPage,
+  RunningStart,
+  RunningStartRequest,
+  SlotGrant,
+  TenantUsageReport,
+  WebhookSecretState,
+} from "./tenant-index-rpc.ts";
+import { TenantUsage, USAGE_JOB_COLUMNS, USAGE_TABLES_SQL } from "./tenant-usage.ts";
+import { TenantWebhookSecrets } from "./webhook-secrets.ts";
 
 const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,6 +30,16 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);
 ${USAGE_TABLES_SQL}`;
 
+/**
+ * The job index of one tenant (one Durable Object per tenant, named by the tenant id), so that
+ * `GET /v1/generations` can list newest first and filter by status without touching every job.
+ *
+ * Storage: `jobs(seq, job_id, status, status_version, created_at)`; `seq` is an autoincrement in creation
+ * order and the list cursor. Job objects push their status here after each change (with a version, so a
+ * retried older update never overwrites a newer one); the list page then reads each job's live summary
+ * from its own object. Trade-off: one index object serialises a tenant's creates (~1k/s per tenant), and
+ * the status filter is eventually consistent with the jobs (an update in flight or scheduled for retry).
+ */
 export class TenantIndex extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly readerSlots: TenantReaderSlots;
@@ -101,7 +97,7 @@ export class TenantIndex extends DurableObject<Env> {
   }
 
   /** Quota check and count of a create, before its job exists (tenant-usage.ts). */
-  admit(request: AdmitRequest) {
+  admit(request: AdmitRequest): Admission {
     return this.usage.admit(request);
   }
 
@@ -111,7 +107,7 @@ export class TenantIndex extends DurableObject<Env> {
   }
 
   /** `GET /v1/usage`: live counts and the last `days` days. */
-  usageReport(days: number) {
+  usageReport(days: number): TenantUsageReport {
     const nowMs = Date.now();
     return { now: this.usage.counts(nowMs), days: this.usage.daily(nowMs, days) };
   }
@@ -120,7 +116,7 @@ export class TenantIndex extends DurableObject<Env> {
     this.sql.exec("DELETE FROM jobs WHERE job_id = ?", jobId);
   }
 
-  list({ status, beforeSeq, limit }: { status: JobStatus | null; beforeSeq: number | null; limit: number }): IndexPage {
+  list({ status, beforeSeq, limit }: IndexListRequest): IndexPage {
     const take = Math.min(Math.max(1, limit), JOB_LIST_LIMIT_MAX) + 1;
     const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
     const rows = (

@@ -1,4 +1,5 @@
-import type { Quota } from "@bd3-serve/shared";
+import type { UsageReport } from "@bd3-serve/shared";
+import type { Admission, AdmitRequest, UsageCounts } from "./tenant-index-rpc.ts";
 
 /**
  * A tenant's quotas and usage counts, in the tenant's index object (one writer per tenant: every admission
@@ -35,17 +36,6 @@ export const QUEUED_QUOTA_RETRY_AFTER_SECONDS = 10;
 /** Days `GET /v1/usage` may ask for. */
 export const USAGE_DAYS_MAX = 90;
 
-export type Admission =
-  | { ok: true; isNew: boolean }
-  | { ok: false; quota: keyof Quota; limit: number; retryAfterSeconds: number };
-
-export interface AdmitRequest {
-  jobId: string;
-  keyId: string;
-  nowMs: number;
-  quota: Quota;
-}
-
 export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
@@ -62,7 +52,7 @@ export class TenantUsage {
     return Number(this.sql.exec<{ n: number }>(query, ...bindings).toArray()[0]?.n ?? 0);
   }
 
-  counts(nowMs: number) {
+  counts(nowMs: number): UsageCounts {
     return {
       queued: this.count("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'"),
       running: this.count("SELECT COUNT(*) AS n FROM jobs WHERE status = 'running'"),
@@ -135,7 +125,7 @@ export class TenantUsage {
   }
 
   /** The last `days` UTC days (today first) with per-key rows. */
-  daily(nowMs: number, days: number) {
+  daily(nowMs: number, days: number): UsageReport["days"] {
     const since = utcDay(nowMs - (Math.min(days, USAGE_DAYS_MAX) - 1) * 86_400_000);
     const rows = this.sql
       .exec<{ day: string; key_id: string; jobs: number; prompt_tokens: number; completion_tokens: number }>(

@@ -1,3 +1,5 @@
+import type { WebhookSecretState } from "./tenant-index-rpc.ts";
+
 /**
  * Which webhook signing secrets a tenant's deliveries carry, kept in the tenant's Durable Object, so one
  * tenant rotates its secret alone.
@@ -17,11 +19,8 @@ CREATE TABLE IF NOT EXISTS webhook_secret (
   previous_expires_at INTEGER
 );`;
 
-export interface WebhookSecretState {
-  generation: number;
-  /** The generation still signed with during an overlap, and until when (ms); null outside one. */
-  previous: { generation: number; expiresAtMs: number } | null;
-}
+/** Re-exported: the webhooks and routes that read the state import it from its concern. */
+export type { WebhookSecretState } from "./tenant-index-rpc.ts";
 
 export class TenantWebhookSecrets {
   private isReady = false;

@@ -4,7 +4,7 @@ import type { AppEnv } from "../../app-env.ts";
 import { PUBLIC_BODY_MAX_BYTES } from "../../config/constants.ts";
 import { ApiError, jobGone, jobNotFound } from "../../errors/api-error.ts";
 import { intParam } from "../../http/query.ts";
-import { JOB_MISSING_HEADER } from "../../job/job-object.ts";
+import { JOB_MISSING_HEADER } from "../../job/job-rpc.ts";
 import { jsonBody } from "../../middleware/json-only.ts";
 import { createGeneration } from "./create-generation.ts";
 import { getGeneration } from "./get-generation.ts";

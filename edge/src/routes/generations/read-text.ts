@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../app-env.ts";
 import { jobGone, jobNotFound } from "../../errors/api-error.ts";
-import { JOB_MISSING_HEADER } from "../../job/job-object.ts";
+import { JOB_MISSING_HEADER } from "../../job/job-rpc.ts";
 import { stubOf } from "./job-stub.ts";
 import { cacheableOffset, cachedPage, servePageThroughCache } from "./text-cache.ts";
 

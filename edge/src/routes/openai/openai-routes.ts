@@ -5,7 +5,7 @@ import { PREFER_WAIT_MAX_SECONDS, PUBLIC_BODY_MAX_BYTES } from "../../config/con
 import { ApiError } from "../../errors/api-error.ts";
 import { parseJsonBody, parseWith } from "../../http/parse-body.ts";
 import { SSE_HEADERS } from "../../job/block-events.ts";
-import { JOB_MISSING_HEADER } from "../../job/job-object.ts";
+import { JOB_MISSING_HEADER } from "../../job/job-rpc.ts";
 import { jsonBody } from "../../middleware/json-only.ts";
 import { submitGeneration } from "../generations/create-generation.ts";
 import { stubOf } from "../generations/job-stub.ts";

@@ -9,8 +9,8 @@ import type { z } from "zod";
 import type { AppEnv } from "../../app-env.ts";
 import { ApiError } from "../../errors/api-error.ts";
 import { parseJsonBody } from "../../http/parse-body.ts";
-import type { BlockStreamResult } from "../../job/block-appends.ts";
 import { jobStub, objectIdOfJob } from "../../job/job-id.ts";
+import type { BlockStreamResult } from "../../job/job-rpc.ts";
 import { H } from "../../stream/protocol-headers.ts";
 import { HeaderError, isTrueHeader, parseProducer } from "../../stream/request-headers.ts";
 

@@ -16,7 +16,7 @@ import { WORKER_BLOCK_STREAM_BODY_MAX_BYTES, WORKER_BODY_MAX_BYTES } from "../..
 import { ApiError } from "../../errors/api-error.ts";
 import { parseJsonBody } from "../../http/parse-body.ts";
 import { jobStub, objectIdOfJob } from "../../job/job-id.ts";
-import type { WorkerCallResult } from "../../job/worker-calls.ts";
+import type { WorkerCallResult } from "../../job/job-rpc.ts";
 import { jsonBody } from "../../middleware/json-only.ts";
 import { appendToBlockStream } from "./block-stream-route.ts";
 
