@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { findCaller } from "../src/auth/api-keys.ts";
 import { sha256Hex } from "../src/auth/crypto.ts";
 import { KEY_CACHE_TTL_MS, KeyLookupCache, UseThrottle } from "../src/keys/key-cache.ts";
-import type { KeyRow } from "../src/keys/key-directory.ts";
+import type { KeyRow } from "../src/keys/key-directory-rpc.ts";
 import { keyDirectoryStub } from "../src/keys/key-directory-stub.ts";
 import { call, json } from "./helpers/api.ts";
 import { admin, createKey } from "./helpers/keys.ts";

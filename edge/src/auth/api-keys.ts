@@ -1,6 +1,6 @@
 import { API_KEY_DEFAULT_SCOPES, type ApiKeyScope } from "@bd3-serve/shared";
 import type { ApiKeyRecord } from "../config/config.ts";
-import type { KeyRow } from "../keys/key-directory.ts";
+import type { KeyRow } from "../keys/key-directory-rpc.ts";
 import { sha256Hex, timingSafeEqualText } from "./crypto.ts";
 
 /** Who is calling: resolved from the API key, carried on the request context. */

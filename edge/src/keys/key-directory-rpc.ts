@@ -4,8 +4,8 @@ import type { ApiKeyScope } from "@bd3-serve/shared";
  * What the edge may call on the key directory through its stub (env.ts types `KEYS` by this, not by the
  * class): the lookup and use record of the auth middleware (key-lookup.ts) and the admin routes' create,
  * list, revoke and rotate. The shapes of its arguments and answers are declared here too, a leaf of types
- * that imports no class; KeyDirectory (key-directory.ts) has the same shapes, and bindings-conformance.ts
- * fails the build if the two drift apart.
+ * that imports no class; KeyDirectory (key-directory.ts) takes them from here, and bindings-conformance.ts
+ * fails the build if its methods drift from this interface.
  */
 export interface KeyDirectoryRpc extends Rpc.DurableObjectBranded {
   /** The key with this SHA-256 (revoked and expired ones too: the caller decides), or null. */

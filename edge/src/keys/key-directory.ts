@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { API_KEY_LIST_LIMIT_MAX, type ApiKeyScope } from "@bd3-serve/shared";
 import type { Env } from "../env.ts";
 import { addMissingColumns } from "../storage/added-columns.ts";
+import type { KeyListRequest, KeyPage, KeyRow, NewKey, RotateResult } from "./key-directory-rpc.ts";
 
 /**
  * Every API key minted at run time, in one SQLite Durable Object (named "keys", see key-directory-stub.ts).
@@ -17,43 +18,6 @@ import { addMissingColumns } from "../storage/added-columns.ts";
  * its id keeps meaning the same thing). The plain key never reaches this object: the edge mints it, hashes
  * it, and hands over only the hash and the visible prefix.
  */
-export interface KeyRow {
-  seq: number;
-  id: string;
-  sha256: string;
-  prefix: string;
-  name: string;
-  tenantId: string;
-  scopes: ApiKeyScope[];
-  createdAt: number;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-  /** The highest `priority` the key may ask for; null: any (routes/generations/priority.ts). */
-  priorityMax: number | null;
-}
-
-/** What the edge hands over to store a new key (no plain key). */
-export interface NewKey {
-  id: string;
-  sha256: string;
-  prefix: string;
-  name: string;
-  tenantId: string;
-  scopes: ApiKeyScope[];
-  expiresAt: number | null;
-  /** Absent or null: no ceiling. */
-  priorityMax?: number | null;
-}
-
-export interface KeyPage {
-  rows: KeyRow[];
-  /** Pass back as `afterSeq` for the next page; null on the last. */
-  nextAfterSeq: number | null;
-}
-
-export type RotateResult = { created: KeyRow; previous: KeyRow } | "not_found" | "revoked" | "expired";
-
 /** last_used_at is written at most this often per key. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -135,7 +99,7 @@ export class KeyDirectory extends DurableObject<Env> {
     return this.get(key.id) as KeyRow;
   }
 
-  list({ tenantId, afterSeq, limit }: { tenantId: string | null; afterSeq: number; limit: number }): KeyPage {
+  list({ tenantId, afterSeq, limit }: KeyListRequest): KeyPage {
     const take = Math.min(Math.max(1, limit), API_KEY_LIST_LIMIT_MAX) + 1;
     const rows = (
       tenantId === null

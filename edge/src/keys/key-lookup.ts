@@ -1,6 +1,7 @@
 import type { Env } from "../env.ts";
 import { KeyLookupCache, UseThrottle } from "./key-cache.ts";
-import { type KeyRow, LAST_USED_RESOLUTION_MS } from "./key-directory.ts";
+import { LAST_USED_RESOLUTION_MS } from "./key-directory.ts";
+import type { KeyRow } from "./key-directory-rpc.ts";
 import { keyDirectoryStub } from "./key-directory-stub.ts";
 
 /**

@@ -1,6 +1,6 @@
 import type { ApiKey } from "@bd3-serve/shared";
 import { sha256Hex, toBase64Url, toHex } from "../auth/crypto.ts";
-import type { KeyRow } from "./key-directory.ts";
+import type { KeyRow } from "./key-directory-rpc.ts";
 
 /** Every minted key starts with this; the visible prefix is the first KEY_PREFIX_LENGTH characters. */
 export const KEY_MARK = "bd3_live_";
