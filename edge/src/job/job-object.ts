@@ -79,12 +79,12 @@ export class JobObject extends DurableObject<Env> {
     const job = newJobRecord(jobIdOf(this.ctx.id), input, core.config.queueDeadlineMs, now);
     core.store.insert(job);
     core.document.create(now, isNewObject);
-    const tasks = {
+    const tasks: Record<string, number> = {
       [TASK.expire]: job.startByAt ?? now + core.config.queueDeadlineMs,
-      [TASK.indexSync]: now + ALARM_TASK_RETRY_MS,
       [TASK.ledger]: now + ALARM_TASK_RETRY_MS,
       [TASK.enqueue]: now + ENQUEUE_SAFETY_NET_MS,
     };
+    if (input.isIndexed !== true) tasks[TASK.indexSync] = now + ALARM_TASK_RETRY_MS;
     core.schedule.setMany(tasks);
     await (isNewObject ? core.schedule.armNew(tasks) : core.schedule.arm());
     // The tenant index update, the queue ledger's ticket and the SQS send run after the answer (the index and

@@ -75,6 +75,12 @@ export interface CreateJobInput {
   timeoutMs: number | null;
   /** `priority` (0 low, 1 normal, 2 high), already checked against the key's ceiling. */
   priority: number;
+  /**
+   * The tenant's index already lists this job as queued: its quota admission wrote the row in the same call
+   * that counted it (tenant/tenant-usage.ts `admit`), so the create schedules no index sync of its own (one
+   * object call less per create). Later status changes sync as usual.
+   */
+  isIndexed?: boolean;
 }
 
 export type CreateJobResult = { kind: "created" | "replayed"; view: JobView } | { kind: "mismatch" };

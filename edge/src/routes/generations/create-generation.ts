@@ -90,7 +90,7 @@ export async function submitGeneration(
     ...sampling
   } = body;
   const objectId = objectIdForCreate(c.env, caller.tenantId, idempotencyKey);
-  await admitToQuota(c, jobIdOf(objectId));
+  const admission = await admitToQuota(c, jobIdOf(objectId));
   const stub = jobStub(c.env, objectId);
   const result = await stub.create({
     tenantId: caller.tenantId,
@@ -106,6 +106,7 @@ export async function submitGeneration(
     ttlMs: ttlSeconds === undefined ? null : ttlSeconds * 1_000,
     timeoutMs: timeoutSeconds === undefined ? null : timeoutSeconds * 1_000,
     priority,
+    isIndexed: admission.isNew,
   });
   if (result.kind === "mismatch") {
     throw new ApiError(422, "idempotency_error", "this Idempotency-Key was already used with a different request", {
