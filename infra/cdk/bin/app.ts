@@ -2,7 +2,8 @@
  * `npm run synth` (in infra/): writes the CloudFormation template to infra/cdk.out. Settings come from CDK
  * context (`-c key=value` with the cdk CLI, or the environment here, `BD3_<KEY>` upper-cased): stage, model,
  * edgeUrl, imageTag, maxTasks; optional: cfAccessSecretArn (the workers' Cloudflare Access service token in
- * Secrets Manager) and eksClusterName (the EKS Pod Identity roles for the Kubernetes path).
+ * Secrets Manager), eksClusterName (the EKS Pod Identity roles for the Kubernetes path) and modelS3Uri (read
+ * access for the worker roles to a model package in S3, `s3://<bucket>/<prefix>`).
  */
 import { App } from "aws-cdk-lib";
 import { Bd3Stack } from "../lib/bd3-stack.ts";
@@ -17,6 +18,7 @@ const optionalSetting = (key: string): string | undefined =>
 const setting = (key: string, fallback: string): string => optionalSetting(key) ?? fallback;
 const cfAccessSecretArn = optionalSetting("cfAccessSecretArn");
 const eksClusterName = optionalSetting("eksClusterName");
+const modelS3Uri = optionalSetting("modelS3Uri");
 
 const stage = setting("stage", "dev");
 new Bd3Stack(app, `bd3-${stage}`, {
@@ -27,6 +29,7 @@ new Bd3Stack(app, `bd3-${stage}`, {
   maxTasks: Number(setting("maxTasks", "4")),
   ...(cfAccessSecretArn !== undefined ? { cfAccessSecretArn } : {}),
   ...(eksClusterName !== undefined ? { eksClusterName } : {}),
+  ...(modelS3Uri !== undefined ? { modelS3Uri } : {}),
   description: `bd3-serve ${stage}: job queues by priority + DLQ, IAM, autoscaled GPU workers`,
 });
 app.synth();

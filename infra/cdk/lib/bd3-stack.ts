@@ -10,6 +10,7 @@ import { QueueAccess } from "./access.ts";
 import { EksPodIdentity } from "./eks-pod-identity.ts";
 import { GpuWorkerService } from "./gpu-worker-service.ts";
 import { JobQueues } from "./job-queues.ts";
+import { ModelPackageAccess } from "./model-package-access.ts";
 
 /** The model of a stack that names none (the demo model the edge's DEFAULT_MODEL defaults to). */
 export const DEFAULT_MODEL = "kjv-bd3lm-b16";
@@ -32,6 +33,12 @@ export interface Bd3StackProps extends StackProps {
    * KEDA's Pod Identity roles and their associations (eks-pod-identity.ts). Unset: nothing for EKS.
    */
   eksClusterName?: string;
+  /**
+   * `s3://<bucket>/<prefix>`: a model package the workers copy from S3 instead of using the image's
+   * (infra/k8s's `modelVolume.s3`): the ECS task role and the EKS worker role may read that prefix only
+   * (model-package-access.ts). Unset: no S3 permission.
+   */
+  modelS3Uri?: string;
 }
 
 export class Bd3Stack extends Stack {
@@ -47,7 +54,7 @@ export class Bd3Stack extends Stack {
       imageTagMutability: TagMutability.IMMUTABLE,
       imageScanOnPush: true,
     });
-    new GpuWorkerService(this, "GpuWorkers", {
+    const workers = new GpuWorkerService(this, "GpuWorkers", {
       queues,
       access,
       repository,
@@ -58,11 +65,22 @@ export class Bd3Stack extends Stack {
       ...(props.maxTasks !== undefined ? { maxTasks: props.maxTasks } : {}),
       ...(props.cfAccessSecretArn !== undefined ? { cfAccessSecretArn: props.cfAccessSecretArn } : {}),
     });
-    if (props.eksClusterName !== undefined) {
-      new EksPodIdentity(this, "EksPodIdentity", {
-        clusterName: props.eksClusterName,
-        queues,
-        workerPolicy: access.workerPolicy,
+    const eks =
+      props.eksClusterName !== undefined
+        ? new EksPodIdentity(this, "EksPodIdentity", {
+            clusterName: props.eksClusterName,
+            queues,
+            workerPolicy: access.workerPolicy,
+          })
+        : undefined;
+    if (props.modelS3Uri !== undefined) {
+      // Both worker roles, as with the queue policy: whichever runs the workers reads the same package.
+      const model = new ModelPackageAccess(this, "ModelPackage", { modelS3Uri: props.modelS3Uri });
+      workers.taskDefinition.taskRole.addManagedPolicy(model.policy);
+      eks?.workerRole.addManagedPolicy(model.policy);
+      new CfnOutput(this, "ModelPackageS3Uri", {
+        value: model.location.folderUri,
+        description: "the folder the worker roles may read (k8s modelVolume.s3)",
       });
     }
 

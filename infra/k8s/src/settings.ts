@@ -6,6 +6,7 @@
  * overrides in a kustomize overlay (see ../README.md).
  */
 import { WorkerEnvSchema } from "../../../gpu-worker/src/config/schema.ts";
+import type { ModelVolume } from "./model-volume.ts";
 import { CF_ACCESS_SECRET_KEYS, CF_ACCESS_SECRET_NAME, WORKER_NAME, WORKER_NAMESPACE } from "./names.ts";
 
 /** The worker's defaults: its schema applied to only the required variables. */
@@ -98,6 +99,8 @@ export const k8sSettings = {
     requests: { cpu: "3", memory: "12Gi", gpu: 1 },
     limits: { cpu: "4", memory: "14Gi", gpu: 1 },
     tmpSizeLimit: "1Gi",
+    /** The S3 copy step (model-volume.ts): `aws s3 sync` is I/O-bound; its part size x concurrency fits 512 Mi. */
+    modelCopy: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
   },
   scaling: {
     minReplicas: 0,
@@ -117,6 +120,15 @@ export const k8sSettings = {
     scaleDownPodsPerMinute: 1,
   },
   monitoring: { scrapeIntervalSeconds: 30 },
+  /**
+   * Where the worker's model package comes from. Unset (the default): the one baked into the image (its own
+   * MODEL_DIR), and the manifests mount no model volume. Set one, regenerate, and MODEL_DIR names the mount
+   * (model-volume.ts; docs/real-models.md, "On a volume"), e.g.
+   *   { persistentVolumeClaim: "bd3-models", subPath: "bd3lm-owt-b16", dtype: "float16" }
+   *   { s3: "s3://<bucket>/models/bd3lm-owt-b16", copyImage: "amazon/aws-cli@sha256:<digest>", sizeLimit: "2Gi",
+   *     dtype: "float16" }   (the worker role needs the CDK's `-c modelS3Uri=` with the same URI)
+   */
+  modelVolume: undefined as ModelVolume | undefined,
 } as const;
 export type K8sSettings = typeof k8sSettings;
 

@@ -8,8 +8,10 @@ import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { type ModelVolumeParts, modelVolumeParts } from "./model-volume.ts";
 import {
   type K8sSettings,
   LABELS,
@@ -23,6 +25,23 @@ export const PROCESS_ENV = { HOME: "/tmp" } as const;
 /** The uid/gid the image creates and runs as (infra/docker/gpu-worker.Dockerfile). */
 export const WORKER_UID = 10001;
 const METRICS_PORT_NAME = "metrics";
+const TMP_VOLUME_NAME = "tmp";
+/** Every container of the pod (the worker, and the model copy step when there is one). */
+const CONTAINER_SECURITY_CONTEXT: ISecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+/** The model volume's parts for these settings (all empty when `modelVolume` is unset). */
+function modelParts(settings: K8sSettings): ModelVolumeParts {
+  return modelVolumeParts(settings.modelVolume, {
+    region: settings.aws.region,
+    tmpVolumeName: TMP_VOLUME_NAME,
+    containerSecurityContext: CONTAINER_SECURITY_CONTEXT,
+    copyResources: settings.resources.modelCopy,
+  });
+}
 
 /** The worker's environment: every name is a variable of gpu-worker/src/config/schema.ts (checked in the tests). */
 export function workerEnv(settings: K8sSettings): IEnvVar[] {
@@ -49,6 +68,8 @@ export function workerEnv(settings: K8sSettings): IEnvVar[] {
   return [
     { name: "WORKER_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     ...Object.entries(values).map(([name, value]) => ({ name, value })),
+    // MODEL_DIR (+ MODEL_DTYPE / MODEL_NAME) only with a model volume: otherwise the image's own MODEL_DIR.
+    ...modelParts(settings).workerEnv,
     ...cfAccessEnv(settings),
     ...Object.entries(PROCESS_ENV).map(([name, value]) => ({ name, value })),
   ];
@@ -102,6 +123,7 @@ export function serviceAccount(settings: K8sSettings): IServiceAccount {
 export function deployment(settings: K8sSettings): IDeployment {
   const { resources, health, worker } = settings;
   const probe = (path: string) => ({ httpGet: { path, port: METRICS_PORT_NAME } });
+  const model = modelParts(settings);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -126,6 +148,8 @@ export function deployment(settings: K8sSettings): IDeployment {
           },
           // GPU node groups are usually tainted so only GPU pods land there.
           tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+          // The S3 model copy, if any: the worker starts only after it succeeded.
+          ...(model.initContainers.length > 0 ? { initContainers: model.initContainers } : {}),
           containers: [
             {
               name: settings.containerName,
@@ -162,16 +186,12 @@ export function deployment(settings: K8sSettings): IDeployment {
               },
               // SIGTERM starts the drain (shutdown.ts); the hook only delays it and must not signal.
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"] },
-              },
+              securityContext: CONTAINER_SECURITY_CONTEXT,
               // A writable /tmp on the read-only root: GPU drivers keep shader caches in $HOME (= /tmp).
-              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+              volumeMounts: [{ name: TMP_VOLUME_NAME, mountPath: "/tmp" }, ...model.workerMounts],
             },
           ],
-          volumes: [{ name: "tmp", emptyDir: { sizeLimit: resources.tmpSizeLimit } }],
+          volumes: [{ name: TMP_VOLUME_NAME, emptyDir: { sizeLimit: resources.tmpSizeLimit } }, ...model.volumes],
         },
       },
     },
