@@ -1,20 +1,11 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { ErrorBodySchema } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import worker from "../src/worker.ts";
-import { call, json } from "./helpers/api.ts";
+import { call, expectError, json } from "./helpers/api.ts";
 import { TEST_KEYS } from "./test-keys.ts";
 
 /** The unauthenticated meta routes, fail-closed configuration, the rate limit's fallbacks, unknown routes. */
-
-async function expectError(response: Response, status: number, type: string, param?: string) {
-  expect(response.status).toBe(status);
-  const body = ErrorBodySchema.parse(await response.json());
-  expect(body.error.type).toBe(type);
-  if (param !== undefined) expect(body.error.param).toBe(param);
-  return body;
-}
 
 describe("meta routes", () => {
   it("serves /healthz without a key", async () => {

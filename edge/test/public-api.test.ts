@@ -1,23 +1,9 @@
-import {
-  BlockPageSchema,
-  ErrorBodySchema,
-  JobListPageSchema,
-  JobViewSchema,
-  WebhookDeliveryPageSchema,
-} from "@bd3-serve/shared";
+import { BlockPageSchema, JobListPageSchema, JobViewSchema, WebhookDeliveryPageSchema } from "@bd3-serve/shared";
 import { describe, expect, it } from "vitest";
 import { PUBLIC_BODY_MAX_BYTES } from "../src/config/constants.ts";
-import { call, createJob, json } from "./helpers/api.ts";
+import { call, createJob, expectError, json } from "./helpers/api.ts";
 import { settled, stubOfJob } from "./helpers/job-object.ts";
 import { append, finish, lease } from "./helpers/worker.ts";
-
-async function expectError(response: Response, status: number, type: string, param?: string) {
-  expect(response.status).toBe(status);
-  const body = ErrorBodySchema.parse(await response.json());
-  expect(body.error.type).toBe(type);
-  if (param !== undefined) expect(body.error.param).toBe(param);
-  return body;
-}
 
 describe("POST /v1/generations", () => {
   it("answers 202 with the job, its urls and Location, defaults applied and the seed resolved", async () => {

@@ -1,6 +1,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { JobView } from "@bd3-serve/shared";
+import { ErrorBodySchema, type JobView } from "@bd3-serve/shared";
+import { expect } from "vitest";
 import worker from "../../src/worker.ts";
 import { TEST_KEYS } from "../test-keys.ts";
 
@@ -43,4 +44,13 @@ export async function createJob(
   const response = await call("POST", "/v1/generations", { ...options, body });
   if (response.status !== 202) throw new Error(`create answered ${response.status}: ${await response.text()}`);
   return json<JobView>(response);
+}
+
+/** Asserts an error answer: its status, `error.type` and (when given) `error.param`; returns the body. */
+export async function expectError(response: Response, status: number, type: string, param?: string) {
+  expect(response.status).toBe(status);
+  const body = ErrorBodySchema.parse(await response.json());
+  expect(body.error.type).toBe(type);
+  if (param !== undefined) expect(body.error.param).toBe(param);
+  return body;
 }
